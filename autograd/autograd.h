@@ -1,0 +1,8 @@
+// Everything a user of the autograd layer needs.
+#pragma once
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "autograd/random.h"
+#include "autograd/tape.h"
+#include "autograd/tensor.h"
+#include "autograd/variable.h"

@@ -1,0 +1,139 @@
+// Every differentiable op tapegrad has. Each is implemented in autograd/ops/<family>.cpp with its shape rule,
+// forward and backward side by side, and gradient-checked in tests/autograd/<family>_test.cpp.
+// Images are NHWC; convolution kernels HWIO (Keras's layout); Conv2DTranspose kernels (kh, kw, out, in).
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+#include "autograd/random.h"
+#include "autograd/tape.h"
+#include "autograd/variable.h"
+
+namespace tg {
+
+// ---- elementwise (ops/elementwise.cpp) --------------------------------------------------------------
+// Binary ops broadcast when one operand's shape is a suffix of the other's (a per-channel [C] vector over
+// NHWC, or [W, C] over NHWC) or has a single element.
+Variable add(const Variable& a, const Variable& b);
+Variable sub(const Variable& a, const Variable& b);
+Variable mul(const Variable& a, const Variable& b);
+Variable div(const Variable& a, const Variable& b);
+Variable add(const Variable& a, double s);
+Variable mul(const Variable& a, double s);
+Variable neg(const Variable& a);
+inline Variable operator+(const Variable& a, const Variable& b) { return add(a, b); }
+inline Variable operator-(const Variable& a, const Variable& b) { return sub(a, b); }
+inline Variable operator*(const Variable& a, const Variable& b) { return mul(a, b); }
+inline Variable operator/(const Variable& a, const Variable& b) { return div(a, b); }
+inline Variable operator+(const Variable& a, double s) { return add(a, s); }
+inline Variable operator-(const Variable& a, double s) { return add(a, -s); }
+inline Variable operator*(const Variable& a, double s) { return mul(a, s); }
+inline Variable operator*(double s, const Variable& a) { return mul(a, s); }
+inline Variable operator/(const Variable& a, double s) { return mul(a, 1.0 / s); }
+inline Variable operator-(const Variable& a) { return neg(a); }
+
+// ---- unary math and activations (ops/unary.cpp) ------------------------------------------------------
+Variable exp(const Variable& x);
+Variable log(const Variable& x);
+Variable relu(const Variable& x);
+Variable sigmoid(const Variable& x);
+Variable tanh(const Variable& x);
+
+// ---- softmax family over the last axis (ops/softmax.cpp) ---------------------------------------------
+Variable softmax(const Variable& x);
+Variable log_softmax(const Variable& x);
+
+// ---- reductions and shape (ops/reduce.cpp, ops/reshape.cpp) ------------------------------------------
+Variable sum(const Variable& x);                              // all elements -> shape []
+Variable sum(const Variable& x, int axis, bool keepdims = false);
+Variable mean(const Variable& x);
+Variable mean(const Variable& x, int axis, bool keepdims = false);
+Variable reshape(const Variable& x, Shape shape);             // a view; one -1 allowed
+
+// ---- linear algebra (ops/matmul.cpp) -----------------------------------------------------------------
+Variable matmul(const Variable& a, const Variable& b);         // [M, K] x [K, N] -> [M, N]
+
+// ---- image ops (issue 3) ----------------------------------------------------------------------------
+enum class Padding { Valid, Same, Explicit };
+struct Pad2D {
+  int top = 0, bottom = 0, left = 0, right = 0;
+  bool operator==(const Pad2D&) const = default;
+};
+// TensorFlow's 'same' rule for one axis: out = ceil(in / s); total = max((out-1)*s + (k-1)*d + 1 - in, 0);
+// before = total / 2, after = the rest. Used by conv and pooling, and printed by Model::summary().
+std::array<int, 2> same_padding_1d(int in, int kernel, int stride, int dilation = 1);
+// Output size of a conv/pool along one axis with the given explicit padding.
+int conv_output_size(int in, int kernel, int stride, int dilation, int pad_before, int pad_after);
+
+struct Conv2DOptions {
+  std::array<int, 2> strides{1, 1};
+  std::array<int, 2> dilation{1, 1};
+  Padding padding = Padding::Valid;
+  Pad2D pads{};  // used when padding == Explicit
+};
+// Padding actually applied for input height/width and kernel size (resolves Same/Valid/Explicit).
+Pad2D resolve_padding(const Conv2DOptions& o, int in_h, int in_w, int kh, int kw);
+// x [N, H, W, Cin], kernel [kh, kw, Cin, Cout], bias [Cout] or undefined.
+Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias, const Conv2DOptions& options);
+
+struct Conv2DTransposeOptions {
+  std::array<int, 2> strides{1, 1};
+  std::array<int, 2> dilation{1, 1};
+  Padding padding = Padding::Valid;  // Valid or Same
+  std::array<int, 2> output_padding{-1, -1};  // -1 = not given (Keras's None)
+};
+// Keras's deconv_output_length for one axis (output_padding < 0 means None).
+int conv_transpose_output_size(int in, int kernel, int stride, int dilation, Padding padding, int output_padding);
+// x [N, H, W, Cin], kernel [kh, kw, Cout, Cin] (Keras's layout), bias [Cout] or undefined.
+Variable conv2d_transpose(const Variable& x, const Variable& kernel, const Variable& bias,
+                          const Conv2DTransposeOptions& options);
+
+struct Pool2DOptions {
+  std::array<int, 2> pool_size{2, 2};
+  std::array<int, 2> strides{-1, -1};  // -1 = pool_size, as Keras
+  Padding padding = Padding::Valid;    // Valid or Same
+};
+Variable max_pool2d(const Variable& x, const Pool2DOptions& options);  // ties: gradient to the first max
+Variable avg_pool2d(const Variable& x, const Pool2DOptions& options);  // padding excluded from the count
+
+enum class Interpolation { Nearest, Bilinear };
+Variable upsample2d(const Variable& x, std::array<int, 2> size, Interpolation interpolation);
+
+struct BatchNormOptions {
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  // tf.keras (Keras 2) feeds the Bessel-corrected batch variance n/(n-1) into the moving variance; Keras 3
+  // feeds the biased one. Default: tf.keras.
+  bool unbiased_moving_variance = true;
+};
+// x [..., C]; gamma, beta [C] or undefined (scale=False / center=False). In training, normalises with the
+// batch statistics over every axis but the last and updates moving_mean / moving_variance in place.
+Variable batch_norm(const Variable& x, const Variable& gamma, const Variable& beta, Tensor& moving_mean,
+                    Tensor& moving_variance, bool training, const BatchNormOptions& options = {});
+
+// Inverted dropout: keeps each element with probability 1 - rate and scales it by 1 / (1 - rate). The mask
+// comes from `rng` (advanced by numel), so replaying with the same generator state replays the step.
+Variable dropout(const Variable& x, double rate, bool training, Rng& rng);
+
+Variable concat(const std::vector<Variable>& xs, int axis);
+
+// ---- losses (ops/losses.cpp): targets are plain tensors; every loss is a mean over pixels and batch ----
+struct LossOptions {
+  bool from_logits = false;
+  std::vector<double> class_weights;  // empty = all 1
+  int ignore_index = -1;              // sparse labels equal to this carry no loss (-1 = none)
+};
+// pred [..., C] probabilities (or logits); target one-hot [..., C].
+Variable categorical_crossentropy(const Variable& pred, const Tensor& target, const LossOptions& options = {});
+// pred [..., C]; labels [...] holding class ids as numbers.
+Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& labels, const LossOptions& options = {});
+// pred and target of the same shape; target in [0, 1].
+Variable binary_crossentropy(const Variable& pred, const Tensor& target, const LossOptions& options = {});
+// Soft Dice: 1 - mean over classes of (2 sum(p y) + smooth) / (sum(p) + sum(y) + smooth); pred probabilities
+// (or logits, through softmax/sigmoid) [..., C], target one-hot [..., C].
+Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions& options = {}, double smooth = 1.0);
+Variable mse(const Variable& pred, const Tensor& target);
+Variable mae(const Variable& pred, const Tensor& target);
+
+}  // namespace tg

@@ -1,0 +1,85 @@
+// softmax and log_softmax over the last axis, each computed stably (the row maximum is subtracted first).
+#include <cmath>
+
+#include "autograd/ops.h"
+
+namespace tg {
+
+namespace {
+int64_t rows_of(const Variable& x, const char* op) {
+  if (x.rank() == 0) throw std::invalid_argument(std::string(op) + ": needs at least one axis, got a scalar");
+  return x.numel() / std::max<int64_t>(x.dim(-1), 1);
+}
+}  // namespace
+
+Variable softmax(const Variable& x) {
+  const int64_t rows = rows_of(x, "softmax"), c = x.dim(-1);
+  Tensor y(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<class T>() {
+    const T* px = x.value().data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (rows * c > 65536) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* in = px + r * c;
+      T* out = py + r * c;
+      T m = in[0];
+      for (int64_t j = 1; j < c; ++j) m = std::max(m, in[j]);
+      T s = 0;
+      for (int64_t j = 0; j < c; ++j) s += (out[j] = std::exp(in[j] - m));
+      for (int64_t j = 0; j < c; ++j) out[j] /= s;
+    }
+  });
+  return record("softmax", y, {&x}, [x, y, rows, c](const Tensor& g) {
+    // dx = y * (g - sum(g * y)) per row.
+    Tensor gx(g.shape(), g.dtype());
+    dispatch(g.dtype(), [&]<class T>() {
+      const T* py = y.data<T>();
+      const T* pg = g.data<T>();
+      T* out = gx.data<T>();
+#pragma omp parallel for if (rows * c > 65536) schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        T dot = 0;
+        for (int64_t j = 0; j < c; ++j) dot += pg[r * c + j] * py[r * c + j];
+        for (int64_t j = 0; j < c; ++j) out[r * c + j] = py[r * c + j] * (pg[r * c + j] - dot);
+      }
+    });
+    x.node()->accumulate_grad(std::move(gx));
+  });
+}
+
+Variable log_softmax(const Variable& x) {
+  const int64_t rows = rows_of(x, "log_softmax"), c = x.dim(-1);
+  Tensor y(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<class T>() {
+    const T* px = x.value().data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (rows * c > 65536) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* in = px + r * c;
+      T m = in[0];
+      for (int64_t j = 1; j < c; ++j) m = std::max(m, in[j]);
+      T s = 0;
+      for (int64_t j = 0; j < c; ++j) s += std::exp(in[j] - m);
+      const T lse = m + std::log(s);
+      for (int64_t j = 0; j < c; ++j) py[r * c + j] = in[j] - lse;
+    }
+  });
+  return record("log_softmax", y, {&x}, [x, y, rows, c](const Tensor& g) {
+    // dx = g - softmax * sum(g) per row.
+    Tensor gx(g.shape(), g.dtype());
+    dispatch(g.dtype(), [&]<class T>() {
+      const T* py = y.data<T>();
+      const T* pg = g.data<T>();
+      T* out = gx.data<T>();
+#pragma omp parallel for if (rows * c > 65536) schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        T total = 0;
+        for (int64_t j = 0; j < c; ++j) total += pg[r * c + j];
+        for (int64_t j = 0; j < c; ++j) out[r * c + j] = pg[r * c + j] - std::exp(py[r * c + j]) * total;
+      }
+    });
+    x.node()->accumulate_grad(std::move(gx));
+  });
+}
+
+}  // namespace tg
