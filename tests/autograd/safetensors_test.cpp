@@ -1,0 +1,87 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "autograd/safetensors.h"
+
+using namespace tg;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_dir() {
+  fs::path d = fs::temp_directory_path() / ("tg_safetensors_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+}  // namespace
+
+TEST_CASE("safetensors: layout matches the format (header length, JSON, little-endian data)") {
+  fs::path p = temp_dir() / "layout.safetensors";
+  save_safetensors(p, {{"conv2d/bias", Tensor::from({1.5, -2.0}, {2})}}, {{"k", "v"}});
+  std::string bytes = read_bytes(p);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  CHECK(n % 8 == 0);
+  std::string header = bytes.substr(8, n);
+  CHECK(header.find(R"("__metadata__":{"k":"v"})") != std::string::npos);
+  CHECK(header.find(R"("conv2d/bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})") != std::string::npos);
+  float values[2];
+  std::memcpy(values, bytes.data() + 8 + n, 8);
+  CHECK(values[0] == 1.5f);
+  CHECK(values[1] == -2.0f);
+  CHECK(bytes.size() == 8 + n + 8);
+}
+
+TEST_CASE("safetensors: round trip is bit-exact, f32 and f64, order and metadata kept") {
+  fs::path p = temp_dir() / "roundtrip.safetensors";
+  Tensor a({2, 3, 1, 4});
+  for (int64_t i = 0; i < a.numel(); ++i) a.set_flat(i, 0.1 * i - 1.0 / 3.0);
+  Tensor b = Tensor::from({1e-300, -0.0, 3.25}, {3}, DType::F64);
+  save_safetensors(p, {{"z", a}, {"a", b}}, {{"config", "{\"x\":1}"}});
+  SafetensorsFile f = load_safetensors(p);
+  REQUIRE(f.tensors.size() == 2);
+  CHECK(f.tensors[0].name == "z");
+  CHECK(f.metadata.at("config") == "{\"x\":1}");
+  CHECK(f.at("z").shape() == a.shape());
+  CHECK(std::memcmp(f.at("z").bytes(), a.bytes(), a.nbytes()) == 0);
+  CHECK(f.at("a").dtype() == DType::F64);
+  CHECK(std::memcmp(f.at("a").bytes(), b.bytes(), b.nbytes()) == 0);
+  CHECK_THROWS_WITH_AS(f.at("missing"), doctest::Contains("has no tensor named 'missing'"), std::runtime_error);
+}
+
+TEST_CASE("safetensors: truncated and corrupt files give clear errors naming the file") {
+  fs::path p = temp_dir() / "full.safetensors";
+  save_safetensors(p, {{"w", Tensor::full({64}, 1.0)}});
+  std::string bytes = read_bytes(p);
+  fs::path t = temp_dir() / "truncated.safetensors";
+  std::ofstream(t, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 10));
+  CHECK_THROWS_WITH_AS(load_safetensors(t), doctest::Contains("truncated.safetensors: truncated: tensor 'w'"),
+                       std::runtime_error);
+  fs::path c = temp_dir() / "corrupt.safetensors";
+  std::string bad = bytes;
+  bad[9] = '#';
+  std::ofstream(c, std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+  CHECK_THROWS_WITH_AS(load_safetensors(c), doctest::Contains("corrupt safetensors header"), std::runtime_error);
+  fs::path s = temp_dir() / "short.safetensors";
+  std::ofstream(s, std::ios::binary).write("abc", 3);
+  CHECK_THROWS_WITH_AS(load_safetensors(s), doctest::Contains("not a safetensors file"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_safetensors(temp_dir() / "absent.safetensors"), doctest::Contains("cannot open"),
+                       std::runtime_error);
+}
+
+TEST_CASE("safetensors: atomic write leaves no temporary files and replaces the old file") {
+  fs::path d = temp_dir() / "atomic";
+  fs::remove_all(d);
+  fs::create_directories(d);
+  save_safetensors(d / "ckpt.safetensors", {{"w", Tensor::full({4}, 1.0)}});
+  save_safetensors(d / "ckpt.safetensors", {{"w", Tensor::full({4}, 2.0)}});
+  CHECK(load_safetensors(d / "ckpt.safetensors").at("w").flat(3) == 2.0);
+  CHECK(std::distance(fs::directory_iterator(d), fs::directory_iterator{}) == 1);
+}
