@@ -1,0 +1,162 @@
+#include "apps/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "apps/render.h"
+#include "autograd/safetensors.h"
+
+namespace tg::app {
+
+namespace {
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string fmt(double v, int precision = 4) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
+
+constexpr const char* kSeriesColours[] = {"#e6503c", "#3ca0e6", "#5ac864", "#b464dc", "#fa8c1e", "#28c8c8"};
+}  // namespace
+
+std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
+                           const std::vector<std::string>& series) {
+  constexpr double W = 460, H = 260, left = 50, right = 12, top = 28, bottom = 36;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  double max_epoch = 1;
+  std::vector<std::string> present;
+  for (const std::string& s : series) {
+    bool any = false;
+    for (const auto& row : history) {
+      auto it = row.find(s);
+      if (it == row.end() || !std::isfinite(it->second)) continue;
+      lo = std::min(lo, it->second);
+      hi = std::max(hi, it->second);
+      any = true;
+    }
+    if (any) present.push_back(s);
+  }
+  for (const auto& row : history)
+    if (auto it = row.find("epoch"); it != row.end()) max_epoch = std::max(max_epoch, it->second);
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "' viewBox='0 0 " << W << ' '
+      << H << "' role='img' aria-label='" << escape(title) << "'>";
+  svg << "<rect width='100%' height='100%' fill='#fff'/>";
+  svg << "<text x='" << W / 2 << "' y='18' text-anchor='middle' font-size='14' font-family='sans-serif'>"
+      << escape(title) << "</text>";
+  if (present.empty()) {
+    svg << "<text x='" << W / 2 << "' y='" << H / 2
+        << "' text-anchor='middle' font-size='12' fill='#888' font-family='sans-serif'>no data yet</text></svg>";
+    return svg.str();
+  }
+  if (hi - lo < 1e-12) {
+    hi += 0.5;
+    lo -= 0.5;
+  }
+  const double pad = 0.05 * (hi - lo);
+  lo -= pad;
+  hi += pad;
+  auto x_of = [&](double epoch) { return left + (W - left - right) * (max_epoch > 1 ? (epoch - 1) / (max_epoch - 1) : 0.5); };
+  auto y_of = [&](double v) { return top + (H - top - bottom) * (1 - (v - lo) / (hi - lo)); };
+  // Axes with five gridlines.
+  for (int i = 0; i <= 4; ++i) {
+    const double v = lo + (hi - lo) * i / 4, y = y_of(v);
+    svg << "<line x1='" << left << "' x2='" << W - right << "' y1='" << y << "' y2='" << y
+        << "' stroke='#ddd'/><text x='" << left - 4 << "' y='" << y + 4
+        << "' text-anchor='end' font-size='10' font-family='sans-serif'>" << fmt(v, 3) << "</text>";
+  }
+  svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 6
+      << "' text-anchor='middle' font-size='11' font-family='sans-serif'>epoch (1 to " << fmt(max_epoch) << ")</text>";
+  for (size_t k = 0; k < present.size(); ++k) {
+    const char* colour = kSeriesColours[k % std::size(kSeriesColours)];
+    std::ostringstream points;
+    for (const auto& row : history) {
+      auto e = row.find("epoch"), v = row.find(present[k]);
+      if (e == row.end() || v == row.end() || !std::isfinite(v->second)) continue;
+      points << x_of(e->second) << ',' << y_of(v->second) << ' ';
+      svg << "<circle cx='" << x_of(e->second) << "' cy='" << y_of(v->second) << "' r='2.5' fill='" << colour << "'/>";
+    }
+    svg << "<polyline fill='none' stroke='" << colour << "' stroke-width='2' points='" << points.str() << "'/>";
+    svg << "<rect x='" << left + 8 + 120 * k << "' y='" << top + 2 << "' width='10' height='10' fill='" << colour
+        << "'/><text x='" << left + 22 + 120 * k << "' y='" << top + 11 << "' font-size='11' font-family='sans-serif'>"
+        << escape(present[k]) << "</text>";
+  }
+  svg << "</svg>";
+  return svg.str();
+}
+
+std::string render_report_html(const ReportData& d) {
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" << escape(d.title) << "</title>\n"
+    << "<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}"
+       "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
+       ".charts{display:flex;flex-wrap:wrap;gap:12px}"
+       "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
+       ".grid{display:grid;grid-template-columns:repeat(3,max-content);gap:6px;align-items:start}"
+       ".grid img{width:192px;height:192px;image-rendering:pixelated;border:1px solid #ccc}"
+       ".grid .head{font-weight:bold;font-size:13px}pre{background:#f6f6f6;padding:10px;font-size:12px;overflow:auto}"
+       "</style></head><body>\n";
+  h << "<h1>" << escape(d.title) << "</h1>\n<p id='status'>" << escape(d.status) << "</p>\n";
+
+  h << "<h2 id='curves'>Curves</h2>\n<div class='charts'>"
+    << svg_line_chart("loss", d.history, {"loss", "val_loss"})
+    << svg_line_chart("accuracy, Dice and IoU", d.history,
+                      {"pixel_accuracy", "val_pixel_accuracy", "val_mean_dice", "val_mean_iou"})
+    << "</div>\n";
+
+  h << "<h2 id='metrics'>Metrics per epoch</h2>\n<table><tr>";
+  std::vector<std::string> columns;
+  for (const auto& row : d.history)
+    for (const auto& [k, v] : row)
+      if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
+  std::stable_partition(columns.begin(), columns.end(), [](const std::string& c) { return c == "epoch"; });
+  for (const auto& c : columns) h << "<th>" << escape(c) << "</th>";
+  h << "</tr>\n";
+  for (const auto& row : d.history) {
+    h << "<tr>";
+    for (const auto& c : columns) {
+      auto it = row.find(c);
+      h << "<td>" << (it == row.end() ? "" : fmt(it->second)) << "</td>";
+    }
+    h << "</tr>\n";
+  }
+  h << "</table>\n";
+
+  h << "<h2 id='samples'>Validation samples</h2>\n<div class='grid'>"
+       "<div class='head'>image</div><div class='head'>ground truth</div><div class='head'>prediction</div>\n";
+  for (const ReportSample& s : d.samples) {
+    h << "<img alt='" << escape(s.name) << " image' src='" << png_data_uri(picture_from_image(s.image)) << "'>"
+      << "<img alt='" << escape(s.name) << " truth' src='" << png_data_uri(picture_from_classes(s.truth)) << "'>"
+      << "<img alt='" << escape(s.name) << " prediction' src='" << png_data_uri(picture_from_classes(s.prediction))
+      << "'>\n";
+  }
+  h << "</div>\n";
+
+  h << "<h2 id='throughput'>Throughput</h2>\n<table>";
+  for (const auto& [k, v] : d.throughput) h << "<tr><th>" << escape(k) << "</th><td>" << escape(v) << "</td></tr>";
+  h << "</table>\n";
+  h << "<h2 id='model'>Model</h2>\n<pre>" << escape(d.model_summary) << "</pre>\n";
+  h << "<h2 id='config'>Configuration</h2>\n<pre>" << escape(d.config.dump(2)) << "</pre>\n";
+  h << "</body></html>\n";
+  return h.str();
+}
+
+void write_report(const std::string& path, const ReportData& data) { write_file_atomically(path, render_report_html(data)); }
+
+}  // namespace tg::app

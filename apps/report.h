@@ -1,0 +1,38 @@
+// RUN_DIR/report.html: one self-contained page (no network, no scripts) with the metric curves as inline SVG,
+// a grid of validation samples (image, ground truth, prediction) as PNG data URIs, the model summary, the
+// configuration and the throughput. Rewritten after every epoch.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/tensor.h"
+
+namespace tg::app {
+
+struct ReportSample {
+  std::string name;
+  Tensor image;       // [H, W, C] in [0, 1]
+  Tensor truth;       // [H, W] class ids
+  Tensor prediction;  // [H, W] class ids
+};
+
+struct ReportData {
+  std::string title;
+  std::vector<std::map<std::string, double>> history;  // one row per epoch: "epoch", "loss", "val_mean_iou", ...
+  std::vector<ReportSample> samples;
+  std::string model_summary;
+  nlohmann::json config;
+  std::map<std::string, std::string> throughput;  // e.g. "images/s" -> "12.3"
+  std::string status;                             // e.g. "epoch 3 of 10", "finished", "interrupted"
+};
+
+std::string render_report_html(const ReportData& data);
+// An SVG line chart of the named series over epochs (exposed for tests).
+std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
+                           const std::vector<std::string>& series);
+void write_report(const std::string& path, const ReportData& data);  // atomically
+
+}  // namespace tg::app

@@ -1,0 +1,61 @@
+#include <doctest/doctest.h>
+
+#include "apps/render.h"
+#include "apps/report.h"
+
+using namespace tg;
+using namespace tg::app;
+
+TEST_CASE("render: base64 of the RFC 4648 test vectors") {
+  CHECK(base64("") == "");
+  CHECK(base64("f") == "Zg==");
+  CHECK(base64("fo") == "Zm8=");
+  CHECK(base64("foo") == "Zm9v");
+  CHECK(base64("foobar") == "Zm9vYmFy");
+}
+
+TEST_CASE("render: PNG bytes start with the PNG signature; grey levels spread over 0..255") {
+  Tensor classes = Tensor::from({0, 1, 2, 2}, {2, 2});
+  std::string png = encode_png(picture_from_classes(classes));
+  CHECK(png.substr(1, 3) == "PNG");
+  Picture grey = grey_from_classes(classes, 3, false);
+  CHECK(grey.pixels == std::vector<uint8_t>{0, 128, 255, 255});
+  CHECK(grey_from_classes(classes, 3, true).pixels == std::vector<uint8_t>{0, 1, 2, 2});
+}
+
+TEST_CASE("render: overlay keeps background pixels and tints the others") {
+  Tensor image = Tensor::full({1, 2, 1}, 0.5);
+  Tensor classes = Tensor::from({0, 1}, {1, 2});
+  Picture p = overlay(image, classes);
+  CHECK(p.pixels[0] == 128);
+  CHECK(p.pixels[1] == 128);
+  CHECK(p.pixels[3] != 128);  // tinted by class 1's colour
+  CHECK_THROWS_WITH_AS(overlay(image, Tensor({2, 2})), doctest::Contains("differ in size"), std::invalid_argument);
+}
+
+TEST_CASE("report: self-contained page with curves, samples, summary, config and throughput") {
+  ReportData d;
+  d.title = "run <1>";
+  d.history = {{{"epoch", 1}, {"loss", 0.9}, {"val_loss", 1.0}, {"val_mean_iou", 0.4}},
+               {{"epoch", 2}, {"loss", 0.5}, {"val_loss", 0.6}, {"val_mean_iou", 0.7}}};
+  d.samples.push_back({"sample 0", Tensor::full({4, 4, 1}, 0.3), Tensor::zeros({4, 4}), Tensor::ones({4, 4})});
+  d.model_summary = "Model: \"unet\"";
+  d.config = {{"seed", 42}};
+  d.throughput = {{"images/s", "12.5"}};
+  d.status = "finished";
+  const std::string html = render_report_html(d);
+  for (const char* section : {"id='curves'", "id='samples'", "id='throughput'", "id='model'", "id='config'", "<svg",
+                              "<polyline", "data:image/png;base64,", "&quot;seed&quot;: 42", "run &lt;1&gt;", "12.5"})
+    CHECK_MESSAGE(html.find(section) != std::string::npos, section);
+  // Self-contained: no scripts, no external resources.
+  CHECK(html.find("<script") == std::string::npos);
+  size_t pos = 0;
+  while ((pos = html.find("http", pos)) != std::string::npos) {
+    CHECK(html.compare(pos, 26, "http://www.w3.org/2000/svg") == 0);
+    ++pos;
+  }
+}
+
+TEST_CASE("report: chart with no data says so") {
+  CHECK(svg_line_chart("loss", {}, {"loss"}).find("no data yet") != std::string::npos);
+}
