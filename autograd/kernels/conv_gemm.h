@@ -1,0 +1,32 @@
+// The three GEMM-shaped passes of a convolution, shared by conv2d and conv2d_transpose (whose forward is the
+// input gradient of the matching conv2d). x [N, in_h, in_w, in_c], w HWIO [kh, kw, in_c, out_c],
+// y [N, out_h, out_w, out_c], all contiguous. Batches are processed in chunks of output lines so the im2col
+// workspace stays bounded; chunking depends only on the geometry, never on the thread count.
+#pragma once
+#include <cstdint>
+
+#include "autograd/kernels/im2col.h"
+
+namespace tg::kernels {
+
+template <class T>
+void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y);  // y = conv(x, w), overwritten
+
+template <class T>
+void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx);  // dx overwritten
+
+template <class T>
+void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw);  // dw overwritten
+
+// y[r, j] += b[j] for a y of [rows, cols].
+template <class T>
+void add_bias(T* y, const T* b, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    T* row = y + r * cols;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
+  }
+}
+
+}  // namespace tg::kernels

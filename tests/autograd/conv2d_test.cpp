@@ -1,0 +1,210 @@
+#include <cmath>
+
+#include "tests/autograd/test_util.h"
+
+using namespace tg;
+using tg::testing::expect_gradcheck;
+using tg::testing::random_tensor;
+
+namespace {
+
+Conv2DOptions options(std::array<int, 2> strides, Padding padding, std::array<int, 2> dilation = {1, 1}) {
+  Conv2DOptions o;
+  o.strides = strides;
+  o.padding = padding;
+  o.dilation = dilation;
+  return o;
+}
+
+// Direct-definition convolution (float64), independent of im2col and GEMM: y[n, oy, ox, co] = b[co] +
+// sum x[n, oy*s - pad + ky*d, ox*s - pad + kx*d, ci] w[ky, kx, ci, co] over in-range taps. Returns y, and the
+// input and kernel gradients for the upstream gradient gy, by the same sum read backwards.
+struct Reference {
+  Tensor y, dx, dw;
+};
+Reference direct_conv(const Tensor& x, const Tensor& w, const Conv2DOptions& o, const Tensor& gy) {
+  const int64_t n = x.dim(0), h = x.dim(1), wd = x.dim(2), ci = x.dim(3);
+  const int64_t kh = w.dim(0), kw = w.dim(1), co = w.dim(3);
+  const Pad2D p = resolve_padding(o, static_cast<int>(h), static_cast<int>(wd), static_cast<int>(kh),
+                                  static_cast<int>(kw));
+  const int64_t oh = gy.dim(1), ow = gy.dim(2);
+  Reference r{Tensor({n, oh, ow, co}, DType::F64), Tensor(x.shape(), DType::F64), Tensor(w.shape(), DType::F64)};
+  const double* px = x.data<double>();
+  const double* pw = w.data<double>();
+  const double* pg = gy.data<double>();
+  double* py = r.y.data<double>();
+  double* pdx = r.dx.data<double>();
+  double* pdw = r.dw.data<double>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t ky = 0; ky < kh; ++ky)
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const int64_t iy = oy * o.strides[0] - p.top + ky * o.dilation[0];
+            const int64_t ix = ox * o.strides[1] - p.left + kx * o.dilation[1];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+            for (int64_t c = 0; c < ci; ++c)
+              for (int64_t f = 0; f < co; ++f) {
+                const int64_t xi = ((b * h + iy) * wd + ix) * ci + c, wi = ((ky * kw + kx) * ci + c) * co + f;
+                const int64_t yi = ((b * oh + oy) * ow + ox) * co + f;
+                py[yi] += px[xi] * pw[wi];
+                pdx[xi] += pg[yi] * pw[wi];
+                pdw[wi] += pg[yi] * px[xi];
+              }
+          }
+  return r;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  double m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.flat(i) - b.flat(i)));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: TensorFlow's 'same' padding table, by hand") {
+  CHECK(same_padding_1d(5, 3, 1) == std::array<int, 2>{1, 1});
+  CHECK(same_padding_1d(5, 2, 1) == std::array<int, 2>{0, 1});  // even kernel: the extra pixel goes after
+  CHECK(same_padding_1d(8, 3, 2) == std::array<int, 2>{0, 1});  // out 4: 3*2 + 3 - 8 = 1
+  CHECK(same_padding_1d(7, 3, 2) == std::array<int, 2>{1, 1});  // out 4: 3*2 + 3 - 7 = 2
+  CHECK(same_padding_1d(6, 4, 1) == std::array<int, 2>{1, 2});
+  CHECK(same_padding_1d(6, 1, 1) == std::array<int, 2>{0, 0});
+  CHECK(same_padding_1d(7, 1, 2) == std::array<int, 2>{0, 0});  // out 4: 3*2 + 1 - 7 = 0
+  CHECK(same_padding_1d(6, 3, 1, 2) == std::array<int, 2>{2, 2});  // effective kernel 5
+  CHECK(same_padding_1d(6, 2, 1, 3) == std::array<int, 2>{1, 2});  // effective kernel 4
+  CHECK(same_padding_1d(2, 5, 3) == std::array<int, 2>{1, 2});     // out 1: 0 + 5 - 2 = 3
+  CHECK(same_padding_1d(4, 2, 2) == std::array<int, 2>{0, 0});     // the U-Net's 2x2/2 pooling
+
+  CHECK(conv_output_size(8, 3, 2, 1, 0, 0) == 3);
+  CHECK(conv_output_size(8, 3, 2, 1, 0, 1) == 4);
+  CHECK(conv_output_size(7, 3, 2, 1, 1, 1) == 4);
+  CHECK(conv_output_size(6, 3, 1, 2, 0, 0) == 2);
+  CHECK(conv_output_size(2, 5, 1, 1, 0, 0) == 0);
+
+  Conv2DOptions o = options({2, 1}, Padding::Same);
+  CHECK(resolve_padding(o, 8, 6, 3, 2) == Pad2D{0, 1, 0, 1});
+  CHECK(resolve_padding(options({2, 2}, Padding::Valid), 8, 6, 3, 2) == Pad2D{});
+  o.padding = Padding::Explicit;
+  o.pads = {3, 0, 1, 2};
+  CHECK(resolve_padding(o, 8, 6, 3, 2) == Pad2D{3, 0, 1, 2});
+  o.pads.top = -1;
+  CHECK_THROWS_WITH_AS(resolve_padding(o, 8, 6, 3, 2), doctest::Contains("must not be negative"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(same_padding_1d(5, 3, 0), doctest::Contains("same_padding_1d: stride must be positive"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("conv2d: values by hand, odd and even kernels with 'same' padding") {
+  for (DType d : {DType::F32, DType::F64}) {
+    Variable x(Tensor::from({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1}, d));
+    // 3x3 ones: each output is the sum of the 3x3 neighbourhood (zeros outside).
+    Variable k3(Tensor::ones({3, 3, 1, 1}, d));
+    CHECK(conv2d(x, k3, Variable(), options({1, 1}, Padding::Same)).value().to_vector() ==
+          std::vector<double>{12, 21, 16, 27, 45, 33, 24, 39, 28});
+    // 2x2 ones, 'same': no padding before, one row/column after, so y[i, j] sums x[i..i+1, j..j+1].
+    Variable k2(Tensor::ones({2, 2, 1, 1}, d));
+    Variable b(Tensor::from({0.5}, {1}, d));
+    CHECK(conv2d(x, k2, b, options({1, 1}, Padding::Same)).value().to_vector() ==
+          std::vector<double>{12.5, 16.5, 9.5, 24.5, 28.5, 15.5, 15.5, 17.5, 9.5});
+    // Stride 2 on 3x3 with k=3: out 2, total = 1*2 + 3 - 3 = 2, one row/column each side.
+    CHECK(conv2d(x, k3, Variable(), options({2, 2}, Padding::Same)).value().to_vector() ==
+          std::vector<double>{12, 16, 24, 28});
+  }
+}
+
+TEST_CASE("conv2d: gradcheck over every option that changes the math") {
+  struct Case {
+    const char* name;
+    std::array<int, 2> kernel;
+    Conv2DOptions options;
+    bool bias;
+  };
+  Conv2DOptions explicit_pads = options({1, 2}, Padding::Explicit);
+  explicit_pads.pads = {1, 0, 2, 1};
+  const std::vector<Case> cases = {
+      {"k3 s1 same, bias", {3, 3}, options({1, 1}, Padding::Same), true},
+      {"k3 s2 valid", {3, 3}, options({2, 2}, Padding::Valid), false},
+      {"k3 s2 same (odd and even sizes)", {3, 3}, options({2, 2}, Padding::Same), true},
+      {"k2 s1 same", {2, 2}, options({1, 1}, Padding::Same), false},
+      {"k4 s2 same", {4, 4}, options({2, 2}, Padding::Same), true},
+      {"k2 s2 valid", {2, 2}, options({2, 2}, Padding::Valid), false},
+      {"k3 dilation 2 same", {3, 3}, options({1, 1}, Padding::Same, {2, 2}), true},
+      {"k3x2 strides 2x1 dilation 1x2 valid", {3, 2}, options({2, 1}, Padding::Valid, {1, 2}), false},
+      {"explicit pads, strides 1x2", {3, 3}, explicit_pads, true},
+      {"1x1 pointwise", {1, 1}, options({1, 1}, Padding::Valid), true},
+      {"1x1 stride 2", {1, 1}, options({2, 2}, Padding::Same), false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    const Conv2DOptions o = c.options;
+    std::vector<Tensor> inputs = {random_tensor({2, 6, 5, 2}, 1), random_tensor({c.kernel[0], c.kernel[1], 2, 3}, 2)};
+    if (c.bias) inputs.push_back(random_tensor({3}, 3));
+    expect_gradcheck(
+        [o](const std::vector<Variable>& in) { return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Variable(), o); },
+        inputs);
+  }
+}
+
+TEST_CASE("conv2d: im2col chunks (across and within images) agree with the direct definition") {
+  struct Case {
+    Shape x;
+    Conv2DOptions options;
+  };
+  // These sizes make the bounded im2col workspace split the batch: mid-image, and across images.
+  const std::vector<Case> cases = {
+      {{1, 70, 70, 64}, options({1, 1}, Padding::Same)},
+      {{1, 141, 141, 64}, options({2, 2}, Padding::Same)},
+      {{3, 50, 40, 64}, options({1, 1}, Padding::Valid)},
+      {{2, 60, 64, 64}, options({1, 2}, Padding::Same, {2, 1})},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x));
+    Variable x(random_tensor(c.x, 4), true), w(random_tensor({3, 3, 64, 4}, 5), true);
+    Variable y = conv2d(x, w, Variable(), c.options);
+    const Tensor gy = random_tensor(y.shape(), 6);
+    const Reference r = direct_conv(x.value(), w.value(), c.options, gy);
+    y.backward(gy);
+    CHECK(max_abs_diff(y.value(), r.y) < 1e-11);
+    CHECK(max_abs_diff(x.grad(), r.dx) < 1e-11);
+    CHECK(max_abs_diff(w.grad(), r.dw) < 1e-9);
+  }
+}
+
+TEST_CASE("conv2d: float32 agrees with float64") {
+  const Tensor x = random_tensor({2, 9, 8, 5}, 7), w = random_tensor({3, 3, 5, 6}, 8), b = random_tensor({6}, 9);
+  const Conv2DOptions o = options({2, 1}, Padding::Same);
+  Variable y64 = conv2d(Variable(x), Variable(w), Variable(b), o);
+  Variable y32 = conv2d(Variable(x.to(DType::F32)), Variable(w.to(DType::F32)), Variable(b.to(DType::F32)), o);
+  CHECK(y32.dtype() == DType::F32);
+  CHECK(max_abs_diff(y32.value(), y64.value()) < 1e-5);
+}
+
+TEST_CASE("conv2d: shape and dtype errors name the fault") {
+  Variable x(Tensor({1, 4, 4, 3})), k(Tensor({3, 3, 2, 8}));
+  CHECK_THROWS_WITH_AS(conv2d(x, k, Variable(), {}),
+                       doctest::Contains("conv2d: input [1, 4, 4, 3] has 3 channels but kernel [3, 3, 2, 8] expects 2"),
+                       std::invalid_argument);
+  Variable big(Tensor({5, 5, 3, 8}));
+  CHECK_THROWS_WITH_AS(conv2d(x, big, Variable(), {}),
+                       doctest::Contains("conv2d: kernel 5x5 (after dilation) is larger than the padded input 4x4"),
+                       std::invalid_argument);
+  CHECK_NOTHROW(conv2d(x, big, Variable(), options({1, 1}, Padding::Same)));
+  CHECK_THROWS_WITH_AS(conv2d(x, Variable(Tensor({3, 3, 3, 2})), Variable(), options({1, 1}, Padding::Valid, {2, 2})),
+                       doctest::Contains("kernel 5x5 (after dilation)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(Variable(Tensor({4, 4, 3})), k, Variable(), {}),
+                       doctest::Contains("conv2d: input must be [N, H, W, Cin], got [4, 4, 3]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Variable(Tensor({3, 3, 3})), Variable(), {}),
+                       doctest::Contains("conv2d: kernel must be [kh, kw, Cin, Cout]"), std::invalid_argument);
+  Variable k3(Tensor({3, 3, 3, 8}));
+  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(), options({0, 1}, Padding::Same)),
+                       doctest::Contains("conv2d: stride must be positive, got 0"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(), options({1, 1}, Padding::Same, {1, -1})),
+                       doctest::Contains("conv2d: dilation must be positive"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Variable(Tensor({3, 3, 3, 8}, DType::F64)), Variable(), {}),
+                       doctest::Contains("conv2d: input is f32 but kernel is f64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(Tensor({4})), {}),
+                       doctest::Contains("conv2d: bias must be [8] for kernel [3, 3, 3, 8], got [4]"),
+                       std::invalid_argument);
+}
