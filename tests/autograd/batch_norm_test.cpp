@@ -1,0 +1,151 @@
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "tests/autograd/test_util.h"
+
+using namespace tg;
+using tg::testing::expect_gradcheck;
+using tg::testing::random_tensor;
+
+namespace {
+// Keeps gradcheck's repeated evaluations independent: each call starts from the same moving statistics.
+Variable bn_fresh(const Variable& x, const Variable& gamma, const Variable& beta, bool training,
+                  const Tensor& mean0, const Tensor& var0) {
+  Tensor mm = mean0.clone(), mv = var0.clone();
+  return batch_norm(x, gamma, beta, mm, mv, training);
+}
+}  // namespace
+
+TEST_CASE("batch_norm: gradcheck in training mode through the batch statistics") {
+  const Tensor mm = Tensor::zeros({3}, DType::F64), mv = Tensor::ones({3}, DType::F64);
+  SUBCASE("scale and center") {
+    expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], in[1], in[2], true, mm, mv); },
+                     {random_tensor({2, 2, 3, 3}, 1, -2, 2), random_tensor({3}, 2, 0.5, 1.5), random_tensor({3}, 3)});
+  }
+  SUBCASE("neither (scale=False, center=False)") {
+    expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], {}, {}, true, mm, mv); },
+                     {random_tensor({3, 2, 2, 3}, 4, -2, 2)});
+  }
+  SUBCASE("scale only and center only") {
+    expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], in[1], {}, true, mm, mv); },
+                     {random_tensor({2, 3, 1, 3}, 5, -2, 2), random_tensor({3}, 6, 0.5, 1.5)});
+    expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], {}, in[1], true, mm, mv); },
+                     {random_tensor({2, 3, 1, 3}, 7, -2, 2), random_tensor({3}, 8)});
+  }
+  SUBCASE("a 2-D [batch, features] input") {
+    expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], in[1], in[2], true, mm, mv); },
+                     {random_tensor({5, 3}, 9, -2, 2), random_tensor({3}, 10, 0.5, 1.5), random_tensor({3}, 11)});
+  }
+}
+
+TEST_CASE("batch_norm: gradcheck in inference mode (moving statistics are constants)") {
+  const Tensor mm = random_tensor({3}, 12), mv = random_tensor({3}, 13, 0.5, 2.0);
+  expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], in[1], in[2], false, mm, mv); },
+                   {random_tensor({2, 2, 2, 3}, 14, -2, 2), random_tensor({3}, 15, 0.5, 1.5), random_tensor({3}, 16)});
+  expect_gradcheck([&](const std::vector<Variable>& in) { return bn_fresh(in[0], {}, {}, false, mm, mv); },
+                   {random_tensor({2, 2, 2, 3}, 17, -2, 2)});
+}
+
+TEST_CASE("batch_norm: hand-computed output and moving statistics after one step, both variance conventions") {
+  // Channel 0 holds 1, 2, 3, 4: mean 2.5, biased variance 1.25, Bessel-corrected 5/3.
+  // Channel 1 holds 0, 0, 2, 2: mean 1, biased variance 1, Bessel-corrected 4/3.
+  const Tensor x = Tensor::from({1, 0, 2, 0, 3, 2, 4, 2}, {4, 1, 1, 2}, DType::F64);
+  Variable gamma(Tensor::from({2.0, 0.5}, {2}, DType::F64)), beta(Tensor::from({0.25, -1.0}, {2}, DType::F64));
+  BatchNormOptions o;
+  o.momentum = 0.9;
+  o.epsilon = 1e-3;
+
+  SUBCASE("tf.keras: Bessel-corrected variance feeds the moving average") {
+    Tensor mm = Tensor::zeros({2}, DType::F64), mv = Tensor::ones({2}, DType::F64);
+    Variable y = batch_norm(Variable(x), gamma, beta, mm, mv, true, o);
+    CHECK(mm.flat(0) == doctest::Approx(0.25).epsilon(1e-12));
+    CHECK(mm.flat(1) == doctest::Approx(0.1).epsilon(1e-12));
+    CHECK(mv.flat(0) == doctest::Approx(0.9 + 0.1 * 5.0 / 3.0).epsilon(1e-12));
+    CHECK(mv.flat(1) == doctest::Approx(0.9 + 0.1 * 4.0 / 3.0).epsilon(1e-12));
+    // The output itself uses the biased batch variance.
+    const double s0 = 2.0 / std::sqrt(1.25 + 1e-3), s1 = 0.5 / std::sqrt(1.0 + 1e-3);
+    CHECK(y.value().at({0, 0, 0, 0}) == doctest::Approx((1 - 2.5) * s0 + 0.25).epsilon(1e-12));
+    CHECK(y.value().at({3, 0, 0, 0}) == doctest::Approx((4 - 2.5) * s0 + 0.25).epsilon(1e-12));
+    CHECK(y.value().at({0, 0, 0, 1}) == doctest::Approx((0 - 1.0) * s1 - 1.0).epsilon(1e-12));
+    CHECK(y.value().at({2, 0, 0, 1}) == doctest::Approx((2 - 1.0) * s1 - 1.0).epsilon(1e-12));
+  }
+  SUBCASE("Keras 3: the biased variance feeds the moving average") {
+    o.unbiased_moving_variance = false;
+    Tensor mm = Tensor::full({2}, 1.0, DType::F32), mv = Tensor::full({2}, 2.0, DType::F32);
+    batch_norm(Variable(x.to(DType::F32)), Variable(gamma.value().to(DType::F32)),
+               Variable(beta.value().to(DType::F32)), mm, mv, true, o);
+    CHECK(mm.flat(0) == doctest::Approx(0.9 + 0.25).epsilon(1e-6));
+    CHECK(mm.flat(1) == doctest::Approx(0.9 + 0.1).epsilon(1e-6));
+    CHECK(mv.flat(0) == doctest::Approx(1.8 + 0.125).epsilon(1e-6));
+    CHECK(mv.flat(1) == doctest::Approx(1.8 + 0.1).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("batch_norm: inference uses the moving statistics and leaves them alone") {
+  Tensor mm = Tensor::from({1.0, -2.0}, {2}, DType::F64), mv = Tensor::from({4.0, 0.25}, {2}, DType::F64);
+  const Tensor x = Tensor::from({3.0, 0.0, -1.0, -2.0}, {2, 2}, DType::F64);
+  Variable y = batch_norm(Variable(x), {}, {}, mm, mv, false);
+  CHECK(y.value().at({0, 0}) == doctest::Approx(2.0 / std::sqrt(4.001)).epsilon(1e-12));
+  CHECK(y.value().at({1, 0}) == doctest::Approx(-2.0 / std::sqrt(4.001)).epsilon(1e-12));
+  CHECK(y.value().at({0, 1}) == doctest::Approx(2.0 / std::sqrt(0.251)).epsilon(1e-12));
+  CHECK(y.value().at({1, 1}) == doctest::Approx(0.0).epsilon(1e-12));
+  CHECK(mm.to_vector() == std::vector<double>{1.0, -2.0});
+  CHECK(mv.to_vector() == std::vector<double>{4.0, 0.25});
+}
+
+TEST_CASE("batch_norm: float32 statistics stay accurate for a large mean and are independent of thread count") {
+  // 8192 rows x 64 channels, values 1000 + U[-1, 1): a float32 one-pass E[x^2] - E[x]^2 would lose the variance.
+  const Tensor x64 = random_tensor({16, 16, 32, 64}, 21, 999.0, 1001.0);
+  const Tensor x32 = x64.to(DType::F32);
+  Variable gamma(Tensor::ones({64})), beta(Tensor::zeros({64}));
+  BatchNormOptions o;
+  o.momentum = 0.0;  // the moving statistics become the batch statistics
+  o.unbiased_moving_variance = false;
+
+  auto run = [&](int threads, Tensor& mm, Tensor& mv) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    Variable xv(x32.clone(), true);
+    Variable y = batch_norm(xv, gamma, beta, mm, mv, true, o);
+    y.backward(Tensor::full(y.shape(), 0.5));
+    omp_set_num_threads(saved);
+    return std::pair{y.value(), xv.grad()};
+  };
+  Tensor mm1 = Tensor::zeros({64}), mv1 = Tensor::ones({64}), mm3 = Tensor::zeros({64}), mv3 = Tensor::ones({64});
+  auto [y1, gx1] = run(1, mm1, mv1);
+  auto [y3, gx3] = run(3, mm3, mv3);
+  CHECK(std::memcmp(y1.bytes(), y3.bytes(), y1.nbytes()) == 0);
+  CHECK(std::memcmp(gx1.bytes(), gx3.bytes(), gx1.nbytes()) == 0);
+  CHECK(mm1.to_vector() == mm3.to_vector());
+  CHECK(mv1.to_vector() == mv3.to_vector());
+
+  // Reference moments of the float32 values, in long double.
+  const int64_t rows = 16 * 16 * 32;
+  for (int64_t j = 0; j < 64; j += 7) {
+    long double s = 0, ss = 0;
+    for (int64_t r = 0; r < rows; ++r) s += x32.data<float>()[r * 64 + j];
+    const long double mean = s / rows;
+    for (int64_t r = 0; r < rows; ++r) {
+      const long double d = x32.data<float>()[r * 64 + j] - mean;
+      ss += d * d;
+    }
+    CHECK(mm1.flat(j) == doctest::Approx(static_cast<double>(mean)).epsilon(1e-7));
+    CHECK(mv1.flat(j) == doctest::Approx(static_cast<double>(ss / rows)).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("batch_norm: clear errors for wrong shapes") {
+  Tensor mm = Tensor::zeros({3}), mv = Tensor::ones({3});
+  Variable x(Tensor::zeros({2, 4, 4, 3}));
+  CHECK_THROWS_WITH_AS(batch_norm(Variable(Tensor::zeros({3})), {}, {}, mm, mv, true),
+                       doctest::Contains("needs at least two axes"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batch_norm(x, Variable(Tensor::ones({4})), {}, mm, mv, true),
+                       doctest::Contains("gamma has shape [4]"), std::invalid_argument);
+  Tensor wrong = Tensor::zeros({2});
+  CHECK_THROWS_WITH_AS(batch_norm(x, {}, {}, wrong, mv, true), doctest::Contains("moving_mean has shape [2]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batch_norm(x, {}, Variable(Tensor::zeros({3}, DType::F64)), mm, mv, true),
+                       doctest::Contains("beta is f64"), std::invalid_argument);
+}
