@@ -1,0 +1,54 @@
+// Inverted dropout. Element i is kept when draw (counter + i) of the caller's generator, as a uniform number in
+// [0, 1), is at least `rate`, so the mask is a pure function of the generator state: a parallel fill gives
+// the same mask for any thread count, and the backward pass recomputes it instead of storing it.
+#include <cmath>
+#include <sstream>
+
+#include "autograd/ops.h"
+
+namespace tg {
+
+namespace {
+// Draw d as a uniform number is (d >> 11) * 2^-53 (Rng::uniform); comparing the integer with ceil(rate * 2^53)
+// gives the same decision without a conversion per element.
+uint64_t keep_threshold(double rate) { return static_cast<uint64_t>(std::ceil(std::ldexp(rate, 53))); }
+
+template <class T>
+void masked_scale(const T* in, T* out, int64_t n, const Rng& rng, uint64_t base, uint64_t threshold, T scale) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const bool keep = (rng.at(base + static_cast<uint64_t>(i)) >> 11) >= threshold;
+    out[i] = keep ? in[i] * scale : T(0);
+  }
+}
+}  // namespace
+
+Variable dropout(const Variable& x, double rate, bool training, Rng& rng) {
+  if (!(rate >= 0.0 && rate < 1.0)) {
+    std::ostringstream msg;
+    msg << "dropout: rate " << rate << " is outside [0, 1); it is the fraction of units dropped (0.5 drops half)";
+    throw std::invalid_argument(msg.str());
+  }
+  // Keras applies nothing, and draws nothing, at inference or with rate 0.
+  if (!training || rate == 0.0) return x;
+
+  const Rng mask_rng = rng;
+  const uint64_t base = rng.state().counter, threshold = keep_threshold(rate);
+  const int64_t n = x.numel();
+  rng.set_state({rng.state().seed, base + static_cast<uint64_t>(n)});
+  const double scale = 1.0 / (1.0 - rate);
+
+  Tensor y(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<class T>() {
+    masked_scale(x.value().data<T>(), y.data<T>(), n, mask_rng, base, threshold, static_cast<T>(scale));
+  });
+  return record("dropout", std::move(y), {&x}, [x, mask_rng, base, threshold, scale, n](const Tensor& g) {
+    Tensor gx(g.shape(), g.dtype());
+    dispatch(g.dtype(), [&]<class T>() {
+      masked_scale(g.data<T>(), gx.data<T>(), n, mask_rng, base, threshold, static_cast<T>(scale));
+    });
+    x.node()->accumulate_grad(std::move(gx));
+  });
+}
+
+}  // namespace tg
