@@ -1,0 +1,196 @@
+#include "data/augment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "data/resize.h"
+
+namespace tg::data {
+
+namespace {
+
+constexpr double kDegToRad = M_PI / 180.0;
+
+// The source index for coordinate i on an axis of n pixels, or -1 for "use the constant".
+int resolve(int i, int n, FillMode mode) {
+  if (i >= 0 && i < n) return i;
+  switch (mode) {
+    case FillMode::Nearest: return std::clamp(i, 0, n - 1);
+    case FillMode::Reflect: {
+      const int period = 2 * n;
+      int m = ((i % period) + period) % period;
+      return m < n ? m : period - 1 - m;
+    }
+    case FillMode::Constant: return -1;
+  }
+  return -1;
+}
+
+// Output -> input map: src = A * (dst - centre) + centre + shift, in (x = column, y = row) coordinates.
+struct Affine {
+  double a00 = 1, a01 = 0, a10 = 0, a11 = 1, tx = 0, ty = 0;
+};
+
+Affine draw_affine(const AugmentOptions& o, int H, int W, Rng& rng) {
+  const double theta = o.rotation_deg > 0 ? rng.uniform(-o.rotation_deg, o.rotation_deg) * kDegToRad : 0.0;
+  const double shear = o.shear_deg > 0 ? rng.uniform(-o.shear_deg, o.shear_deg) * kDegToRad : 0.0;
+  const double zx = o.zoom > 0 ? rng.uniform(1 - o.zoom, 1 + o.zoom) : 1.0;
+  const double zy = o.zoom > 0 ? rng.uniform(1 - o.zoom, 1 + o.zoom) : 1.0;
+  const double tx = o.width_shift > 0 ? rng.uniform(-o.width_shift, o.width_shift) * W : 0.0;
+  const double ty = o.height_shift > 0 ? rng.uniform(-o.height_shift, o.height_shift) * H : 0.0;
+  // rotation * shear * zoom, as Keras composes them
+  const double c = std::cos(theta), s = std::sin(theta);
+  const double s00 = zx, s01 = -std::sin(shear) * zy, s10 = 0, s11 = std::cos(shear) * zy;
+  return {c * s00 - s * s10, c * s01 - s * s11, s * s00 + c * s10, s * s01 + c * s11, tx, ty};
+}
+
+void apply_affine(Sample& s, const Affine& m, const AugmentOptions& o) {
+  const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
+  const int C = static_cast<int>(s.image.dim(2));
+  Tensor image({H, W, C}), labels({H, W});
+  const float* src = s.image.data<float>();
+  const float* lab = s.labels.data<float>();
+  float* out = image.data<float>();
+  float* out_lab = labels.data<float>();
+  const double cy = (H - 1) / 2.0, cx = (W - 1) / 2.0;
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) {
+      const double sx = m.a00 * (x - cx) + m.a01 * (y - cy) + cx + m.tx;
+      const double sy = m.a10 * (x - cx) + m.a11 * (y - cy) + cy + m.ty;
+      // labels: the nearest source pixel
+      const int nx = resolve(static_cast<int>(std::lround(sx)), W, o.fill_mode);
+      const int ny = resolve(static_cast<int>(std::lround(sy)), H, o.fill_mode);
+      out_lab[static_cast<size_t>(y) * W + x] =
+          nx < 0 || ny < 0 ? o.mask_fill_value : lab[static_cast<size_t>(ny) * W + nx];
+      // image: bilinear over the four neighbours, each resolved by the fill mode
+      const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
+      const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
+      const int xs[2] = {resolve(x0, W, o.fill_mode), resolve(x0 + 1, W, o.fill_mode)};
+      const int ys[2] = {resolve(y0, H, o.fill_mode), resolve(y0 + 1, H, o.fill_mode)};
+      float* px = out + (static_cast<size_t>(y) * W + x) * C;
+      for (int c = 0; c < C; ++c) {
+        auto tap = [&](int iy, int ix) {
+          return ys[iy] < 0 || xs[ix] < 0 ? o.fill_value : src[(static_cast<size_t>(ys[iy]) * W + xs[ix]) * C + c];
+        };
+        const float top = tap(0, 0) + fx * (tap(0, 1) - tap(0, 0));
+        const float bottom = tap(1, 0) + fx * (tap(1, 1) - tap(1, 0));
+        px[c] = top + fy * (bottom - top);
+      }
+    }
+  }
+  s.image = std::move(image);
+  s.labels = std::move(labels);
+}
+
+// Reverses rows (vertical) or columns (horizontal) of an [H, W, C] or [H, W] tensor in place.
+void flip(Tensor& t, bool vertical) {
+  const int H = static_cast<int>(t.dim(0)), W = static_cast<int>(t.dim(1));
+  const int C = t.rank() == 3 ? static_cast<int>(t.dim(2)) : 1;
+  float* p = t.data<float>();
+  if (vertical) {
+    for (int y = 0; y < H / 2; ++y)
+      std::swap_ranges(p + static_cast<size_t>(y) * W * C, p + static_cast<size_t>(y + 1) * W * C,
+                       p + static_cast<size_t>(H - 1 - y) * W * C);
+    return;
+  }
+  for (int y = 0; y < H; ++y) {
+    float* row = p + static_cast<size_t>(y) * W * C;
+    for (int x = 0; x < W / 2; ++x)
+      std::swap_ranges(row + x * C, row + (x + 1) * C, row + static_cast<size_t>(W - 1 - x) * C);
+  }
+}
+
+// Rotation by 90 degrees counter-clockwise (square tensors): out[y][x] = in[x][W - 1 - y].
+Tensor rot90(const Tensor& t) {
+  const int N = static_cast<int>(t.dim(0));
+  const int C = t.rank() == 3 ? static_cast<int>(t.dim(2)) : 1;
+  Tensor out(t.shape());
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
+  for (int y = 0; y < N; ++y)
+    for (int x = 0; x < N; ++x)
+      std::copy_n(src + (static_cast<size_t>(x) * N + (N - 1 - y)) * C, C, dst + (static_cast<size_t>(y) * N + x) * C);
+  return out;
+}
+
+void jitter_colour(Tensor& image, const AugmentOptions& o, Rng& rng) {
+  const float delta = o.brightness > 0 ? static_cast<float>(rng.uniform(-o.brightness, o.brightness)) : 0.0f;
+  const float factor = o.contrast > 0 ? static_cast<float>(rng.uniform(1 - o.contrast, 1 + o.contrast)) : 1.0f;
+  const int C = static_cast<int>(image.dim(2));
+  const int64_t pixels = image.numel() / C;
+  float* p = image.data<float>();
+  std::vector<double> mean(C, 0.0);
+  for (int64_t i = 0; i < pixels; ++i)
+    for (int c = 0; c < C; ++c) mean[c] += p[i * C + c];
+  for (double& m : mean) m /= static_cast<double>(pixels);
+  for (int64_t i = 0; i < pixels; ++i)
+    for (int c = 0; c < C; ++c) {
+      const float m = static_cast<float>(mean[c]);
+      p[i * C + c] = std::clamp((p[i * C + c] - m) * factor + m + delta, 0.0f, 1.0f);
+    }
+}
+
+}  // namespace
+
+AugmentOptions AugmentOptions::keras_membrane() {
+  AugmentOptions o;
+  o.rotation_deg = 0.2;
+  o.width_shift = o.height_shift = 0.05;
+  o.shear_deg = 0.05;
+  o.zoom = 0.05;
+  o.horizontal_flip = true;
+  o.fill_mode = FillMode::Nearest;
+  return o;
+}
+
+bool AugmentOptions::any() const {
+  return horizontal_flip || vertical_flip || rotate90 || crop_scale < 1.0 || brightness > 0 || contrast > 0 ||
+         rotation_deg > 0 || width_shift > 0 || height_shift > 0 || shear_deg > 0 || zoom > 0;
+}
+
+void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
+  if (s.image.rank() != 3 || s.labels.rank() != 2 || s.image.dim(0) != s.labels.dim(0) ||
+      s.image.dim(1) != s.labels.dim(1))
+    throw std::invalid_argument("augment: image " + shape_str(s.image.shape()) + " and labels " +
+                                shape_str(s.labels.shape()) + " must be [H, W, C] and [H, W]");
+  if (o.crop_scale <= 0.0 || o.crop_scale > 1.0)
+    throw std::invalid_argument("augment: crop_scale must be in (0, 1], got " + std::to_string(o.crop_scale));
+  const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
+
+  if (o.crop_scale < 1.0) {
+    const double f = rng.uniform(o.crop_scale, 1.0);
+    const int h = std::max(1, static_cast<int>(std::lround(f * H))), w = std::max(1, static_cast<int>(std::lround(f * W)));
+    const int top = static_cast<int>(rng.uniform_int(H - h + 1)), left = static_cast<int>(rng.uniform_int(W - w + 1));
+    s.image = resize_bilinear(crop(s.image, top, left, h, w), H, W);
+    s.labels = resize_nearest(crop(s.labels, top, left, h, w), H, W);
+  }
+  if (o.rotation_deg > 0 || o.width_shift > 0 || o.height_shift > 0 || o.shear_deg > 0 || o.zoom > 0)
+    apply_affine(s, draw_affine(o, H, W, rng), o);
+  if (o.horizontal_flip && rng.uniform() < 0.5) {
+    flip(s.image, false);
+    flip(s.labels, false);
+  }
+  if (o.vertical_flip && rng.uniform() < 0.5) {
+    flip(s.image, true);
+    flip(s.labels, true);
+  }
+  if (o.rotate90) {
+    const int k = H == W ? static_cast<int>(rng.uniform_int(4)) : 2 * static_cast<int>(rng.uniform_int(2));
+    if (k == 2) {  // two flips are a half turn, and work for any shape
+      for (bool vertical : {false, true}) {
+        flip(s.image, vertical);
+        flip(s.labels, vertical);
+      }
+    } else {
+      for (int i = 0; i < k; ++i) {
+        s.image = rot90(s.image);
+        s.labels = rot90(s.labels);
+      }
+    }
+  }
+  if (o.brightness > 0 || o.contrast > 0) jitter_colour(s.image, o, rng);
+}
+
+}  // namespace tg::data

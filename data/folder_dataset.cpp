@@ -1,0 +1,154 @@
+#include "data/folder_dataset.h"
+
+#include <exception>
+#include <optional>
+#include <spdlog/spdlog.h>
+
+#include "data/data_error.h"
+#include "data/image_io.h"
+#include "data/resize.h"
+
+namespace tg::data {
+
+namespace {
+
+std::string size_str(int h, int w) { return std::to_string(w) + "x" + std::to_string(h); }
+
+void check_options(const FolderOptions& o) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("FolderDataset: " + what); };
+  if (o.height <= 0 || o.width <= 0) fail("the input size " + size_str(o.height, o.width) + " must be positive");
+  if (o.channels != 0 && o.channels != 1 && o.channels != 3) fail("channels must be 1, 3 or 0 (as the files)");
+  if (o.num_classes < 2) fail("num_classes must be at least 2 (binary masks give classes 0 and 1)");
+  if (o.mask.kind == MaskEncoding::Kind::Binary && o.num_classes != 2)
+    fail("binary masks give 2 classes, but num_classes is " + std::to_string(o.num_classes) +
+         "; use --mask index or palette:FILE for more");
+  if (o.ignore_index != -1 && o.ignore_index < o.num_classes)
+    fail("the ignore index " + std::to_string(o.ignore_index) + " is one of the classes [0, " +
+         std::to_string(o.num_classes) + "); choose a value >= num_classes, e.g. 255");
+}
+
+// [H, W, C] in [0, 1] from the file's channels: grey is repeated for colour models, alpha is dropped, and a
+// colour file feeds a 1-channel model only when it is grey stored as RGB.
+Tensor image_tensor(const RawImage& raw, int channels, const std::filesystem::path& file) {
+  const int H = raw.height, W = raw.width;
+  const bool colour = raw.channels >= 3;
+  Tensor t({H, W, channels});
+  float* out = t.data<float>();
+  const float scale = 1.0f / static_cast<float>(raw.max_value);
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) {
+      float* o = out + (static_cast<size_t>(y) * W + x) * channels;
+      const float r = raw.at(y, x, 0);
+      const float g = colour ? raw.at(y, x, 1) : r, b = colour ? raw.at(y, x, 2) : r;
+      if (channels == 1) {
+        if (g != r || b != r)
+          throw DataError(file, "is a colour image (pixel (x=" + std::to_string(x) + ", y=" + std::to_string(y) +
+                                    ") differs between channels), but the model takes 1 channel: set channels "
+                                    "to 3 or convert the images to greyscale");
+        o[0] = r * scale;
+      } else {
+        o[0] = r * scale;
+        o[1] = g * scale;
+        o[2] = b * scale;
+      }
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options)) {
+  check_options(options_);
+  layout_ = resolve_layout(options_.root, options_.image_dir, options_.mask_dir);
+  std::vector<FilePair> found = pair_by_stem(layout_, options_.mask_suffix, options_.skip_bad, skipped_);
+  spec_ = {options_.height, options_.width, options_.channels, options_.num_classes, options_.ignore_index};
+
+  auto reject = [&](const DataError& e) {
+    if (!options_.skip_bad) throw e;
+    spdlog::warn("skipping: {}", e.what());
+    skipped_.push_back({e.file(), e.what()});
+  };
+  // Headers first: cheap, and they catch unreadable files and mismatched sizes in any mode.
+  for (const FilePair& p : found) {
+    try {
+      const ImageInfo img = probe_image(p.image), msk = probe_image(p.mask);
+      if (img.height != msk.height || img.width != msk.width)
+        throw DataError(p.mask, "is " + size_str(msk.height, msk.width) + " but its image '" + p.image.string() +
+                                    "' is " + size_str(img.height, img.width) + "; a mask must match its image");
+      if (options_.size_mode == SizeMode::Crop && (img.height < spec_.height || img.width < spec_.width))
+        throw DataError(p.image, "is " + size_str(img.height, img.width) + ", smaller than the " +
+                                     size_str(spec_.height, spec_.width) + " input; crop needs larger images (or use resize)");
+      if (spec_.channels == 0) spec_.channels = img.channels >= 3 ? 3 : 1;
+      pairs_.push_back(p);
+    } catch (const DataError& e) {
+      reject(e);
+    }
+  }
+  if (options_.skip_bad || options_.cache) {
+    // Decoding in parallel is safe here: the constructor is not a loader worker.
+    std::vector<Sample> full(pairs_.size());
+    std::vector<std::optional<DataError>> errors(pairs_.size());
+#pragma omp parallel for schedule(dynamic)
+    for (size_t i = 0; i < pairs_.size(); ++i) {
+      try {
+        full[i] = load_full_size(pairs_[i]);
+      } catch (const DataError& e) {
+        errors[i] = e;
+      }
+    }
+    std::vector<FilePair> kept;
+    for (size_t i = 0; i < pairs_.size(); ++i) {
+      if (errors[i]) {
+        reject(*errors[i]);
+        continue;
+      }
+      kept.push_back(pairs_[i]);
+      if (options_.cache) cache_.push_back(std::move(full[i]));
+    }
+    pairs_ = std::move(kept);
+  }
+  if (!skipped_.empty())
+    spdlog::warn("{}: skipped {} bad file(s), kept {} pairs", options_.root.string(), skipped_.size(), pairs_.size());
+  if (pairs_.empty()) throw DataError(options_.root, "no usable image/mask pair is left after skipping bad files");
+}
+
+size_t FolderDataset::index_of(const std::string& stem) const {
+  for (size_t i = 0; i < pairs_.size(); ++i)
+    if (pairs_[i].stem == stem) return i;
+  throw std::out_of_range("no image with stem '" + stem + "' in '" + layout_.image_dir.string() + "'");
+}
+
+Sample FolderDataset::load_full_size(const FilePair& p) const {
+  const RawImage img = read_image(p.image);
+  const RawImage msk = read_image(p.mask);
+  if (img.height != msk.height || img.width != msk.width)
+    throw DataError(p.mask, "is " + size_str(msk.height, msk.width) + " but its image is " +
+                                size_str(img.height, img.width));
+  Sample s;
+  s.image = image_tensor(img, spec_.channels, p.image);
+  const std::vector<float> ids =
+      decode_mask(msk, options_.mask, {spec_.num_classes, spec_.ignore_index}, p.mask);
+  s.labels = Tensor::from(std::span<const float>(ids), {msk.height, msk.width});
+  return s;
+}
+
+Sample FolderDataset::fit_to_input(Sample full, const FilePair& p, Rng* rng) const {
+  const int H = static_cast<int>(full.image.dim(0)), W = static_cast<int>(full.image.dim(1));
+  const int h = spec_.height, w = spec_.width;
+  if (options_.size_mode == SizeMode::Resize)
+    return {resize_bilinear(full.image, h, w), resize_nearest(full.labels, h, w)};
+  if (H < h || W < w)
+    throw DataError(p.image, "is " + size_str(H, W) + ", smaller than the " + size_str(h, w) + " crop");
+  const int top = rng ? static_cast<int>(rng->uniform_int(H - h + 1)) : (H - h) / 2;
+  const int left = rng ? static_cast<int>(rng->uniform_int(W - w + 1)) : (W - w) / 2;
+  return {crop(full.image, top, left, h, w), crop(full.labels, top, left, h, w)};
+}
+
+Sample FolderDataset::get(size_t index, Rng* rng) const {
+  const FilePair& p = pairs_.at(index);
+  // resize/crop always copy, so a cached sample is never handed out to be augmented in place.
+  return fit_to_input(cache_.empty() ? load_full_size(p) : cache_[index], p, rng);
+}
+
+}  // namespace tg::data

@@ -1,0 +1,62 @@
+// Images and masks in two folders, paired by file stem, brought to the model's input size.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/folder_scan.h"
+#include "data/mask.h"
+
+namespace tg::data {
+
+enum class SizeMode {
+  Resize,  // bilinear for images, nearest for masks (membrane: 512x512 -> 256x256)
+  Crop,    // a random crop in training (when get() is given a generator), the centre crop otherwise
+};
+
+struct FolderOptions {
+  std::filesystem::path root;       // holds the image and mask folders
+  std::string image_dir, mask_dir;  // "" = detect (images+masks, image+label, ...)
+  std::string mask_suffix;          // mask stem = image stem + suffix, e.g. "_mask"
+  MaskEncoding mask = MaskEncoding::binary();
+  int num_classes = 2;
+  int ignore_index = -1;  // -1 = none
+  int channels = 0;       // 1 or 3; 0 = as the first image (grey -> 1, colour -> 3). Alpha is dropped.
+  int height = 256, width = 256;  // model input (Keras's flow_from_directory default target_size)
+  SizeMode size_mode = SizeMode::Resize;
+  bool skip_bad = false;  // leave bad pairs out with a warning each, instead of throwing
+  bool cache = false;     // decode every pair once, up front, and keep it in memory
+};
+
+class FolderDataset : public Dataset {
+ public:
+  // Pairs the files and checks every header (size, channels). With skip_bad or cache every pair is also
+  // decoded now, so truncated files and bad mask values are found before training starts; otherwise they
+  // are reported (naming the file) by get(). Never writes anything.
+  explicit FolderDataset(FolderOptions options);
+
+  size_t size() const override { return pairs_.size(); }
+  const DatasetSpec& spec() const override { return spec_; }
+  Sample get(size_t index, Rng* rng = nullptr) const override;
+  std::string name(size_t index) const override { return pairs_.at(index).stem; }
+
+  const FilePair& pair(size_t index) const { return pairs_.at(index); }
+  const std::vector<BadFile>& skipped() const { return skipped_; }  // what skip_bad left out, and why
+  const FolderLayout& layout() const { return layout_; }
+  // Index of the pair with this stem; throws std::out_of_range naming it when absent.
+  size_t index_of(const std::string& stem) const;
+
+ private:
+  Sample load_full_size(const FilePair& pair) const;  // decoded, checked, not yet resized
+  Sample fit_to_input(Sample full, const FilePair& pair, Rng* rng) const;
+
+  FolderOptions options_;
+  FolderLayout layout_;
+  DatasetSpec spec_;
+  std::vector<FilePair> pairs_;
+  std::vector<BadFile> skipped_;
+  std::vector<Sample> cache_;  // full size, filled by the constructor when options_.cache
+};
+
+}  // namespace tg::data

@@ -1,0 +1,99 @@
+#include "data/image_io.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "data/data_error.h"
+
+namespace tg::data {
+
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+File open_for_reading(const std::filesystem::path& path) {
+  File f(std::fopen(path.c_str(), "rb"));
+  if (!f) throw DataError(path, std::string("cannot be opened: ") + std::strerror(errno));
+  return f;
+}
+
+std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
+  File f = open_for_reading(path);
+  std::vector<uint8_t> bytes;
+  uint8_t buffer[1 << 16];
+  size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, f.get())) > 0) bytes.insert(bytes.end(), buffer, buffer + got);
+  if (std::ferror(f.get())) throw DataError(path, "could not be read (I/O error)");
+  if (bytes.empty()) throw DataError(path, "is empty (0 bytes)");
+  return bytes;
+}
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+}  // namespace
+
+bool is_image_extension(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tga";
+}
+
+ImageInfo probe_image(const std::filesystem::path& path) {
+  File f = open_for_reading(path);
+  ImageInfo info;
+  if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels))
+    throw DataError(path, "is not a readable PNG/JPEG/BMP/TGA image (stb_image: " + stb_reason() + ")");
+  std::fseek(f.get(), 0, SEEK_SET);
+  info.sixteen_bit = stbi_is_16_bit_from_file(f.get()) != 0;
+  return info;
+}
+
+RawImage read_image(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_bytes(path);
+  const int len = static_cast<int>(bytes.size());
+  RawImage img;
+  const bool sixteen = stbi_is_16_bit_from_memory(bytes.data(), len) != 0;
+  // Decoding into a typed buffer and widening to float keeps one code path for 8 and 16 bits.
+  auto decode = [&]<class T>(T* pixels) {
+    if (!pixels)
+      throw DataError(path, "could not be decoded: truncated, corrupt or not a PNG/JPEG/BMP/TGA image (stb_image: " +
+                                stb_reason() + ")");
+    std::unique_ptr<T, void (*)(void*)> owner(pixels, stbi_image_free);
+    const size_t n = static_cast<size_t>(img.width) * img.height * img.channels;
+    img.pixels.assign(pixels, pixels + n);
+  };
+  if (sixteen) {
+    decode(stbi_load_16_from_memory(bytes.data(), len, &img.width, &img.height, &img.channels, 0));
+    img.max_value = 65535;
+  } else {
+    decode(stbi_load_from_memory(bytes.data(), len, &img.width, &img.height, &img.channels, 0));
+  }
+  if (img.channels < 1 || img.channels > 4)
+    throw DataError(path, "has " + std::to_string(img.channels) + " channels; only 1 to 4 are supported");
+  return img;
+}
+
+void write_png(const std::filesystem::path& path, int height, int width, int channels,
+               std::span<const uint8_t> pixels) {
+  if (pixels.size() != static_cast<size_t>(height) * width * channels)
+    throw DataError(path, "write_png: pixel count does not match " + std::to_string(height) + "x" +
+                              std::to_string(width) + "x" + std::to_string(channels));
+  if (!stbi_write_png(path.c_str(), width, height, channels, pixels.data(), width * channels))
+    throw DataError(path, "could not be written (check that the folder exists and is writable)");
+}
+
+}  // namespace tg::data

@@ -1,0 +1,40 @@
+// Reading and writing image files through stb_image: PNG, JPEG, BMP, TGA (8- and 16-bit; grey, grey+alpha,
+// RGB, RGBA). Pixels stay raw (0..255 or 0..65535) so that masks keep their exact values; images are scaled
+// to [0, 1] later.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+namespace tg::data {
+
+struct RawImage {
+  int height = 0, width = 0, channels = 0;  // channels as stored in the file: 1..4
+  int max_value = 255;                      // 255 for 8-bit files, 65535 for 16-bit PNGs
+  std::vector<float> pixels;                // HWC, raw values (exact as floats: integers below 2^24)
+
+  float at(int y, int x, int c) const {
+    return pixels[(static_cast<size_t>(y) * width + x) * channels + c];
+  }
+};
+
+struct ImageInfo {
+  int height = 0, width = 0, channels = 0;
+  bool sixteen_bit = false;
+};
+
+// File extensions (lower case, with the dot) that read_image understands.
+bool is_image_extension(const std::filesystem::path& path);
+
+// Header only: size and channel count. Throws DataError naming the file when it cannot be read or recognised.
+ImageInfo probe_image(const std::filesystem::path& path);
+
+// Decodes the whole file. Throws DataError naming the file (missing, unreadable, truncated, unknown format).
+RawImage read_image(const std::filesystem::path& path);
+
+// 8-bit PNG of `channels` (1..4) interleaved channels. Throws DataError when the file cannot be written.
+void write_png(const std::filesystem::path& path, int height, int width, int channels,
+               std::span<const uint8_t> pixels);
+
+}  // namespace tg::data

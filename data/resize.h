@@ -1,0 +1,19 @@
+// Geometry shared by preprocessing and augmentation. Images are [H, W, C] float32 tensors, label maps [H, W].
+// Single-threaded on purpose: loader workers run one sample each, and nested OpenMP teams would oversubscribe.
+#pragma once
+#include "autograd/tensor.h"
+
+namespace tg::data {
+
+// Bilinear with half-pixel centres (tf.image.resize / PyTorch align_corners=False, no antialiasing): source
+// coordinate = (dst + 0.5) * in / out - 0.5, clamped at the borders. Halving a size averages 2x2 blocks.
+Tensor resize_bilinear(const Tensor& image, int out_h, int out_w);
+
+// Nearest neighbour for label maps ([H, W]) or images: source = floor((dst + 0.5) * in / out), as PIL and
+// tf.image.resize's nearest with half-pixel centres. Class ids stay exact.
+Tensor resize_nearest(const Tensor& t, int out_h, int out_w);
+
+// Rows [top, top + h) and columns [left, left + w) of an [H, W] or [H, W, C] tensor (a copy).
+Tensor crop(const Tensor& t, int top, int left, int h, int w);
+
+}  // namespace tg::data
