@@ -1,0 +1,95 @@
+// The optimizer base: a fixed, ordered list of named trainable weights, the per-weight state tensors ("slots") a
+// subclass asks for, an iteration count and a learning-rate schedule. step() follows Keras's apply_gradients:
+// clip the gradients (by global norm), apply decoupled weight decay, run each weight's update rule, count one
+// iteration. Everything that changes during training is exposed by state() so checkpoints resume exactly.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autograd/safetensors.h"
+#include "autograd/variable.h"
+#include "optim/schedule.h"
+
+namespace tg {
+
+struct Parameter {
+  std::string name;  // "conv2d_3/kernel"; slot tensors are named "optimizer/<name>/<slot>"
+  Variable variable;
+};
+
+struct OptimizerState {
+  std::vector<NamedTensor> tensors;  // every slot of every parameter, in parameter order
+  nlohmann::json scalars;            // {"optimizer", "iterations", "config", "schedule": {"config", "state"}}
+};
+
+// Settings every optimizer shares (Keras's base Optimizer arguments).
+struct CommonOptions {
+  double learning_rate = 1e-3;
+  double weight_decay = 0.0;     // decoupled: w -= w * weight_decay * lr before the update (Keras 3)
+  double global_clipnorm = 0.0;  // > 0: gradients scaled so their joint L2 norm is at most this
+  // Parameters whose name contains any of these are not decayed (e.g. "bias", "batch_normalization").
+  std::vector<std::string> exclude_from_weight_decay{};
+};
+
+// Scales the tensors in place so their joint L2 norm is at most max_norm (TF's clip_by_global_norm) and returns the
+// norm before clipping. The sum of squares runs in a fixed order, so the result does not depend on the thread count.
+// A non-finite norm leaves the tensors untouched.
+double clip_by_global_norm(std::span<Tensor> tensors, double max_norm);
+double global_norm(std::span<const Tensor> tensors);
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Parameter> parameters, CommonOptions options);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  virtual std::string name() const = 0;  // "adam", "adamw", "sgd"
+  // Everything make_optimizer() needs to rebuild this optimizer, schedule included.
+  nlohmann::json config() const;
+
+  // Applies the gradients the parameters hold (parameters without one are skipped) and counts one iteration.
+  void step();
+  void zero_grad();
+
+  int64_t iterations() const { return iterations_; }
+  double learning_rate() const { return (*schedule_)(iterations_); }  // the rate the next step will use
+  void set_learning_rate(double learning_rate);                        // a constant schedule
+  void set_schedule(std::unique_ptr<LearningRateSchedule> schedule);
+  LearningRateSchedule& schedule() { return *schedule_; }
+  const LearningRateSchedule& schedule() const { return *schedule_; }
+  // Global gradient norm seen by the last step (before clipping); NaN before the first step.
+  double last_gradient_norm() const { return last_gradient_norm_; }
+
+  const std::vector<Parameter>& parameters() const { return parameters_; }
+  const CommonOptions& common_options() const { return options_; }
+
+  OptimizerState state() const;
+  // Restores a state() of an optimizer of the same kind over parameters with the same names and shapes; throws
+  // naming the first missing or mis-shaped slot tensor.
+  void load_state(const OptimizerState& state);
+
+ protected:
+  // Called by subclass constructors: one zero tensor per parameter per slot, shaped and typed like the parameter.
+  void add_slots(std::vector<std::string> slot_names);
+  Tensor& slot(size_t parameter, size_t slot) { return slots_[parameter][slot]; }
+  // One parameter's update with its (clipped) gradient; iterations() still counts the updates before this one.
+  virtual void update(size_t parameter, Tensor& weight, const Tensor& grad, double learning_rate) = 0;
+  virtual nlohmann::json specific_config() const = 0;  // the subclass's own hyper-parameters
+
+ private:
+  bool decays(const Parameter& p) const;
+  std::vector<Parameter> parameters_;
+  CommonOptions options_;
+  std::vector<std::string> slot_names_;
+  std::vector<std::vector<Tensor>> slots_;  // [parameter][slot]
+  int64_t iterations_ = 0;
+  std::unique_ptr<LearningRateSchedule> schedule_;
+  double last_gradient_norm_;
+};
+
+}  // namespace tg
