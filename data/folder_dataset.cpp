@@ -66,7 +66,7 @@ FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options
 
   auto reject = [&](const DataError& e) {
     if (!options_.skip_bad) throw e;
-    spdlog::warn("skipping: {}", e.what());
+    spdlog::warn("skipping {}", e.what());
     skipped_.push_back({e.file(), e.what()});
   };
   // Headers first: cheap, and they catch unreadable files and mismatched sizes in any mode.

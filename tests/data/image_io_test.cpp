@@ -1,0 +1,77 @@
+#include "data_test_util.h"
+
+using namespace tg::data;
+using tg::testing::TempDir;
+
+TEST_CASE("image_io: PNG in every channel layout keeps raw values") {
+  TempDir tmp;
+  for (int c = 1; c <= 4; ++c) {
+    std::vector<uint8_t> px(3 * 5 * c);
+    for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 7 + c);
+    const auto file = tmp / ("c" + std::to_string(c) + ".png");
+    tg::testing::write_image(file, 3, 5, c, px);
+    const ImageInfo info = probe_image(file);
+    CHECK(info.height == 3);
+    CHECK(info.width == 5);
+    CHECK(info.channels == c);
+    CHECK_FALSE(info.sixteen_bit);
+    const RawImage img = read_image(file);
+    CHECK(img.channels == c);
+    CHECK(img.max_value == 255);
+    REQUIRE(img.pixels.size() == px.size());
+    for (size_t i = 0; i < px.size(); ++i) CHECK(img.pixels[i] == px[i]);
+  }
+}
+
+TEST_CASE("image_io: 16-bit PNG keeps full precision") {
+  TempDir tmp;
+  const std::vector<uint16_t> px{0, 1, 255, 256, 1000, 40000, 65534, 65535};
+  tg::testing::write_png16(tmp / "g16.png", 2, 4, 1, px);
+  CHECK(probe_image(tmp / "g16.png").sixteen_bit);
+  const RawImage img = read_image(tmp / "g16.png");
+  CHECK(img.max_value == 65535);
+  for (size_t i = 0; i < px.size(); ++i) CHECK(img.pixels[i] == px[i]);
+}
+
+TEST_CASE("image_io: BMP and TGA are lossless, JPEG close") {
+  TempDir tmp;
+  const auto px = tg::testing::grey(8, 8, [](int y, int x) { return 16 * y + x; });
+  for (const char* ext : {".bmp", ".tga", ".jpg"}) {
+    CAPTURE(ext);
+    const auto file = tmp / (std::string("g") + ext);
+    tg::testing::write_image(file, 8, 8, 1, px);
+    const RawImage img = read_image(file);
+    CHECK(img.height == 8);
+    CHECK(img.width == 8);
+    float worst = 0;
+    for (size_t i = 0; i < px.size(); ++i) worst = std::max(worst, std::abs(img.pixels[i * img.channels] - px[i]));
+    CHECK(worst <= (std::string(ext) == ".jpg" ? 8.0f : 0.0f));
+  }
+}
+
+TEST_CASE("image_io: unreadable, empty, truncated and missing files name the file") {
+  TempDir tmp;
+  std::ofstream(tmp / "garbage.png") << "this is not an image at all";
+  std::ofstream(tmp / "empty.png");
+  tg::testing::write_image(tmp / "whole.png", 32, 32, 1, tg::testing::grey(32, 32, [](int y, int x) { return x ^ y; }));
+  const auto whole = tmp / "whole.png";
+  const auto size = std::filesystem::file_size(whole);
+  std::filesystem::copy_file(whole, tmp / "cut.png");
+  std::filesystem::resize_file(tmp / "cut.png", size / 2);
+
+  for (const char* name : {"garbage.png", "empty.png", "cut.png", "missing.png"}) {
+    CAPTURE(name);
+    const std::string msg = tg::testing::error_of([&] { read_image(tmp / name); });
+    CHECK(msg.find(name) != std::string::npos);
+  }
+  CHECK(tg::testing::error_of([&] { probe_image(tmp / "garbage.png"); }).find("not a readable") != std::string::npos);
+  CHECK(tg::testing::error_of([&] { read_image(tmp / "cut.png"); }).find("truncated") != std::string::npos);
+}
+
+TEST_CASE("image_io: is_image_extension is case-insensitive and selective") {
+  CHECK(is_image_extension("a/B.PNG"));
+  CHECK(is_image_extension("x.jpeg"));
+  CHECK(is_image_extension("x.Tga"));
+  CHECK_FALSE(is_image_extension("notes.txt"));
+  CHECK_FALSE(is_image_extension("x.gif"));
+}
