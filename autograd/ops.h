@@ -119,19 +119,34 @@ Variable dropout(const Variable& x, double rate, bool training, Rng& rng);
 Variable concat(const std::vector<Variable>& xs, int axis);
 
 // ---- losses (ops/losses.cpp): targets are plain tensors; every loss is a mean over pixels and batch ----
+// Class weights follow Keras's class_weight: each pixel's loss is multiplied by the weight of its true class
+// (the label; argmax of a one-hot row; round(target) for binary_crossentropy, whose two weights are for target
+// 0 and target 1) and the mean still divides by the number of pixels, not by the sum of weights (unlike
+// torch's weighted cross_entropy). Ignored (void) pixels carry no loss and are left out of that count.
+// On probabilities the losses clip exactly as tf.keras does (see each function); from logits they are the
+// fused, stable forms.
 struct LossOptions {
   bool from_logits = false;
   std::vector<double> class_weights;  // empty = all 1
-  int ignore_index = -1;              // sparse labels equal to this carry no loss (-1 = none)
+  // Void pixels, when >= 0 (any negative = none): sparse labels equal to it; for one-hot targets
+  // (categorical_crossentropy, dice_loss with C > 1) rows that are all zero; for binary_crossentropy and a
+  // single-channel dice_loss, target values equal to it (a 0/1 mask with 255 for void).
+  int ignore_index = -1;
 };
-// pred [..., C] probabilities (or logits); target one-hot [..., C].
+// pred [..., C] probabilities (or logits); target one-hot [..., C]. On probabilities (tf.keras):
+// p / sum(p), clipped to [1e-7, 1 - 1e-7], then -sum(y log p).
 Variable categorical_crossentropy(const Variable& pred, const Tensor& target, const LossOptions& options = {});
-// pred [..., C]; labels [...] holding class ids as numbers.
+// pred [..., C]; labels [...] (or [..., 1]) holding class ids as numbers. On probabilities (tf.keras): p is
+// clipped to [1e-7, 1 - 1e-7] and its log fed to a softmax cross-entropy, i.e. log(sum(clipped p)) - log p_k.
 Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& labels, const LossOptions& options = {});
-// pred and target of the same shape; target in [0, 1].
+// pred and target of the same shape; target in [0, 1]; a mean over elements. On probabilities (tf.keras):
+// p clipped to [1e-7, 1 - 1e-7], then -(y log(p + 1e-7) + (1 - y) log(1 - p + 1e-7)) (Keras 3 drops the
+// "+ 1e-7": at p = 0 with target 1, tf.keras gives -log(2e-7) = 15.42 where Keras 3 gives -log(1e-7) = 16.12).
 Variable binary_crossentropy(const Variable& pred, const Tensor& target, const LossOptions& options = {});
-// Soft Dice: 1 - mean over classes of (2 sum(p y) + smooth) / (sum(p) + sum(y) + smooth); pred probabilities
-// (or logits, through softmax/sigmoid) [..., C], target one-hot [..., C].
+// Soft Dice: 1 - mean over classes of (2 sum(p y) + smooth) / (sum(p) + sum(y) + smooth), the sums over every
+// pixel of the batch; pred probabilities (or logits, through softmax, or sigmoid for a single channel, which is
+// then the one foreground class) [..., C], target one-hot [..., C]. Class weights make it the weighted mean
+// sum(w_c d_c) / sum(w_c) (a weight 0 leaves a class, e.g. the background, out).
 Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions& options = {}, double smooth = 1.0);
 Variable mse(const Variable& pred, const Tensor& target);
 Variable mae(const Variable& pred, const Tensor& target);

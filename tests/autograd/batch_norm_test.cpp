@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "tests/autograd/test_util.h"
+#include "tests/autograd/norm_fixtures.h"
 
 using namespace tg;
 using tg::testing::expect_gradcheck;
@@ -148,4 +148,33 @@ TEST_CASE("batch_norm: clear errors for wrong shapes") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(batch_norm(x, {}, Variable(Tensor::zeros({3}, DType::F64)), mm, mv, true),
                        doctest::Contains("beta is f64"), std::invalid_argument);
+}
+
+TEST_CASE("batch_norm: float32 forward, backward and moving statistics agree with PyTorch") {
+  using namespace tg::testing;
+  for (const char* name : {"bn_train", "bn_inference"}) {
+    CAPTURE(name);
+    const auto& c = norm_fixtures().at(name);
+    const bool training = c.at("training").get<bool>();
+    BatchNormOptions o;
+    o.momentum = c.at("momentum").get<double>();
+    o.epsilon = c.at("epsilon").get<double>();
+    Variable x(fixture_tensor(c.at("x"), DType::F32), true);
+    Variable gamma(fixture_tensor(c.at("gamma"), DType::F32), true), beta(fixture_tensor(c.at("beta"), DType::F32), true);
+    Tensor mm = fixture_tensor(c.at("moving_mean"), DType::F32), mv = fixture_tensor(c.at("moving_variance"), DType::F32);
+    Variable y = batch_norm(x, gamma, beta, mm, mv, training, o);
+    y.backward(fixture_tensor(c.at("grad_output"), DType::F32));
+    expect_close(y.value(), c.at("y"), "y");
+    expect_close(x.grad(), c.at("dx"), "dx");
+    expect_close(gamma.grad(), c.at("dgamma"), "dgamma");
+    expect_close(beta.grad(), c.at("dbeta"), "dbeta");
+    expect_close(mm, c.at("moving_mean_after"), "moving_mean");
+    expect_close(mv, c.at("moving_variance_after"), "moving_variance");
+    if (training) {
+      o.unbiased_moving_variance = false;
+      Tensor mm3 = fixture_tensor(c.at("moving_mean"), DType::F32), mv3 = fixture_tensor(c.at("moving_variance"), DType::F32);
+      batch_norm(Variable(x.value()), gamma, beta, mm3, mv3, true, o);
+      expect_close(mv3, c.at("moving_variance_after_biased"), "moving_variance (Keras 3)");
+    }
+  }
 }
