@@ -133,6 +133,13 @@ inline fs::path membrane_dir() {
   return fs::is_directory(p / "train" / "image") ? p : fs::path();
 }
 
+// True when pred holds for every element (one assertion instead of one per pixel).
+template <class R, class P> bool all(const R& range, P pred) {
+  for (const auto& v : range)
+    if (!pred(v)) return false;
+  return true;
+}
+
 // Runs f and returns the message of the exception it throws (fails the test if it throws none).
 template <class F> std::string error_of(F&& f) {
   try {

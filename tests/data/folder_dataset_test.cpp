@@ -114,7 +114,7 @@ TEST_CASE("folder: resize to the input size (bilinear image, nearest mask) and c
   const Sample r = FolderDataset(o).get(0);
   CHECK(r.image.shape() == tg::Shape{8, 8, 1});
   // the mask stays binary and its boundary stays where the image's bright half starts
-  for (double v : r.labels.to_vector()) CHECK((v == 0 || v == 1));
+  CHECK(tg::testing::all(r.labels.to_vector(), [](double v) { return v == 0 || v == 1; }));
   CHECK(r.labels.at({3, 7}) == 0);
   CHECK(r.labels.at({4, 0}) == 1);
 
