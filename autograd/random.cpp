@@ -6,22 +6,9 @@
 
 namespace tg {
 
-namespace {
-// splitmix64 finaliser: a bijective mix whose outputs for consecutive inputs pass BigCrush.
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
-double to_unit(uint64_t x) { return static_cast<double>(x >> 11) * 0x1.0p-53; }
-}  // namespace
-
 Rng Rng::derive(uint64_t seed, uint64_t stream, uint64_t index) {
   return Rng(mix(mix(seed ^ kGolden) + mix(stream + 0x632be59bd9b4e019ULL)) + mix(index * kGolden + stream));
 }
-
-uint64_t Rng::at(uint64_t index) const { return mix(state_.seed + (index + 1) * kGolden); }
 
 double Rng::uniform() { return to_unit(next_u64()); }
 

@@ -34,9 +34,19 @@ class Rng {
   RngState state() const { return state_; }
   void set_state(RngState s) { state_ = s; }
 
-  uint64_t at(uint64_t index) const;  // the draw with this counter value, without advancing
+  // The draw with this counter value, without advancing. Inline so per-element loops (dropout masks) vectorise.
+  uint64_t at(uint64_t index) const { return mix(state_.seed + (index + 1) * kGolden); }
+  // Maps a draw to [0, 1) with 53 random bits.
+  static double to_unit(uint64_t x) { return static_cast<double>(x >> 11) * 0x1.0p-53; }
 
  private:
+  static constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+  // splitmix64's finaliser: a bijective mix whose outputs for consecutive inputs pass BigCrush.
+  static uint64_t mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
   RngState state_;
 };
 
