@@ -47,6 +47,26 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     gemm(false, true, g.lines() * g.out_w, k, n, T(1), dy, n, w, n, T(0), dx, k);
     return;
   }
+  if (g.stride_h == 1 && g.stride_w == 1) {
+    // At stride 1 the input gradient is itself a convolution of dy, with the kernel rotated by 180 degrees and
+    // its channel axes swapped: one im2col and a GEMM with the long K, instead of a GEMM with K = Cout that
+    // writes every patch and a col2im that adds them up.
+    const int64_t kh = g.kernel_h, kw = g.kernel_w, ci = g.in_c;
+    Tensor rotated({kh, kw, n, ci}, dtype_of<T>());
+    T* r = rotated.data<T>();
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx)
+        for (int64_t c = 0; c < ci; ++c)
+          for (int64_t o = 0; o < n; ++o)
+            r[((ky * kw + kx) * n + o) * ci + c] = w[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * ci + c) * n + o];
+    ConvGeometry back = g;
+    back.in_h = g.out_h, back.in_w = g.out_w, back.in_c = n;
+    back.out_h = g.in_h, back.out_w = g.in_w, back.out_c = ci;
+    back.pad_top = (kh - 1) * g.dilation_h - g.pad_top;
+    back.pad_left = (kw - 1) * g.dilation_w - g.pad_left;
+    conv_forward(dy, r, back, dx);
+    return;
+  }
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c));
   Tensor ws = workspace<T>(g);
   T* cols = ws.data<T>();
