@@ -1,0 +1,13 @@
+// Everything needed to write a model the Keras functional way.
+#pragma once
+#include "layers/activation.h"
+#include "layers/batch_normalization.h"
+#include "layers/conv2d.h"
+#include "layers/conv2d_transpose.h"
+#include "layers/dropout.h"
+#include "layers/input.h"
+#include "layers/layer.h"
+#include "layers/merge.h"
+#include "layers/model.h"
+#include "layers/pooling.h"
+#include "layers/upsampling2d.h"

@@ -1,0 +1,75 @@
+#include "layers/initializers.h"
+
+#include <array>
+#include <cmath>
+#include <stdexcept>
+
+#include "autograd/random.h"
+
+namespace tg {
+
+namespace {
+constexpr std::array<const char*, 8> kKnown = {"zeros",        "ones",      "glorot_uniform", "glorot_normal",
+                                               "he_normal",    "he_uniform", "lecun_normal",  "lecun_uniform"};
+// Standard deviation of a unit normal truncated at +-2 (Keras's VarianceScaling divides by it).
+constexpr double kTruncatedStd = 0.87962566103423978;
+// Counter block per element for truncated draws: a rejection needs more than 64 draws with probability ~1e-43.
+constexpr uint64_t kDrawsPerElement = 64;
+
+void fill_truncated_normal(Tensor& t, double stddev, uint64_t seed) {
+  const int64_t n = t.numel();
+  dispatch(t.dtype(), [&]<class T>() {
+    T* p = t.data<T>();
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      Rng rng(RngState{seed, static_cast<uint64_t>(i) * kDrawsPerElement});
+      p[i] = static_cast<T>(rng.truncated_normal(stddev));
+    }
+  });
+}
+}  // namespace
+
+std::string checked_initializer(const std::string& name, const std::string& who) {
+  for (const char* k : kKnown)
+    if (name == k) return name;
+  std::string known;
+  for (const char* k : kKnown) known += std::string(known.empty() ? "" : ", ") + k;
+  throw std::invalid_argument(who + ": unknown initializer '" + name + "'; known: " + known);
+}
+
+Fans compute_fans(const Shape& shape) {
+  if (shape.empty()) return {};
+  if (shape.size() == 1) return {double(shape[0]), double(shape[0])};
+  double receptive = 1;
+  for (size_t i = 0; i + 2 < shape.size(); ++i) receptive *= double(shape[i]);
+  return {double(shape[shape.size() - 2]) * receptive, double(shape.back()) * receptive};
+}
+
+void initialize_tensor(Tensor& t, const std::string& initializer, uint64_t seed) {
+  const Fans f = compute_fans(t.shape());
+  Rng rng(seed);
+  if (initializer == "zeros") {
+    t.fill(0.0);
+  } else if (initializer == "ones") {
+    t.fill(1.0);
+  } else if (initializer == "glorot_uniform") {
+    const double limit = std::sqrt(6.0 / (f.fan_in + f.fan_out));
+    rng.fill_uniform(t, -limit, limit);
+  } else if (initializer == "he_uniform") {
+    const double limit = std::sqrt(6.0 / f.fan_in);
+    rng.fill_uniform(t, -limit, limit);
+  } else if (initializer == "lecun_uniform") {
+    const double limit = std::sqrt(3.0 / f.fan_in);
+    rng.fill_uniform(t, -limit, limit);
+  } else if (initializer == "glorot_normal") {
+    fill_truncated_normal(t, std::sqrt(2.0 / (f.fan_in + f.fan_out)) / kTruncatedStd, seed);
+  } else if (initializer == "he_normal") {
+    fill_truncated_normal(t, std::sqrt(2.0 / f.fan_in) / kTruncatedStd, seed);
+  } else if (initializer == "lecun_normal") {
+    fill_truncated_normal(t, std::sqrt(1.0 / f.fan_in) / kTruncatedStd, seed);
+  } else {
+    checked_initializer(initializer, "initialize_tensor");
+  }
+}
+
+}  // namespace tg

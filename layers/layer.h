@@ -1,0 +1,174 @@
+// Layers and the symbolic tensors they are called on (Keras's functional API).
+//
+//   auto x = tg::Input({256, 256, 1});
+//   auto y = tg::Conv2D(64, 3).activation("relu").padding("same")(x);   // a SymbolicTensor: shape + producer
+//
+// A layer object is a description (its Keras arguments). Calling it on symbolic tensors copies it into the graph,
+// gives it a name when it has none (`conv2d`, `conv2d_1`, ...), and infers its output shape right away, so a
+// graph whose shapes do not line up fails at the call that breaks it, naming the layer, its inputs and their shapes.
+// Weights are created when a Model is built from the graph (layers/model.h).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "autograd/random.h"
+#include "autograd/tensor.h"
+#include "autograd/variable.h"
+
+namespace tg {
+
+// A named weight of a layer. Trainable weights get gradients; non-trainable ones (BN moving statistics) do not.
+struct Weight {
+  std::string name;  // "<layer>/<weight>", e.g. "conv2d_3/kernel", "batch_normalization/moving_mean"
+  Variable variable;
+  bool trainable = true;
+};
+
+// A graph that cannot be built: the message names the layer, its inputs, their shapes and the way out.
+class ShapeError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Thrown by a join (Concatenate, Add) whose inputs differ along `axes` (batch axis excluded).
+class JoinMismatch : public ShapeError {
+ public:
+  JoinMismatch(const std::string& what, std::vector<int> axes) : ShapeError(what), axes(std::move(axes)) {}
+  std::vector<int> axes;
+};
+
+// What a layer's forward pass needs besides its inputs.
+struct CallContext {
+  bool training = false;
+  Rng* rng = nullptr;            // Dropout masks
+  bool skip_activation = false;  // return the pre-activation output (Model::forward_logits)
+};
+
+class Layer;
+struct LayerCall;
+
+// The output of a layer call in a graph under construction: its shape without the batch axis and its producer.
+class SymbolicTensor {
+ public:
+  SymbolicTensor() = default;
+  explicit SymbolicTensor(std::shared_ptr<const LayerCall> call) : call_(std::move(call)) {}
+
+  bool defined() const { return call_ != nullptr; }
+  const Shape& shape() const;        // without the batch axis, e.g. {128, 128, 64}
+  const Layer& layer() const;        // the layer that produced it
+  const std::string& name() const;   // that layer's name
+  const std::shared_ptr<const LayerCall>& call() const { return call_; }
+
+ private:
+  std::shared_ptr<const LayerCall> call_;
+};
+
+// One node of the graph: a layer applied to its inputs. `order` grows with every call in the process, so sorting
+// a graph's calls by it gives a topological order (a call is always created after its inputs).
+struct LayerCall {
+  std::shared_ptr<Layer> layer;
+  std::vector<SymbolicTensor> inputs;
+  Shape output_shape;
+  uint64_t order = 0;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual std::string class_name() const = 0;  // as Keras prints it: "Conv2D"
+  virtual std::string base_name() const = 0;   // stem of generated names: "conv2d"
+  const std::string& name() const { return name_; }
+  void set_name(std::string name);  // before the layer joins a graph
+
+  // The output shape (batch axis excluded) for these input shapes. Throws ShapeError with a sentence saying what
+  // does not fit; the caller adds the layer's name and its inputs.
+  virtual Shape output_shape(const std::vector<Shape>& inputs) const = 0;
+  // Creates the weights (float32, zero) for these input shapes; called once, when a Model is built.
+  virtual void build(const std::vector<Shape>& /*inputs*/) {}
+  virtual Variable call(const std::vector<Variable>& inputs, CallContext& context) const = 0;
+
+  // The Keras arguments that rebuild this layer (its name excluded), and the activation it ends with.
+  virtual nlohmann::json config() const = 0;
+  virtual std::string activation() const { return "linear"; }
+  // Padding applied for these inputs, as the summary prints it ("(0, 1, 0, 1)"); empty where padding means nothing.
+  virtual std::string padding_note(const std::vector<Shape>& /*inputs*/) const { return ""; }
+  // Stride with which the layer shrinks height and width (1 when it does not): input sizes it divides exactly
+  // are the ones suggested when skips do not line up.
+  virtual std::array<int, 2> downsampling() const { return {1, 1}; }
+  // Factor by which the layer enlarges height and width (UpSampling2D's size, Conv2DTranspose's strides).
+  virtual std::array<int, 2> upsampling() const { return {1, 1}; }
+  // True for layers that keep their input's shape and meaning (BatchNormalization, Dropout, Activation): error
+  // messages describe their outputs by the layer they follow.
+  virtual bool passes_through() const { return false; }
+
+  bool built() const { return built_; }
+  // Builds the weights for these input shapes unless already built; true when it built them now.
+  bool ensure_built(const std::vector<Shape>& inputs);
+  std::vector<Weight>& weights() { return weights_; }
+  const std::vector<Weight>& weights() const { return weights_; }
+  int64_t count_params() const;
+  // Draws every weight from its initializer with streams derived from (seed, index).
+  void initialize(uint64_t seed, uint64_t index);
+
+ protected:
+  // Adds a weight named "<layer>/<short_name>" drawn by `initializer` (layers/initializers.h).
+  Variable add_weight(const std::string& short_name, Shape shape, bool trainable, const std::string& initializer);
+  const Variable& weight(size_t i) const { return weights_.at(i).variable; }
+
+ private:
+  friend SymbolicTensor connect(std::shared_ptr<Layer> layer, std::vector<SymbolicTensor> inputs);
+  std::string name_;
+  bool built_ = false;
+  bool connected_ = false;
+  std::vector<Weight> weights_;
+  std::vector<std::string> initializers_;  // one per weight
+};
+
+// Puts `layer` into the graph: names it if unnamed, infers its output shape (throwing a ShapeError that names the
+// layer, its inputs and their shapes) and returns its output.
+SymbolicTensor connect(std::shared_ptr<Layer> layer, std::vector<SymbolicTensor> inputs);
+
+// The builder half of every layer class: `name(...)` and the call operators, returning the concrete type so that
+// Keras's keyword arguments chain: Conv2D(64, 3).activation("relu").padding("same")(x).
+template <class Derived, class Base = Layer>
+class LayerBuilder : public Base {
+ public:
+  using Base::Base;
+  using Layer::name;
+  Derived& name(std::string name) {
+    this->set_name(std::move(name));
+    return static_cast<Derived&>(*this);
+  }
+  SymbolicTensor operator()(const SymbolicTensor& x) const { return (*this)(std::vector<SymbolicTensor>{x}); }
+  SymbolicTensor operator()(std::vector<SymbolicTensor> xs) const {
+    return connect(std::make_shared<Derived>(static_cast<const Derived&>(*this)), std::move(xs));
+  }
+};
+
+// Generated names restart with every model (as in a fresh Keras session), so a model built twice gets the same
+// names and its weight files stay loadable. Model's constructor calls this; NameScope isolates a builder's names.
+void reset_layer_names();
+class NameScope {
+ public:
+  NameScope();
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, int>> saved_;
+};
+
+// "(None, 128, 128, 64)", Keras's way of printing a shape with its batch axis.
+std::string keras_shape(const Shape& shape_without_batch);
+
+// Parses Keras's padding strings; `who` names the layer for the error.
+std::string checked_padding(const std::string& padding, const std::string& who);
+
+}  // namespace tg

@@ -1,0 +1,113 @@
+// A functional Model: the graph of layer calls between Input()s and outputs, executed in topological order.
+//
+//   auto x = tg::Input({256, 256, 1});
+//   auto y = tg::Conv2D(2, 1).activation("softmax")(tg::Conv2D(64, 3).activation("relu").padding("same")(x));
+//   tg::Model model(x, y);                 // builds and initialises the weights (seeded, deterministic)
+//   tg::Variable probs = model(batch);     // batch [N, 256, 256, 1]
+//
+// Weights are float32 for training; model.to(DType::F64) converts them in place for gradient checks. The model is
+// in inference mode until train() (Dropout off, BatchNormalization on its moving statistics).
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "autograd/random.h"
+#include "autograd/variable.h"
+#include "layers/graph.h"
+#include "layers/layer.h"
+
+namespace tg {
+
+class Model {
+ public:
+  Model(const SymbolicTensor& input, const SymbolicTensor& output, uint64_t seed = 0, std::string name = "model");
+  Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs, uint64_t seed = 0,
+        std::string name = "model");
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  Model(const Model&) = delete;  // a copy would silently share the weights
+  Model& operator=(const Model&) = delete;
+  ~Model();
+
+  Variable forward(const Variable& x);  // single input, single output
+  std::vector<Variable> forward(const std::vector<Variable>& xs);
+  Variable operator()(const Variable& x) { return forward(x); }
+
+  // The single output before the output layer's activation, so a loss can use the stable from_logits path as
+  // Keras does inside fit; output_activation() names the activation skipped ("softmax", "sigmoid", "linear").
+  Variable forward_logits(const Variable& x);
+  std::string output_activation() const;
+
+  void train() { training_ = true; }
+  void eval() { training_ = false; }
+  bool training() const { return training_; }
+
+  // Every weight in layer order, then each layer's own order (stable across builds of the same architecture).
+  std::vector<Weight> weights() const;
+  std::vector<Weight> trainable_weights() const;
+  std::vector<Weight> non_trainable_weights() const;
+  int64_t count_params() const;
+  int64_t count_trainable_params() const;
+
+  // Dropout layers draw their masks from this generator, in graph order.
+  Rng& rng() { return rng_; }
+
+  const Shape& input_shape() const;  // without the batch axis; single-input models
+  Shape output_shape() const;        // without the batch axis; single-output models
+  std::vector<Shape> input_shapes() const;
+  std::vector<Shape> output_shapes() const;
+  const std::string& name() const { return name_; }
+  uint64_t seed() const { return seed_; }
+
+  // The Keras table: layer (type), output shape, params, padding applied by 'same' layers, connected to; totals.
+  std::string summary() const;
+
+  nlohmann::json config() const;  // architecture and seed, enough to rebuild
+  static Model from_config(const nlohmann::json& config);
+
+  // safetensors: tensors named like Weight::name (kernels HWIO), config under __metadata__["tapegrad.model"].
+  void save_weights(const std::filesystem::path& path) const;
+  // Errors name the file and the first tensor that is missing, extra or of another shape.
+  void load_weights(const std::filesystem::path& path);
+
+  // Re-draws every weight from its initializer with streams derived from (seed, layer index).
+  void initialize(uint64_t seed);
+  DType dtype() const { return dtype_; }
+  void to(DType dtype);  // converts every weight in place (gradients dropped)
+
+  // Makes the model compute with these Variables as its trainable weights (in trainable_weights() order, same
+  // shapes and dtype), e.g. the inputs gradcheck hands its function, so gradients reach them.
+  void bind_trainable_weights(const std::vector<Variable>& variables);
+
+  std::vector<std::shared_ptr<Layer>> layers() const;  // in topological order, Input layers included
+  Layer& layer(std::string_view name) const;
+
+  // Called after each layer's forward pass with its wall time (for per-layer timing tables).
+  using LayerHook = std::function<void(const Layer& layer, double seconds)>;
+  void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
+
+ private:
+  std::vector<Variable> run(const std::vector<Variable>& xs, bool logits);
+  const LayerCall& single_output(const char* what) const;
+
+  std::vector<CallPtr> calls_;                // topological order
+  std::vector<std::vector<size_t>> sources_;  // per call: indices of its inputs in calls_
+  std::vector<size_t> last_use_;              // per call: index of the last call that reads it
+  std::vector<size_t> inputs_, outputs_;      // indices in calls_
+  std::string name_;
+  uint64_t seed_ = 0;
+  bool training_ = false;
+  DType dtype_ = DType::F32;
+  Rng rng_;
+  LayerHook hook_;
+};
+
+// Rebuilds a model from a file written by save_weights (no code needed) and loads its weights.
+Model load_model(const std::filesystem::path& path);
+
+}  // namespace tg

@@ -1,0 +1,119 @@
+// A model on disk: its config (layers, their Keras arguments and connections, the seed) as JSON, and its weights
+// as safetensors with the config in the header, so load_model() needs no code.
+#include <map>
+#include <unordered_map>
+
+#include "autograd/safetensors.h"
+#include "layers/model.h"
+#include "layers/registry.h"
+
+namespace tg {
+
+namespace {
+constexpr const char* kConfigKey = "tapegrad.model";
+constexpr const char* kFormat = "tapegrad.functional";
+
+// Checks every weight against the file before touching any, so a failed load leaves the model as it was.
+void load_from(std::vector<Weight> weights, const SafetensorsFile& file, const std::string& model_name) {
+  std::string origin;
+  if (const auto it = file.metadata.find(kConfigKey); it != file.metadata.end()) {
+    try {
+      origin = " (it was saved from model '" + nlohmann::json::parse(it->second).value("name", "?") + "')";
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  const std::string file_name = file.path.string();
+  std::unordered_map<std::string, const Weight*> wanted;
+  for (const Weight& w : weights) {
+    wanted[w.name] = &w;
+    const Tensor* t = file.find(w.name);
+    if (!t)
+      throw std::runtime_error(file_name + ": has no tensor '" + w.name + "' " + shape_str(w.variable.shape()) +
+                               ", which model '" + model_name + "' needs" + origin +
+                               "; the file holds another architecture");
+    if (t->shape() != w.variable.shape())
+      throw std::runtime_error(file_name + ": tensor '" + w.name + "' has shape " + shape_str(t->shape()) +
+                               " but model '" + model_name + "' needs " + shape_str(w.variable.shape()) + origin +
+                               "; the file holds another architecture");
+  }
+  for (const NamedTensor& t : file.tensors)
+    if (!wanted.count(t.name))
+      throw std::runtime_error(file_name + ": holds tensor '" + t.name + "' " + shape_str(t.tensor.shape()) +
+                               ", which model '" + model_name + "' does not have" + origin +
+                               "; the file holds another architecture");
+  for (Weight& w : weights) w.variable.value().copy_from(file.at(w.name));
+}
+}  // namespace
+
+nlohmann::json Model::config() const {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const CallPtr& c : calls_) {
+    nlohmann::json inbound = nlohmann::json::array();
+    for (const SymbolicTensor& t : c->inputs) inbound.push_back(t.name());
+    layers.push_back({{"class_name", c->layer->class_name()},
+                      {"name", c->layer->name()},
+                      {"config", c->layer->config()},
+                      {"inbound", inbound}});
+  }
+  nlohmann::json inputs = nlohmann::json::array(), outputs = nlohmann::json::array();
+  for (size_t i : inputs_) inputs.push_back(calls_[i]->layer->name());
+  for (size_t i : outputs_) outputs.push_back(calls_[i]->layer->name());
+  return {{"format", kFormat}, {"version", 1}, {"name", name_},   {"seed", seed_},
+          {"layers", layers},  {"inputs", inputs}, {"outputs", outputs}};
+}
+
+Model Model::from_config(const nlohmann::json& config) {
+  try {
+    if (config.value("format", "") != kFormat)
+      throw std::invalid_argument("not a tapegrad model config (\"format\" is not \"" + std::string(kFormat) + "\")");
+    NameScope names;  // rebuilding must not disturb the names of a graph the caller is building
+    std::map<std::string, SymbolicTensor> tensors;
+    auto find = [&](const std::string& name) {
+      const auto it = tensors.find(name);
+      if (it == tensors.end())
+        throw std::invalid_argument("layer '" + name + "' is used before it is defined in the model config");
+      return it->second;
+    };
+    for (const nlohmann::json& entry : config.at("layers")) {
+      auto layer = layer_from_config(entry.at("class_name").get<std::string>(), entry.at("config"));
+      layer->set_name(entry.at("name").get<std::string>());
+      std::vector<SymbolicTensor> inbound;
+      for (const nlohmann::json& n : entry.at("inbound")) inbound.push_back(find(n.get<std::string>()));
+      tensors[layer->name()] = connect(std::move(layer), std::move(inbound));
+    }
+    std::vector<SymbolicTensor> inputs, outputs;
+    for (const nlohmann::json& n : config.at("inputs")) inputs.push_back(find(n.get<std::string>()));
+    for (const nlohmann::json& n : config.at("outputs")) outputs.push_back(find(n.get<std::string>()));
+    return Model(inputs, outputs, config.at("seed").get<uint64_t>(), config.at("name").get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("Model::from_config: malformed config: ") + e.what());
+  }
+}
+
+void Model::save_weights(const std::filesystem::path& path) const {
+  std::vector<NamedTensor> tensors;
+  for (const Weight& w : weights()) tensors.push_back({w.name, w.variable.value()});
+  save_safetensors(path, tensors, {{kConfigKey, config().dump()}});
+}
+
+void Model::load_weights(const std::filesystem::path& path) { load_from(weights(), load_safetensors(path), name_); }
+
+Model load_model(const std::filesystem::path& path) {
+  const SafetensorsFile file = load_safetensors(path);
+  const auto it = file.metadata.find(kConfigKey);
+  if (it == file.metadata.end())
+    throw std::runtime_error(path.string() + ": has no model config (__metadata__[\"" + kConfigKey +
+                             "\"]), so it was not written by Model::save_weights; build the model in code and "
+                             "call load_weights instead");
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(it->second);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path.string() + ": corrupt model config in __metadata__: " + e.what());
+  }
+  Model model = Model::from_config(config);
+  load_from(model.weights(), file, model.name());
+  return model;
+}
+
+}  // namespace tg
