@@ -1,42 +1,63 @@
 #include "autograd/kernels/conv_gemm.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 
 #include "autograd/kernels/gemm.h"
+#include "autograd/kernels/tiled_gemm.h"
 #include "autograd/tensor.h"
 
 namespace tg::kernels {
 
 namespace {
-// Patch elements per chunk: 8 MB of float32, enough rows for an efficient GEMM while staying near cache.
-constexpr int64_t kWorkspaceElements = int64_t(1) << 21;
+// Forward tiles: about 1 MB of float32 patches, so a tile's im2col output is still in L2 when its GEMM reads it,
+// but at least 256 GEMM rows, so that packing a large kernel is paid for by enough rows.
+constexpr int64_t kTilePatchElements = int64_t(1) << 18;
+constexpr int64_t kMinTileRows = 256;
+// Backward passes: one shared workspace of 8 MB of float32 patches, filled and consumed chunk by chunk.
+constexpr int64_t kChunkPatchElements = int64_t(1) << 21;
+// Kernel gradients of up to kPartialSumElements / 4 elements are summed in up to kMaxPartialSums private copies.
+constexpr int64_t kPartialSumElements = int64_t(1) << 22;
+constexpr int64_t kMaxPartialSums = 32;
 
-int64_t chunk_lines(const ConvGeometry& g) {
+int64_t lines_for(const ConvGeometry& g, int64_t elements, int64_t min_rows) {
   const int64_t per_line = std::max<int64_t>(g.out_w * g.patch(), 1);
-  return std::clamp<int64_t>(kWorkspaceElements / per_line, 1, std::max<int64_t>(g.lines(), 1));
-}
-
-template <class T>
-Tensor workspace(const ConvGeometry& g) {
-  return Tensor({chunk_lines(g) * g.out_w * g.patch()}, dtype_of<T>());
+  const int64_t lines = std::max(elements / per_line, (min_rows + g.out_w - 1) / std::max<int64_t>(g.out_w, 1));
+  return std::clamp<int64_t>(lines, 1, std::max<int64_t>(g.lines(), 1));
 }
 }  // namespace
 
 template <class T>
 void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y) {
-  const int64_t k = g.patch(), n = g.out_c;
+  const int64_t k = g.patch(), n = g.out_c, lines = g.lines();
   if (g.pointwise()) {
-    gemm(false, false, g.lines() * g.out_w, n, k, T(1), x, k, w, n, T(0), y, n);
+    gemm_tiled(false, false, lines * g.out_w, n, k, T(1), x, k, w, n, T(0), y, n);
     return;
   }
-  Tensor ws = workspace<T>(g);
-  T* cols = ws.data<T>();
-  const int64_t step = chunk_lines(g);
-  for (int64_t l0 = 0; l0 < g.lines(); l0 += step) {
-    const int64_t l1 = std::min(g.lines(), l0 + step), m = (l1 - l0) * g.out_w;
-    im2col(x, g, l0, l1, cols);
-    gemm(false, false, m, n, k, T(1), cols, k, w, n, T(0), y + l0 * g.out_w * n, n);
+  // Each task is one row tile times one column block of the output. Tasks of the same row tile are consecutive,
+  // so a thread that gets several of them converts the tile once. No barrier between im2col and GEMM.
+  const int64_t step = lines_for(g, kTilePatchElements, kMinTileRows), tn = gemm_tile_cols(n);
+  const int64_t col_blocks = (n + tn - 1) / tn, tasks = (lines + step - 1) / step * col_blocks;
+  const int64_t tile_elements = step * g.out_w * k;
+  const int slots = omp_in_parallel() ? 1 : omp_get_max_threads();
+  Tensor workspace({slots * tile_elements}, dtype_of<T>());
+#pragma omp parallel num_threads(slots) if (tasks > 1 && slots > 1)
+  {
+    serial_eigen_in_this_region();
+    T* cols = workspace.data<T>() + omp_get_thread_num() * tile_elements;
+    int64_t converted = -1;  // the row tile now in cols
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t tile = t / col_blocks, j0 = (t % col_blocks) * tn, nj = std::min(tn, n - j0);
+      const int64_t l0 = tile * step, l1 = std::min(lines, l0 + step), m = (l1 - l0) * g.out_w;
+      if (tile != converted) {
+        im2col(x, g, l0, l1, cols);
+        converted = tile;
+      }
+      gemm(false, false, m, nj, k, T(1), cols, k, w + j0, n, T(0), y + l0 * g.out_w * n + j0, n);
+    }
   }
 }
 
@@ -44,7 +65,7 @@ template <class T>
 void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
   const int64_t k = g.patch(), n = g.out_c;
   if (g.pointwise()) {
-    gemm(false, true, g.lines() * g.out_w, k, n, T(1), dy, n, w, n, T(0), dx, k);
+    gemm_tiled(false, true, g.lines() * g.out_w, k, n, T(1), dy, n, w, n, T(0), dx, k);
     return;
   }
   if (g.stride_h == 1 && g.stride_w == 1) {
@@ -68,33 +89,70 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     return;
   }
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c));
-  Tensor ws = workspace<T>(g);
-  T* cols = ws.data<T>();
-  const int64_t step = chunk_lines(g);
+  const int64_t step = lines_for(g, kChunkPatchElements, 1);
+  Tensor workspace({step * g.out_w * k}, dtype_of<T>());
+  T* cols = workspace.data<T>();
   for (int64_t l0 = 0; l0 < g.lines(); l0 += step) {
     const int64_t l1 = std::min(g.lines(), l0 + step), m = (l1 - l0) * g.out_w;
-    gemm(false, true, m, k, n, T(1), dy + l0 * g.out_w * n, n, w, n, T(0), cols, k);
+    gemm_tiled(false, true, m, k, n, T(1), dy + l0 * g.out_w * n, n, w, n, T(0), cols, k);
     col2im_add(cols, g, l0, l1, dx);
   }
 }
 
 template <class T>
 void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw) {
-  const int64_t k = g.patch(), n = g.out_c;
+  const int64_t k = g.patch(), n = g.out_c, lines = g.lines();
   if (g.pointwise()) {
-    gemm(true, false, k, n, g.lines() * g.out_w, T(1), x, k, dy, n, T(0), dw, n);
+    gemm_tiled(true, false, k, n, lines * g.out_w, T(1), x, k, dy, n, T(0), dw, n);
     return;
   }
-  Tensor ws = workspace<T>(g);
-  T* cols = ws.data<T>();
-  const int64_t step = chunk_lines(g);
-  for (int64_t l0 = 0; l0 < g.lines(); l0 += step) {
-    const int64_t l1 = std::min(g.lines(), l0 + step), m = (l1 - l0) * g.out_w;
+  if (lines == 0) {
+    std::memset(dw, 0, sizeof(T) * static_cast<size_t>(k * n));
+    return;
+  }
+  const int64_t step = lines_for(g, kTilePatchElements, kMinTileRows), tiles = (lines + step - 1) / step;
+  const int64_t groups = std::min({tiles, kMaxPartialSums, kPartialSumElements / std::max<int64_t>(k * n, 1)});
+  if (groups >= 4) {
+    // A small kernel: fixed groups of row tiles each sum into their own copy of dw (im2col and GEMM on an
+    // L2-sized tile per thread, no barrier), then the copies are added in group order.
+    const int64_t tile_elements = step * g.out_w * k;
+    const int slots = omp_in_parallel() ? 1 : omp_get_max_threads();
+    Tensor workspace({slots * tile_elements}, dtype_of<T>());
+    Tensor partial({groups, k * n}, dtype_of<T>());
+#pragma omp parallel num_threads(slots) if (slots > 1)
+    {
+      serial_eigen_in_this_region();
+      T* cols = workspace.data<T>() + omp_get_thread_num() * tile_elements;
+#pragma omp for schedule(dynamic)
+      for (int64_t group = 0; group < groups; ++group) {
+        T* sum = partial.data<T>() + group * k * n;
+        for (int64_t tile = tiles * group / groups; tile < tiles * (group + 1) / groups; ++tile) {
+          const int64_t l0 = tile * step, l1 = std::min(lines, l0 + step), m = (l1 - l0) * g.out_w;
+          im2col(x, g, l0, l1, cols);
+          gemm(true, false, k, n, m, T(1), cols, k, dy + l0 * g.out_w * n, n, T(1), sum, n);
+        }
+      }
+    }
+    const T* p = partial.data<T>();
+    const int64_t size = k * n;
+#pragma omp parallel for schedule(static) if (size * groups > 65536 && slots > 1)
+    for (int64_t i = 0; i < size; ++i) {
+      T total = 0;
+      for (int64_t group = 0; group < groups; ++group) total += p[group * size + i];
+      dw[i] = total;
+    }
+    return;
+  }
+  // A large kernel: shared chunks, each converted in parallel, then the GEMM tiled over dw's rows.
+  const int64_t chunk = lines_for(g, kChunkPatchElements, 1);
+  Tensor workspace({chunk * g.out_w * k}, dtype_of<T>());
+  T* cols = workspace.data<T>();
+  for (int64_t l0 = 0; l0 < lines; l0 += chunk) {
+    const int64_t l1 = std::min(lines, l0 + chunk), m = (l1 - l0) * g.out_w;
     im2col(x, g, l0, l1, cols);
     // Chunks add into dw in a fixed order, so the sum does not depend on the thread count.
-    gemm(true, false, k, n, m, T(1), cols, k, dy + l0 * g.out_w * n, n, l0 == 0 ? T(0) : T(1), dw, n);
+    gemm_tiled(true, false, k, n, m, T(1), cols, k, dy + l0 * g.out_w * n, n, l0 == 0 ? T(0) : T(1), dw, n);
   }
-  if (g.lines() == 0) std::memset(dw, 0, sizeof(T) * static_cast<size_t>(k * n));
 }
 
 template void conv_forward<float>(const float*, const float*, const ConvGeometry&, float*);

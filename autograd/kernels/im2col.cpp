@@ -1,11 +1,14 @@
 #include "autograd/kernels/im2col.h"
 
+#include <omp.h>
+
 #include <algorithm>
 
 namespace tg::kernels {
 
 namespace {
-// Below this many patch elements a parallel region costs more than it saves.
+// Below this many patch elements a parallel region costs more than it saves. Inside a parallel region (the fused
+// conv forward converts one tile per thread) the loops run in the calling thread.
 constexpr int64_t kParallelElements = 1 << 15;
 }  // namespace
 
@@ -14,7 +17,8 @@ void im2col(const T* x, const ConvGeometry& g, int64_t line_begin, int64_t line_
   const int64_t c = g.in_c, k = g.patch(), row_len = g.kernel_w * c;
   // With dilation 1 the kw taps of a kernel row are adjacent pixels: one copy when all are inside the image.
   const bool contiguous_taps = g.dilation_w == 1;
-#pragma omp parallel for schedule(static) if ((line_end - line_begin) * g.out_w * k > kParallelElements)
+  const bool parallel = (line_end - line_begin) * g.out_w * k > kParallelElements && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t line = line_begin; line < line_end; ++line) {
     const int64_t n = line / g.out_h, oy = line % g.out_h;
     const T* image = x + n * g.in_h * g.in_w * c;
@@ -56,7 +60,8 @@ void col2im_add(const T* cols, const ConvGeometry& g, int64_t line_begin, int64_
   const int64_t row_end =
       ((line_end - 1) / g.out_h) * g.in_h +
       std::min<int64_t>(last_oy * g.stride_h - g.pad_top + (g.kernel_h - 1) * g.dilation_h + 1, g.in_h);
-#pragma omp parallel for schedule(static) if ((line_end - line_begin) * g.out_w * k > kParallelElements)
+  const bool parallel = (line_end - line_begin) * g.out_w * k > kParallelElements && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t r = row_begin; r < row_end; ++r) {
     const int64_t n = r / g.in_h, iy = r % g.in_h;
     T* dst_row = dx + r * g.in_w * c;

@@ -20,7 +20,8 @@ std::array<int, 2> same_padding_1d(int in, int kernel, int stride, int dilation)
   require_positive("same_padding_1d", "kernel size", kernel);
   require_positive("same_padding_1d", "stride", stride);
   require_positive("same_padding_1d", "dilation", dilation);
-  if (in < 0) throw std::invalid_argument("same_padding_1d: input size must not be negative, got " + std::to_string(in));
+  if (in < 0)
+    throw std::invalid_argument("same_padding_1d: input size must not be negative, got " + std::to_string(in));
   const int out = (in + stride - 1) / stride;
   const int total = std::max((out - 1) * stride + (kernel - 1) * dilation + 1 - in, 0);
   return {total / 2, total - total / 2};  // TensorFlow puts the odd pixel after (bottom/right)
@@ -85,8 +86,9 @@ Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias,
   if (oh <= 0 || ow <= 0) {
     const int eh = (kh - 1) * o.dilation[0] + 1, ew = (kw - 1) * o.dilation[1] + 1;
     throw std::invalid_argument("conv2d: kernel " + std::to_string(eh) + "x" + std::to_string(ew) +
-                                " (after dilation) is larger than the padded input " + std::to_string(h + pad.top + pad.bottom) +
-                                "x" + std::to_string(w + pad.left + pad.right) + " of input " + shape_str(x.shape()) +
+                                " (after dilation) is larger than the padded input " +
+                                std::to_string(h + pad.top + pad.bottom) + "x" +
+                                std::to_string(w + pad.left + pad.right) + " of input " + shape_str(x.shape()) +
                                 "; use padding 'same' or a smaller kernel");
   }
 

@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <cmath>
 
 #include "tests/autograd/test_util.h"
@@ -207,4 +209,45 @@ TEST_CASE("conv2d: shape and dtype errors name the fault") {
   CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(Tensor({4})), {}),
                        doctest::Contains("conv2d: bias must be [8] for kernel [3, 3, 3, 8], got [4]"),
                        std::invalid_argument);
+}
+
+TEST_CASE("conv2d and conv2d_transpose: bitwise the same result for any thread count") {
+  // Exact resume of training depends on it; Eigen's own parallel GEMM would round differently per thread count.
+  struct Case {
+    Shape x, kernel;
+    std::array<int, 2> strides;
+    bool transpose;
+  };
+  const std::vector<Case> cases = {
+      {{2, 64, 64, 32}, {3, 3, 32, 24}, {1, 1}, false},  // many tiles, small kernel: partial kernel-gradient sums
+      {{2, 33, 31, 16}, {3, 3, 16, 8}, {2, 2}, false},   // stride 2: GEMM + col2im input gradient
+      {{1, 8, 8, 256}, {3, 3, 256, 512}, {1, 1}, false}, // large kernel: chunked, tiled kernel gradient
+      {{2, 20, 24, 64}, {1, 1, 64, 40}, {1, 1}, false},  // pointwise
+      {{2, 16, 16, 48}, {2, 2, 32, 48}, {2, 2}, true},   // the U-Net's up-convolution
+  };
+  const int threads = omp_get_max_threads();
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x));
+    auto run = [&](int nthreads) {
+      omp_set_num_threads(nthreads);
+      Variable x(random_tensor(c.x, 21).to(DType::F32), true), w(random_tensor(c.kernel, 22).to(DType::F32), true);
+      Variable y;
+      if (c.transpose) {
+        Conv2DTransposeOptions o;
+        o.strides = c.strides;
+        o.padding = Padding::Same;
+        y = conv2d_transpose(x, w, Variable(), o);
+      } else {
+        y = conv2d(x, w, Variable(), options(c.strides, Padding::Same));
+      }
+      const Tensor out = y.value().clone();
+      y.backward(random_tensor(y.shape(), 23).to(DType::F32));
+      omp_set_num_threads(threads);
+      return std::vector<std::vector<double>>{out.to_vector(), x.grad().to_vector(), w.grad().to_vector()};
+    };
+    const auto one = run(1), many = run(std::max(3, threads));
+    CHECK(one[0] == many[0]);
+    CHECK(one[1] == many[1]);
+    CHECK(one[2] == many[2]);
+  }
 }

@@ -8,8 +8,8 @@ using tg::testing::random_tensor;
 
 namespace {
 
-Conv2DTransposeOptions options(std::array<int, 2> strides, Padding padding, std::array<int, 2> output_padding = {-1, -1},
-                               std::array<int, 2> dilation = {1, 1}) {
+Conv2DTransposeOptions options(std::array<int, 2> strides, Padding padding,
+                               std::array<int, 2> output_padding = {-1, -1}, std::array<int, 2> dilation = {1, 1}) {
   Conv2DTransposeOptions o;
   o.strides = strides;
   o.padding = padding;
