@@ -79,7 +79,8 @@ Model Model::from_config(const nlohmann::json& config) {
       layer->set_name(entry.at("name").get<std::string>());
       std::vector<SymbolicTensor> inbound;
       for (const nlohmann::json& n : entry.at("inbound")) inbound.push_back(find(n.get<std::string>()));
-      tensors[layer->name()] = connect(std::move(layer), std::move(inbound));
+      const std::string name = layer->name();
+      tensors[name] = connect(std::move(layer), std::move(inbound));
     }
     std::vector<SymbolicTensor> inputs, outputs;
     for (const nlohmann::json& n : config.at("inputs")) inputs.push_back(find(n.get<std::string>()));

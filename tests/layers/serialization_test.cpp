@@ -1,0 +1,165 @@
+// Weights and models on disk: safetensors with the config in the header.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "autograd/safetensors.h"
+#include "tests/layers/layers_test_util.h"
+
+using namespace tg;
+using namespace tg::testing;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_path(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / "tapegrad_layers_test";
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+std::vector<std::vector<double>> values(const Model& m) {
+  std::vector<std::vector<double>> out;
+  for (const Weight& w : m.weights()) out.push_back(w.variable.value().to_vector());
+  return out;
+}
+
+Model two_convs(int second_filters = 3) {
+  auto x = Input({4, 4, 1});
+  return Model(x, Conv2D(second_filters, 1)(Conv2D(2, 3)(x)));
+}
+}  // namespace
+
+TEST_CASE("save_weights -> load_weights is bit-exact, and the file is what Keras users expect") {
+  const fs::path path = temp_path("autoencoder.safetensors");
+  Model a = seed_autoencoder({16, 16, 3}, true, /*seed=*/1, 4);
+  // Make the moving statistics non-trivial so that they are part of the check.
+  a.train();
+  a(Variable(random_tensor({2, 16, 16, 3}, 9, -1, 1, DType::F32)));
+  a.eval();
+  a.save_weights(path);
+
+  Model b = seed_autoencoder({16, 16, 3}, true, /*seed=*/2, 4);
+  REQUIRE(values(a) != values(b));
+  b.load_weights(path);
+  CHECK(values(a) == values(b));
+  const Variable x(random_tensor({1, 16, 16, 3}, 10, -1, 1, DType::F32));
+  CHECK(a(x).value().to_vector() == b(x).value().to_vector());
+
+  const SafetensorsFile file = load_safetensors(path);
+  REQUIRE(file.tensors.size() == a.weights().size());
+  for (size_t i = 0; i < file.tensors.size(); ++i) {
+    CHECK(file.tensors[i].name == a.weights()[i].name);
+    CHECK(file.tensors[i].tensor.dtype() == DType::F32);
+  }
+  CHECK(file.at("conv2d/kernel").shape() == Shape{3, 3, 3, 4});              // HWIO
+  CHECK(file.at("conv2d_transpose/kernel").shape() == Shape{2, 2, 8, 16});    // (kh, kw, out, in)
+  CHECK(file.find("batch_normalization_3/moving_variance") != nullptr);
+  CHECK(nlohmann::json::parse(file.metadata.at("tapegrad.model")) == a.config());
+}
+
+TEST_CASE("load_model rebuilds the model from the file alone") {
+  const fs::path path = temp_path("unet.safetensors");
+  Model a = unet({16, 16, 2}, 3, 2, 2, 0.25, true, 7);
+  a.save_weights(path);
+  Model b = load_model(path);
+  CHECK(b.name() == "unet");
+  CHECK(b.config() == a.config());
+  CHECK(b.summary() == a.summary());
+  CHECK(values(a) == values(b));
+  const Variable x(random_tensor({2, 16, 16, 2}, 11, -1, 1, DType::F32));
+  CHECK(a(x).value().to_vector() == b(x).value().to_vector());
+}
+
+TEST_CASE("config round trip keeps every layer argument") {
+  auto x = Input({9, 9, 2});
+  auto y = Conv2D(3, {3, 2})
+               .strides({2, 1})
+               .padding("same")
+               .activation("tanh")
+               .use_bias(false)
+               .kernel_initializer("he_uniform")
+               .name("first")(x);
+  y = BatchNormalization().momentum(0.9).epsilon(1e-5).center(false).unbiased_moving_variance(false)(y);
+  y = AveragePooling2D({2, 3}).strides(1).padding("same")(y);
+  y = UpSampling2D({2, 1}).interpolation("bilinear")(y);
+  auto z = Conv2DTranspose(3, 3).strides(2).padding("same").output_padding({1, 0}).dilation_rate(1)(y);
+  auto w = MaxPooling2D(2)(Activation("sigmoid")(z));
+  auto out = concatenate({Dropout(0.1)(w), add({w, w})}, 3);
+  Model m(x, out, 99, "custom");
+  Model rebuilt = Model::from_config(m.config());
+  CHECK(rebuilt.config() == m.config());
+  CHECK(rebuilt.summary() == m.summary());
+  CHECK(values(rebuilt) == values(m));  // same seed, same layer order: same initial weights
+  CHECK(m.config().at("layers").at(1).at("config").at("kernel_initializer") == "he_uniform");
+  CHECK_THROWS_WITH_AS(Model::from_config({{"format", "keras"}}), doctest::Contains("not a tapegrad model config"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("a file of another architecture fails naming the first tensor that does not fit") {
+  reset_layer_names();  // names as in a fresh session, whatever ran before
+  const fs::path path = temp_path("two_convs.safetensors");
+  const std::string file = path.string();
+  two_convs().save_weights(path);
+
+  Model wider = two_convs(5);
+  const auto before = values(wider);
+  CHECK_THROWS_WITH_AS(wider.load_weights(path),
+                       (file + ": tensor 'conv2d_1/kernel' has shape [1, 1, 2, 3] but model 'model' needs [1, 1, 2, 5] "
+                               "(it was saved from model 'model'); the file holds another architecture")
+                           .c_str(),
+                       std::runtime_error);
+  CHECK(values(wider) == before);  // nothing loaded
+
+  auto x = Input({4, 4, 1});
+  Model deeper(x, Conv2D(1, 1)(Conv2D(3, 1)(Conv2D(2, 3)(x))));
+  CHECK_THROWS_WITH_AS(deeper.load_weights(path),
+                       (file + ": has no tensor 'conv2d_2/kernel' [1, 1, 3, 1], which model 'model' needs (it was "
+                               "saved from model 'model'); the file holds another architecture")
+                           .c_str(),
+                       std::runtime_error);
+
+  auto x1 = Input({4, 4, 1});
+  Model shallower(x1, Conv2D(2, 3)(x1));
+  CHECK_THROWS_WITH_AS(shallower.load_weights(path),
+                       (file + ": holds tensor 'conv2d_1/kernel' [1, 1, 2, 3], which model 'model' does not have (it "
+                               "was saved from model 'model'); the file holds another architecture")
+                           .c_str(),
+                       std::runtime_error);
+
+  Model u = unet({16, 16, 1}, 2, 2, 1);
+  CHECK_THROWS_WITH_AS(u.load_weights(path), doctest::Contains("tensor 'conv2d_1/kernel' has shape [1, 1, 2, 3] but "
+                                                               "model 'unet' needs [3, 3, 2, 2]"),
+                       std::runtime_error);
+}
+
+TEST_CASE("truncated, missing and foreign files give clear errors") {
+  const fs::path path = temp_path("truncated.safetensors");
+  unet({16, 16, 1}, 2, 2, 1).save_weights(path);
+  fs::resize_file(path, fs::file_size(path) - 100);
+  Model m = unet({16, 16, 1}, 2, 2, 1);
+  CHECK_THROWS_WITH_AS(m.load_weights(path), doctest::Contains((path.string() + ": truncated").c_str()), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains((path.string() + ": truncated").c_str()), std::runtime_error);
+  fs::resize_file(path, 5);
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("not a safetensors file"), std::runtime_error);
+
+  CHECK_THROWS_WITH_AS(load_model(temp_path("does_not_exist.safetensors")), doctest::Contains("cannot open"),
+                       std::runtime_error);
+
+  const fs::path bare = temp_path("bare.safetensors");
+  save_safetensors(bare, {{"conv2d/kernel", Tensor({1, 1, 1, 1})}});
+  CHECK_THROWS_WITH_AS(load_model(bare), doctest::Contains("has no model config"), std::runtime_error);
+}
+
+TEST_CASE("a float64 model loads a float32 file, and saves float64") {
+  const fs::path path = temp_path("f32.safetensors");
+  Model a = unet({8, 8, 1}, 2, 2, 1, 0.5, false, 3);
+  a.save_weights(path);
+  Model b = unet({8, 8, 1}, 2, 2, 1, 0.5, false, 4);
+  b.to(DType::F64);
+  b.load_weights(path);
+  CHECK(b.weights()[0].variable.dtype() == DType::F64);
+  CHECK(values(a) == values(b));  // float32 values are exact in float64
+  b.save_weights(path);
+  CHECK(load_safetensors(path).tensors[0].tensor.dtype() == DType::F64);
+}
