@@ -1,9 +1,9 @@
 // upsample2d (Keras UpSampling2D): nearest repeats pixels; bilinear resizes as tf.image.resize does, with
 // half-pixel centres (source = (dst + 0.5) / scale - 0.5), clamped at the borders.
 //
-// Both are separable linear maps, y = A_h x A_w^T, so one routine applies a sparse 1-D resampling matrix along an
-// axis; the backward pass applies the transposed matrices. Every output element gathers its own inputs in a fixed
-// order, so results do not depend on the thread count.
+// Bilinear is a separable linear map, y = A_h x A_w^T: one routine applies a sparse 1-D resampling matrix along an
+// axis, and the backward pass applies the transposed matrices. Every output element gathers its own inputs in a
+// fixed order, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -51,16 +51,6 @@ struct Resample1D {
     return t;
   }
 };
-
-Resample1D nearest_axis(int64_t in, int64_t scale) {
-  Resample1D a;
-  a.cols = in;
-  for (int64_t o = 0; o < in * scale; ++o) {
-    a.add(o / scale, 1.0);
-    a.end_row();
-  }
-  return a;
-}
 
 // TensorFlow's half-pixel bilinear taps: lower = max(floor(src), 0), upper = min(ceil(src), in - 1),
 // weight of upper = src - floor(src).
@@ -113,6 +103,49 @@ Tensor resample(const Tensor& x, const Resample1D& along_h, const Resample1D& al
   return y;
 }
 
+// Nearest with integer factors needs no weights: each output row is an input row with every pixel repeated
+// sw times, and the gradient of an input pixel is the sum of its sh x sw block (added in row-major order).
+template <class T>
+void nearest_forward(const T* x, int64_t rows, int64_t w, int64_t c, int64_t sh, int64_t sw, T* y) {
+#pragma omp parallel for schedule(static) if (rows * w * c * sh * sw > 65536)
+  for (int64_t r = 0; r < rows; ++r) {  // r = n * h + iy
+    const T* src = x + r * w * c;
+    T* first = y + r * sh * w * sw * c;
+    for (int64_t ix = 0; ix < w; ++ix)
+      for (int64_t b = 0; b < sw; ++b) std::copy_n(src + ix * c, c, first + (ix * sw + b) * c);
+    for (int64_t a = 1; a < sh; ++a) std::copy_n(first, w * sw * c, first + a * w * sw * c);
+  }
+}
+
+template <class T>
+void nearest_backward(const T* gy, int64_t rows, int64_t w, int64_t c, int64_t sh, int64_t sw, T* dx) {
+#pragma omp parallel for schedule(static) if (rows * w * c * sh * sw > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    T* dst = dx + r * w * c;
+    for (int64_t a = 0; a < sh; ++a) {
+      const T* src = gy + (r * sh + a) * w * sw * c;
+      for (int64_t ix = 0; ix < w; ++ix)
+        for (int64_t b = 0; b < sw; ++b) {
+          const T* s = src + (ix * sw + b) * c;
+          T* d = dst + ix * c;
+#pragma omp simd
+          for (int64_t i = 0; i < c; ++i) d[i] += s[i];
+        }
+    }
+  }
+}
+
+Variable upsample_nearest(const Variable& x, int64_t sh, int64_t sw) {
+  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
+  Tensor y({n, h * sh, w * sw, c}, x.dtype());
+  dispatch(x.dtype(), [&]<class T>() { nearest_forward(x.value().data<T>(), n * h, w, c, sh, sw, y.data<T>()); });
+  return record("upsample2d_nearest", std::move(y), {&x}, [x, n, h, w, c, sh, sw](const Tensor& gy) {
+    Tensor dx(x.shape(), gy.dtype());
+    dispatch(gy.dtype(), [&]<class T>() { nearest_backward(gy.data<T>(), n * h, w, c, sh, sw, dx.data<T>()); });
+    x.node()->accumulate_grad(std::move(dx));
+  });
+}
+
 }  // namespace
 
 Variable upsample2d(const Variable& x, std::array<int, 2> size, Interpolation interpolation) {
@@ -121,10 +154,9 @@ Variable upsample2d(const Variable& x, std::array<int, 2> size, Interpolation in
   if (size[0] <= 0 || size[1] <= 0)
     throw std::invalid_argument("upsample2d: size must be positive integer factors, got (" + std::to_string(size[0]) +
                                 ", " + std::to_string(size[1]) + ")");
-  const bool bilinear = interpolation == Interpolation::Bilinear;
-  const Resample1D along_h = bilinear ? bilinear_axis(x.dim(1), size[0]) : nearest_axis(x.dim(1), size[0]);
-  const Resample1D along_w = bilinear ? bilinear_axis(x.dim(2), size[1]) : nearest_axis(x.dim(2), size[1]);
-  return record(bilinear ? "upsample2d_bilinear" : "upsample2d_nearest", resample(x.value(), along_h, along_w), {&x},
+  if (interpolation == Interpolation::Nearest) return upsample_nearest(x, size[0], size[1]);
+  const Resample1D along_h = bilinear_axis(x.dim(1), size[0]), along_w = bilinear_axis(x.dim(2), size[1]);
+  return record("upsample2d_bilinear", resample(x.value(), along_h, along_w), {&x},
                 [x, along_h, along_w](const Tensor& gy) {
                   x.node()->accumulate_grad(resample(gy, along_h.transposed(), along_w.transposed()));
                 });
