@@ -72,14 +72,21 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     // At stride 1 the input gradient is itself a convolution of dy, with the kernel rotated by 180 degrees and
     // its channel axes swapped: one im2col and a GEMM with the long K, instead of a GEMM with K = Cout that
     // writes every patch and a col2im that adds them up.
-    const int64_t kh = g.kernel_h, kw = g.kernel_w, ci = g.in_c;
+    const int64_t kh = g.kernel_h, kw = g.kernel_w, ci = g.in_c, taps = kh * kw;
     Tensor rotated({kh, kw, n, ci}, dtype_of<T>());
     T* r = rotated.data<T>();
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx)
-        for (int64_t c = 0; c < ci; ++c)
-          for (int64_t o = 0; o < n; ++o)
-            r[((ky * kw + kx) * n + o) * ci + c] = w[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * ci + c) * n + o];
+    // Tap t of the rotated kernel is the [ci, n] matrix of tap taps-1-t, transposed; in 32x32 blocks.
+    constexpr int64_t kBlock = 32;
+    const int64_t o_blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (taps * n * ci > 65536)
+    for (int64_t tb = 0; tb < taps * o_blocks; ++tb) {
+      const int64_t t = tb / o_blocks, o0 = (tb % o_blocks) * kBlock, o1 = std::min(n, o0 + kBlock);
+      const T* src = w + (taps - 1 - t) * ci * n;
+      T* dst = r + t * n * ci;
+      for (int64_t c0 = 0; c0 < ci; c0 += kBlock)
+        for (int64_t o = o0; o < o1; ++o)
+          for (int64_t c = c0; c < std::min(ci, c0 + kBlock); ++c) dst[o * ci + c] = src[c * n + o];
+    }
     ConvGeometry back = g;
     back.in_h = g.out_h, back.in_w = g.out_w, back.in_c = n;
     back.out_h = g.in_h, back.out_w = g.in_w, back.out_c = ci;
