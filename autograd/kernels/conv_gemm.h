@@ -1,7 +1,8 @@
 // The three GEMM-shaped passes of a convolution, shared by conv2d and conv2d_transpose (whose forward is the
 // input gradient of the matching conv2d). x [N, in_h, in_w, in_c], w HWIO [kh, kw, in_c, out_c],
-// y [N, out_h, out_w, out_c], all contiguous. Batches are processed in chunks of output lines so the im2col
-// workspace stays bounded; chunking depends only on the geometry, never on the thread count.
+// y [N, out_h, out_w, out_c], all contiguous. Work is cut into tiles and chunks of output lines so the im2col
+// workspace stays bounded; the cuts depend only on the geometry, and every GEMM runs serially on a fixed tile
+// (tiled_gemm.h), so results are bitwise the same for any thread count.
 #pragma once
 #include <cstdint>
 
