@@ -28,6 +28,9 @@ std::array<int, 2> same_padding_1d(int in, int kernel, int stride, int dilation)
 }
 
 int conv_output_size(int in, int kernel, int stride, int dilation, int pad_before, int pad_after) {
+  require_positive("conv_output_size", "kernel size", kernel);
+  require_positive("conv_output_size", "stride", stride);
+  require_positive("conv_output_size", "dilation", dilation);
   const int span = in + pad_before + pad_after - ((kernel - 1) * dilation + 1);
   return span < 0 ? 0 : span / stride + 1;
 }

@@ -84,6 +84,8 @@ TEST_CASE("conv2d: TensorFlow's 'same' padding table, by hand") {
   CHECK(conv_output_size(7, 3, 2, 1, 1, 1) == 4);
   CHECK(conv_output_size(6, 3, 1, 2, 0, 0) == 2);
   CHECK(conv_output_size(2, 5, 1, 1, 0, 0) == 0);
+  CHECK_THROWS_WITH_AS(conv_output_size(8, 3, 0, 1, 0, 0),
+                       doctest::Contains("conv_output_size: stride must be positive"), std::invalid_argument);
 
   Conv2DOptions o = options({2, 1}, Padding::Same);
   CHECK(resolve_padding(o, 8, 6, 3, 2) == Pad2D{0, 1, 0, 1});
