@@ -27,8 +27,8 @@ void check_options(const FolderOptions& o) {
          std::to_string(o.num_classes) + "); choose a value >= num_classes, e.g. 255");
 }
 
-// [H, W, C] in [0, 1] from the file's channels: grey is repeated for colour models, alpha is dropped, and a
-// colour file feeds a 1-channel model only when it is grey stored as RGB.
+}  // namespace
+
 Tensor image_tensor(const RawImage& raw, int channels, const std::filesystem::path& file) {
   const int H = raw.height, W = raw.width;
   const bool colour = raw.channels >= 3;
@@ -55,8 +55,6 @@ Tensor image_tensor(const RawImage& raw, int channels, const std::filesystem::pa
   }
   return t;
 }
-
-}  // namespace
 
 FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options)) {
   check_options(options_);

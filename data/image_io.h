@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "autograd/tensor.h"
+
 namespace tg::data {
 
 struct RawImage {
@@ -32,6 +34,11 @@ ImageInfo probe_image(const std::filesystem::path& path);
 
 // Decodes the whole file. Throws DataError naming the file (missing, unreadable, truncated, unknown format).
 RawImage read_image(const std::filesystem::path& path);
+
+// [H, W, channels] float32 in [0, 1] from a decoded file (channels 1 or 3): grey is repeated for colour models,
+// alpha is dropped, and a colour file feeds a 1-channel model only when it is grey stored as RGB (otherwise a
+// DataError naming `file`). Shared by the folder dataset and `tapegrad predict`.
+Tensor image_tensor(const RawImage& raw, int channels, const std::filesystem::path& file);
 
 // 8-bit PNG of `channels` (1..4) interleaved channels. Throws DataError when the file cannot be written.
 void write_png(const std::filesystem::path& path, int height, int width, int channels,
