@@ -11,8 +11,6 @@ namespace {
 std::atomic<int> g_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the signal flag must be lock-free to be set in a handler");
 
-struct sigaction g_previous_int, g_previous_term;
-
 extern "C" void on_stop_signal(int sig) {
   if (g_signal.load() != 0) {  // second request: stop now
     ::signal(sig, SIG_DFL);
@@ -31,13 +29,13 @@ StopSignalHandler::StopSignalHandler() {
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // reads and writes in progress carry on; the loop polls the flag
-  ::sigaction(SIGINT, &action, &g_previous_int);
-  ::sigaction(SIGTERM, &action, &g_previous_term);
+  ::sigaction(SIGINT, &action, &previous_int_);
+  ::sigaction(SIGTERM, &action, &previous_term_);
 }
 
 StopSignalHandler::~StopSignalHandler() {
-  ::sigaction(SIGINT, &g_previous_int, nullptr);
-  ::sigaction(SIGTERM, &g_previous_term, nullptr);
+  ::sigaction(SIGINT, &previous_int_, nullptr);
+  ::sigaction(SIGTERM, &previous_term_, nullptr);
 }
 
 bool stop_requested() { return g_signal.load() != 0; }

@@ -3,6 +3,7 @@
 // ends the process at once (the default action), for users who really mean it; the checkpoint files are always
 // written atomically, so even that leaves a readable checkpoint behind.
 #pragma once
+#include <csignal>
 
 namespace tg::train {
 
@@ -12,6 +13,9 @@ class StopSignalHandler {
   ~StopSignalHandler();  // puts the previous handlers back
   StopSignalHandler(const StopSignalHandler&) = delete;
   StopSignalHandler& operator=(const StopSignalHandler&) = delete;
+
+ private:
+  struct sigaction previous_int_ {}, previous_term_ {};  // per guard, so nested guards restore in order
 };
 
 bool stop_requested();

@@ -1,0 +1,382 @@
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+#include "data/synthetic.h"
+#include "layers/functional.h"
+#include "layers/zoo.h"
+#include "train/checkpoint.h"
+#include "train/fit.h"
+#include "train/signals.h"
+
+using namespace tg;
+using namespace tg::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_run(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("tg_fit_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::shared_ptr<data::SyntheticDataset> shapes(int size, size_t count, int classes = 2) {
+  data::SyntheticOptions o;
+  o.count = count;
+  o.height = o.width = size;
+  o.num_classes = classes;
+  o.seed = 11;
+  return std::make_shared<data::SyntheticDataset>(o);
+}
+
+std::vector<size_t> range(size_t begin, size_t end) {
+  std::vector<size_t> v;
+  for (size_t i = begin; i < end; ++i) v.push_back(i);
+  return v;
+}
+
+// A small run that exercises every generator: shuffling, augmentation, dropout, BN statistics, a schedule.
+struct SmallRun {
+  std::shared_ptr<data::SyntheticDataset> data = shapes(16, 48);
+  DataSource train{data, range(0, 40)};
+  DataSource validation{data, range(40, 48)};
+
+  Model model() const { return unet({16, 16, 1}, 2, 4, 2, /*dropout=*/0.3, /*batch_norm=*/true, /*seed=*/5); }
+
+  FitOptions options(const fs::path& run_dir) const {
+    FitOptions o;
+    o.epochs = 3;
+    o.batch_size = 8;  // 5 steps per epoch
+    o.seed = 42;
+    o.augment = data::AugmentOptions{};
+    o.augment->horizontal_flip = true;
+    o.augment->rotate90 = true;
+    o.augment->brightness = 0.05;
+    o.optimizer = {{"name", "adamw"},
+                   {"learning_rate", 3e-3},
+                   {"global_clipnorm", 1.0},
+                   {"schedule", {{"name", "cosine"}, {"decay_steps", 15}, {"warmup_steps", 3}, {"warmup_target", 5e-3}}}};
+    o.run_dir = run_dir;
+    o.keep_last = 2;
+    o.progress = ProgressMode::Off;
+    o.console = false;
+    return o;
+  }
+};
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
+}
+
+// Every tensor (weights, BN statistics, optimizer moments) and the optimizer's scalars, bit for bit.
+void check_same_checkpoint(const fs::path& a_path, const fs::path& b_path) {
+  const Checkpoint a = load_checkpoint(a_path), b = load_checkpoint(b_path);
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  size_t optimizer_tensors = 0;
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    INFO("tensor " << a.tensors[i].name);
+    CHECK(a.tensors[i].name == b.tensors[i].name);
+    CHECK(bit_equal(a.tensors[i].tensor, b.tensors[i].tensor));
+    optimizer_tensors += a.tensors[i].name.rfind("optimizer/", 0) == 0;
+  }
+  CHECK(optimizer_tensors > 0);
+  CHECK(a.state.at("optimizer") == b.state.at("optimizer"));
+  CHECK(a.state.at("global_step") == b.state.at("global_step"));
+  CHECK(a.state.at("loader") == b.state.at("loader"));
+}
+
+void check_same_history(const std::vector<EpochRecord>& a, const std::vector<EpochRecord>& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].metrics == b[i].metrics);  // exact doubles, every metric
+    CHECK(a[i].learning_rate == b[i].learning_rate);
+    CHECK(a[i].global_step == b[i].global_step);
+  }
+}
+
+void check_same_weights(const Model& a, const Model& b) {
+  const auto wa = a.weights(), wb = b.weights();
+  REQUIRE(wa.size() == wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) {
+    INFO("weight " << wa[i].name);
+    CHECK(bit_equal(wa[i].variable.value(), wb[i].variable.value()));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fit: a tiny U-Net learns the synthetic shapes (validation Dice of the shapes above 0.9)") {
+  auto data = shapes(32, 160);
+  DataSource train{data, range(0, 128)}, validation{data, range(128, 160)};
+  Model model = unet({32, 32, 1}, 2, 8, 2, 0.0, false, 3);
+  const fs::path dir = temp_run("learn");
+  FitOptions o;
+  o.epochs = 8;
+  o.batch_size = 8;
+  o.optimizer = {{"name", "adam"}, {"learning_rate", 3e-3}};
+  o.monitor = "val_dice_1";
+  o.run_dir = dir;
+  o.progress = ProgressMode::Lines;
+  o.console = false;
+  const FitResult r = fit(model, train, &validation, o);
+
+  REQUIRE(r.history.size() == 8);
+  for (const EpochRecord& e : r.history)
+    MESSAGE("epoch " << e.epoch << ": loss " << e.metrics.at("loss") << ", val_loss " << e.metrics.at("val_loss")
+                     << ", val_dice_1 " << e.metrics.at("val_dice_1") << ", val_mean_iou "
+                     << e.metrics.at("val_mean_iou"));
+  CHECK(r.history.back().metrics.at("val_dice_1") > 0.9);
+  CHECK(r.history.back().metrics.at("loss") < r.history.front().metrics.at("loss") / 4);
+  CHECK(r.stop == StopReason::Completed);
+  CHECK(r.global_step == 8 * 16);
+  CHECK(r.best_value == doctest::Approx(r.history[r.best_epoch - 1].metrics.at("val_dice_1")));
+
+  // The run folder: config with every setting, the log, metrics in both forms, last and best checkpoints.
+  const nlohmann::json config = read_run_config(dir);
+  CHECK(config.at("fit").at("batch_size") == 8);
+  CHECK(config.at("fit").at("seed") == 0);
+  CHECK(config.at("fit").at("optimizer").at("learning_rate") == 3e-3);
+  CHECK(config.at("model") == model.config());
+  const std::string csv = read_text(dir / "metrics.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 9);
+  CHECK(csv.rfind("epoch,global_step,learning_rate,seconds,loss,", 0) == 0);
+  CHECK(read_text(dir / "log.txt").find("Epoch 8/8") != std::string::npos);
+  CHECK(fs::exists(r.last_checkpoint));
+  CHECK(fs::exists(r.best_checkpoint));
+
+  // The best checkpoint rebuilds the model and evaluates to the logged validation metrics.
+  Model best = load_trained_model(r.best_checkpoint);
+  EvaluateOptions eo;
+  eo.batch_size = 8;
+  const MetricLogs m = evaluate(best, validation, eo, "val_");
+  CHECK(m.at("val_dice_1") == r.best_value);
+  CHECK(m.at("val_loss") == r.history[r.best_epoch - 1].metrics.at("val_loss"));
+  CHECK_FALSE(best.training());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fit: same seed and threads give the same loss curve and weights, run to run") {
+  SmallRun s;
+  Model a = s.model(), b = s.model();
+  FitOptions o = s.options({});
+  o.epochs = 2;
+  const FitResult ra = fit(a, s.train, &s.validation, o);
+  o.workers = 3;  // how batches are prepared in the background must not matter
+  const FitResult rb = fit(b, s.train, &s.validation, o);
+  check_same_history(ra.history, rb.history);
+  check_same_weights(a, b);
+  CHECK(ra.history[0].metrics.at("loss") != ra.history[1].metrics.at("loss"));
+}
+
+TEST_CASE("fit: stopped by a signal and resumed ends bit-identical to an uninterrupted run") {
+  SmallRun s;
+  const fs::path straight_dir = temp_run("straight");
+  Model straight = s.model();
+  const FitResult full = fit(straight, s.train, &s.validation, s.options(straight_dir));
+  REQUIRE(full.global_step == 15);
+
+  for (const int64_t stop_at : {5, 7}) {  // at an epoch boundary, and in the middle of the second epoch
+    CAPTURE(stop_at);
+    const fs::path dir = temp_run("resumed_" + std::to_string(stop_at));
+    {
+      Model first = s.model();
+      FitOptions o = s.options(dir);
+      o.on_step_end = [&](const StepEnd& e) {
+        if (e.global_step == stop_at) std::raise(SIGINT);
+      };
+      const FitResult r = fit(first, s.train, &s.validation, o);
+      CHECK(r.stop == StopReason::Signal);
+      CHECK(r.signal == SIGINT);
+      CHECK(r.global_step == stop_at);
+      CHECK(r.message.find("--resume " + dir.string()) != std::string::npos);
+      CHECK_FALSE(stop_requested());
+    }
+    // A fresh process would rebuild the model from the run; so does this.
+    Model resumed = Model::from_config(read_run_config(dir).at("model"));
+    FitOptions o = s.options(dir);
+    o.resume = true;
+    o.workers = 2;
+    const FitResult r = fit(resumed, s.train, &s.validation, o);
+    CHECK(r.stop == StopReason::Completed);
+    CHECK(r.global_step == 15);
+    check_same_weights(straight, resumed);
+    check_same_checkpoint(RunDir(straight_dir).last_checkpoint(), RunDir(dir).last_checkpoint());
+    check_same_history(full.history, r.history);
+    CHECK(read_text(dir / "metrics.jsonl").size() > 0);
+    CHECK(std::count(std::istreambuf_iterator<char>(std::ifstream(dir / "metrics.csv").rdbuf()), {}, '\n') == 4);
+    fs::remove_all(dir);
+  }
+  fs::remove_all(straight_dir);
+}
+
+TEST_CASE("fit: a run killed mid-epoch resumes from its periodic checkpoint and still ends bit-identical") {
+  SmallRun s;
+  const fs::path straight_dir = temp_run("straight_kill");
+  Model straight = s.model();
+  FitOptions so = s.options(straight_dir);
+  fit(straight, s.train, &s.validation, so);
+
+  const fs::path dir = temp_run("killed");
+  {
+    Model first = s.model();
+    FitOptions o = s.options(dir);
+    o.checkpoint_every = 3;
+    o.on_step_end = [](const StepEnd& e) {
+      if (e.global_step == 8) throw std::runtime_error("power cut");  // no chance to write anything
+    };
+    CHECK_THROWS_WITH(fit(first, s.train, &s.validation, o), "power cut");
+  }
+  // The newest checkpoint is the periodic one of global step 6, in the middle of epoch 2.
+  CHECK(load_checkpoint(RunDir(dir).last_checkpoint()).state.at("global_step") == 6);
+  CHECK(load_checkpoint(RunDir(dir).last_checkpoint()).state.at("step") == 1);
+  Model resumed = Model::from_config(read_run_config(dir).at("model"));
+  FitOptions o = s.options(dir);
+  o.resume = true;
+  o.checkpoint_every = 3;
+  fit(resumed, s.train, &s.validation, o);
+  check_same_weights(straight, resumed);
+  check_same_checkpoint(RunDir(straight_dir).last_checkpoint(), RunDir(dir).last_checkpoint());
+  fs::remove_all(dir);
+  fs::remove_all(straight_dir);
+}
+
+namespace {
+// The synthetic shapes, except that one sample's image holds a NaN (a corrupt file, say).
+class OnePoisonedSample : public data::Dataset {
+ public:
+  OnePoisonedSample(std::shared_ptr<const data::Dataset> base, size_t poisoned) : base_(std::move(base)), poisoned_(poisoned) {}
+  size_t size() const override { return base_->size(); }
+  const data::DatasetSpec& spec() const override { return base_->spec(); }
+  data::Sample get(size_t index, Rng* rng) const override {
+    data::Sample s = base_->get(index, rng);
+    if (index == poisoned_) s.image.set_flat(17, std::numeric_limits<double>::quiet_NaN());
+    return s;
+  }
+  std::string name(size_t index) const override { return base_->name(index); }
+
+ private:
+  std::shared_ptr<const data::Dataset> base_;
+  size_t poisoned_;
+};
+}  // namespace
+
+TEST_CASE("fit: a non-finite loss stops training, names the step and batch, and leaves the last checkpoint alone") {
+  SmallRun s;
+  const auto poisoned = std::make_shared<OnePoisonedSample>(s.data, 13);
+  const fs::path dir = temp_run("nan");
+  // Without a relu on the way (relu maps NaN to 0), the bad pixel reaches the loss.
+  const SymbolicTensor x = Input({16, 16, 1});
+  Model model(x, Conv2D(2, 3).padding("same").activation("softmax")(x), 1);
+  FitOptions o = s.options(dir);
+  o.checkpoint_every = 1;
+  o.keep_last = 20;
+  o.augment.reset();  // brightness jitter would clip the NaN away
+  int64_t failed_at = -1;
+  try {
+    fit(model, DataSource{poisoned, s.train.indices}, &s.validation, o);
+  } catch (const NonFiniteLossError& e) {
+    failed_at = e.global_step();
+    const std::string msg = e.what();
+    MESSAGE(msg);
+    CHECK(msg.find("the loss is nan") != std::string::npos);
+    CHECK(msg.find("(global step " + std::to_string(failed_at + 1) + ")") != std::string::npos);
+    CHECK(msg.find("00013") != std::string::npos);  // the culprit is named
+    CHECK(std::find(e.batch().begin(), e.batch().end(), size_t{13}) != e.batch().end());
+    CHECK(msg.find("last.safetensors is untouched") != std::string::npos);
+  }
+  REQUIRE(failed_at >= 1);
+  const RunDir run(dir);
+  const Checkpoint last = load_checkpoint(run.last_checkpoint());
+  CHECK(last.state.at("global_step") == failed_at);  // the last good step, nothing after it
+  CHECK(run.step_checkpoints().back().first == failed_at);
+  CHECK(fs::equivalent(run.last_checkpoint(), run.step_checkpoint(failed_at)));
+  for (const NamedTensor& t : last.tensors)
+    for (int64_t i = 0; i < t.tensor.numel(); ++i) REQUIRE(std::isfinite(t.tensor.flat(i)));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fit: early stopping restores the best weights; plateau lowers the rate; both logged") {
+  SmallRun s;
+  const fs::path dir = temp_run("early");
+  Model model = s.model();
+  FitOptions o = s.options(dir);
+  o.epochs = 6;
+  o.keep_last = 10;
+  o.monitor = "val_loss";
+  o.early_stopping_patience = 2;
+  o.early_stopping_min_delta = 10.0;  // only the first epoch (from +inf) counts as an improvement
+  o.restore_best_weights = true;
+  o.optimizer = {{"name", "adam"},
+                 {"learning_rate", 1e-2},
+                 {"schedule", {{"name", "reduce_on_plateau"}, {"monitor", "loss"}, {"patience", 0}, {"factor", 0.5},
+                               {"min_delta", 10.0}}}};  // improves only from +inf: halves from epoch 2 on
+  const FitResult r = fit(model, s.train, &s.validation, o);
+  CHECK(r.stop == StopReason::EarlyStopping);
+  REQUIRE(r.history.size() == 3);  // epoch 1, then two without improvement
+  CHECK(r.message.find("restored the weights of epoch 1") != std::string::npos);
+  const Checkpoint epoch1 = load_checkpoint(RunDir(dir).step_checkpoint(5));
+  for (const Weight& w : model.weights())
+    for (const NamedTensor& t : epoch1.tensors)
+      if (t.name == w.name) CHECK(bit_equal(t.tensor, w.variable.value()));
+  // Logged: the rate each epoch trained with (Keras logs it before ReduceLROnPlateau acts).
+  CHECK(r.history[0].learning_rate == doctest::Approx(1e-2));
+  CHECK(r.history[1].learning_rate == doctest::Approx(1e-2));
+  CHECK(r.history[2].learning_rate == doctest::Approx(5e-3));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fit: refuses to overwrite a run, to resume with other settings, and unknown monitors") {
+  SmallRun s;
+  const fs::path dir = temp_run("refuse");
+  Model model = s.model();
+  FitOptions o = s.options(dir);
+  o.epochs = 1;
+  fit(model, s.train, &s.validation, o);
+  Model again = s.model();
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("already holds a run"),
+                       std::invalid_argument);
+  o.resume = true;
+  o.batch_size = 4;
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("batch_size (was 8, now 4)"),
+                       std::invalid_argument);
+  o.batch_size = 8;
+  Model other = unet({16, 16, 1}, 2, 8, 2, 0.3, true, 5);
+  CHECK_THROWS_WITH_AS(fit(other, s.train, &s.validation, o), doctest::Contains("the model differs"),
+                       std::invalid_argument);
+  o.epochs = 2;  // more epochs are fine
+  const FitResult r = fit(again, s.train, &s.validation, o);
+  CHECK(r.history.size() == 2);
+  fs::remove_all(dir);
+
+  FitOptions bad = s.options({});
+  bad.monitor = "val_dice_7";
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, bad), doctest::Contains("val_dice_1"), std::invalid_argument);
+  bad = s.options({});
+  bad.resume = true;
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, bad), doctest::Contains("needs the run folder"),
+                       std::invalid_argument);
+  const fs::path empty = temp_run("empty");
+  bad.run_dir = empty;
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, bad), doctest::Contains("no checkpoint"), CheckpointError);
+  fs::remove_all(empty);
+}
+
+TEST_CASE("fit: options round-trip through JSON, and unknown settings are named") {
+  FitOptions o = SmallRun().options("/tmp/x");
+  o.mean = {0.5f};
+  o.class_weights = {1.0, 3.0};
+  const FitOptions back = FitOptions::from_json(nlohmann::json::parse(o.to_json().dump()));
+  CHECK(back.to_json() == o.to_json());
+  CHECK_THROWS_WITH_AS(FitOptions::from_json({{"epoch", 3}}), doctest::Contains("no setting 'epoch'"),
+                       std::invalid_argument);
+}

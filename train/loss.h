@@ -1,0 +1,45 @@
+// The loss the fit loop minimises, chosen from the model's output activation the way Keras's fit does: the output
+// layer's softmax or sigmoid is skipped (Model::forward_logits) and the loss runs on the logits through the fused,
+// numerically stable from_logits path.
+//   "auto"                              softmax -> sparse_categorical_crossentropy, sigmoid -> binary_crossentropy
+//   "sparse_categorical_crossentropy"   class-id labels, C >= 2 outputs
+//   "categorical_crossentropy"          the same through one-hot targets (void pixels get all-zero rows)
+//   "binary_crossentropy"               one sigmoid channel (labels 0/1), or one-hot targets per channel
+//   "dice"                              soft Dice over the classes
+//   "crossentropy+dice"                 the auto crossentropy plus soft Dice (a common segmentation pairing)
+#pragma once
+#include <string>
+#include <vector>
+
+#include "autograd/variable.h"
+#include "layers/model.h"
+
+namespace tg::train {
+
+class TrainingLoss {
+ public:
+  // Throws naming the loss, the output activation or the channel count that do not fit together.
+  TrainingLoss(const std::string& name, const Model& model, int num_classes, int ignore_index,
+               std::vector<double> class_weights = {});
+
+  // The model's outputs the loss takes: logits when the output activation was skipped, else the outputs.
+  Variable outputs(Model& model, const Variable& images) const;
+  // The mean loss of a batch; labels [B, H, W] class ids (ignore_index marks void pixels).
+  Variable operator()(const Variable& outputs, const Tensor& labels) const;
+
+  const std::string& name() const { return name_; }  // resolved ("auto" replaced)
+  bool from_logits() const { return from_logits_; }
+  // For a single-channel output: the score above which a pixel counts as class 1 (0 for logits, 0.5 otherwise).
+  double binary_threshold() const { return from_logits_ ? 0.0 : 0.5; }
+  int metric_classes() const { return channels_ == 1 ? 2 : static_cast<int>(channels_); }
+
+ private:
+  Tensor targets_for(const Tensor& labels) const;
+  std::string name_;
+  int64_t channels_;
+  int ignore_index_;
+  bool from_logits_;
+  std::vector<double> class_weights_;
+};
+
+}  // namespace tg::train
