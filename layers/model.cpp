@@ -118,7 +118,7 @@ std::vector<Variable> Model::run(const std::vector<Variable>& xs, bool logits) {
     context.skip_activation = logits && i == outputs_[0];
     const auto start = std::chrono::steady_clock::now();
     values[i] = c.layer->call(in, context);
-    if (hook_) hook_(*c.layer, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (hook_) hook_(*c.layer, in, values[i], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     // Values nobody reads any more are dropped right away; the tape keeps what backward needs.
     for (size_t s : sources_[i])
       if (last_use_[s] == i) values[s] = Variable();

@@ -87,8 +87,9 @@ class Model {
   std::vector<std::shared_ptr<Layer>> layers() const;  // in topological order, Input layers included
   Layer& layer(std::string_view name) const;
 
-  // Called after each layer's forward pass with its wall time (for per-layer timing tables).
-  using LayerHook = std::function<void(const Layer& layer, double seconds)>;
+  // Called after each layer's forward pass with its inputs, output and wall time (per-layer timing and FLOP tables).
+  using LayerHook = std::function<void(const Layer& layer, const std::vector<Variable>& inputs,
+                                       const Variable& output, double seconds)>;
   void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
 
  private:

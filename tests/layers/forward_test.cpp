@@ -129,15 +129,19 @@ TEST_CASE("multiple outputs, and the per-layer timing hook") {
   auto b = MaxPooling2D(2)(a);
   Model m({in}, {a, b});
   std::vector<std::string> timed;
-  m.set_layer_hook([&](const Layer& layer, double seconds) {
+  std::vector<Shape> outputs;
+  m.set_layer_hook([&](const Layer& layer, const std::vector<Variable>& inputs, const Variable& output, double seconds) {
     CHECK(seconds >= 0.0);
+    CHECK(inputs.size() == 1);
     timed.push_back(layer.name());
+    outputs.push_back(output.shape());
   });
   const auto out = m.forward(std::vector<Variable>{Variable(random_tensor({1, 6, 6, 1}, 6, -1, 1, DType::F32))});
   REQUIRE(out.size() == 2);
   CHECK(out[0].shape() == Shape{1, 6, 6, 2});
   CHECK(out[1].shape() == Shape{1, 3, 3, 2});
   CHECK(timed == std::vector<std::string>{"conv2d", "max_pooling2d"});
+  CHECK(outputs == std::vector<Shape>{{1, 6, 6, 2}, {1, 3, 3, 2}});
   CHECK_THROWS_WITH_AS(m.forward_logits(Variable(Tensor({1, 6, 6, 1}))), doctest::Contains("one input and one output"),
                        std::invalid_argument);
   CHECK(m.output_shapes() == std::vector<Shape>{{6, 6, 2}, {3, 3, 2}});
