@@ -1,5 +1,6 @@
 #include "layers/initializers.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
@@ -16,14 +17,25 @@ constexpr double kTruncatedStd = 0.87962566103423978;
 // Counter block per element for truncated draws: a rejection needs more than 64 draws with probability ~1e-43.
 constexpr uint64_t kDrawsPerElement = 64;
 
+// Element i draws from its own block of counters, so the fill is parallel and the same for any thread count.
+// Box-Muller gives two normals per pair of uniforms; the second is only needed when the first is rejected.
 void fill_truncated_normal(Tensor& t, double stddev, uint64_t seed) {
   const int64_t n = t.numel();
+  const Rng rng(seed);
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data<T>();
 #pragma omp parallel for if (n > 65536) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      Rng rng(RngState{seed, static_cast<uint64_t>(i) * kDrawsPerElement});
-      p[i] = static_cast<T>(rng.truncated_normal(stddev));
+      const uint64_t base = static_cast<uint64_t>(i) * kDrawsPerElement;
+      double z = 0;
+      for (uint64_t k = 0; k < kDrawsPerElement; k += 2) {
+        const double u1 = std::max(static_cast<double>(rng.at(base + k) >> 11) * 0x1.0p-53, 1e-300);
+        const double u2 = static_cast<double>(rng.at(base + k + 1) >> 11) * 0x1.0p-53;
+        const double r = std::sqrt(-2.0 * std::log(u1)), theta = 2.0 * M_PI * u2;
+        if (z = r * std::cos(theta); std::fabs(z) <= 2.0) break;
+        if (z = r * std::sin(theta); std::fabs(z) <= 2.0) break;
+      }
+      p[i] = static_cast<T>(z * stddev);
     }
   });
 }
