@@ -87,7 +87,9 @@ std::string epoch_summary(const EpochRecord& r, int64_t epochs) {
     if (base == "loss" || base == "pixel_accuracy" || base == "mean_iou" || base == "mean_dice")
       line += " - " + name + ": " + short_number(r.metrics.at(name));
   }
-  return line + " - lr: " + format_number(r.learning_rate);
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%.4g", r.learning_rate);
+  return line + " - lr: " + lr;
 }
 
 MetricLogs running_display(const FitState& s) {
@@ -128,6 +130,7 @@ class Trainer {
   std::optional<MetricLog> metric_log_;
   FitState state_;
   std::vector<Tensor> best_weights_;  // in memory, for restore_best_weights
+  std::string monitor_note_;
   int threads_ = 1;
 };
 
@@ -153,7 +156,11 @@ void Trainer::check_inputs() {
   }
   loss_.emplace(options_.loss, model_, spec.num_classes, spec.ignore_index, options_.class_weights);
   const bool has_validation = validation_ && validation_->dataset;
-  if (!has_validation && options_.monitor.rfind("val_", 0) == 0) options_.monitor = options_.monitor.substr(4);
+  if (!has_validation && options_.monitor.rfind("val_", 0) == 0) {
+    monitor_note_ = "No validation data: monitoring '" + options_.monitor.substr(4) + "' instead of '" +
+                    options_.monitor + "'";
+    options_.monitor = options_.monitor.substr(4);
+  }
   const std::vector<std::string> names = metric_names(loss_->metric_classes(), has_validation);
   const auto known = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   if (!known(options_.monitor))
@@ -407,6 +414,7 @@ FitResult Trainer::run() {
                         : std::string(),
                     steps_per_epoch, options_.batch_size, optimizer_->name(), loss_->name(), options_.seed, threads_,
                     options_.run_dir.empty() ? std::string() : ", run folder " + run_.root.string());
+  if (!monitor_note_.empty()) logger_.log->info("{}", monitor_note_);
   if (state_.epoch >= options_.epochs)
     return finish(StopReason::Completed, 0,
                   "The run already has " + std::to_string(state_.epoch) + " epochs; ask for more epochs to continue");
@@ -466,7 +474,7 @@ FitResult Trainer::run() {
       }
       return finish(StopReason::EarlyStopping, 0, message);
     }
-    if (stop_requested()) {
+    if (stop_requested() && state_.epoch < options_.epochs) {
       const int sig = stop_signal();
       clear_stop_request();
       return finish(StopReason::Signal, sig,
@@ -474,6 +482,7 @@ FitResult Trainer::run() {
                         (options_.run_dir.empty() ? "" : "; checkpoint written, " + resume_hint(options_)));
     }
   }
+  clear_stop_request();  // a signal during the very last step: the run is complete anyway
   return finish(StopReason::Completed, 0,
                 "Finished " + std::to_string(state_.epoch) + " epochs; best " + state_.monitor + " " +
                     short_number(state_.best) + " at epoch " + std::to_string(state_.best_epoch));

@@ -380,3 +380,16 @@ TEST_CASE("fit: options round-trip through JSON, and unknown settings are named"
   CHECK_THROWS_WITH_AS(FitOptions::from_json({{"epoch", 3}}), doctest::Contains("no setting 'epoch'"),
                        std::invalid_argument);
 }
+
+TEST_CASE("fit: a single sigmoid channel trains with binary crossentropy and two-class metrics") {
+  SmallRun s;
+  Model model = unet({16, 16, 1}, 1, 4, 2, 0.0, false, 2);
+  FitOptions o = s.options({});
+  o.epochs = 2;
+  o.monitor = "val_dice_1";
+  const FitResult r = fit(model, s.train, &s.validation, o);
+  REQUIRE(r.history.size() == 2);
+  CHECK(r.history[1].metrics.count("val_iou_1") == 1);
+  CHECK(r.history[1].metrics.at("loss") < r.history[0].metrics.at("loss"));
+  CHECK(std::isfinite(r.best_value));
+}
