@@ -29,33 +29,6 @@ void check_options(const FolderOptions& o) {
 
 }  // namespace
 
-Tensor image_tensor(const RawImage& raw, int channels, const std::filesystem::path& file) {
-  const int H = raw.height, W = raw.width;
-  const bool colour = raw.channels >= 3;
-  Tensor t({H, W, channels});
-  float* out = t.data<float>();
-  const float scale = 1.0f / static_cast<float>(raw.max_value);
-  for (int y = 0; y < H; ++y) {
-    for (int x = 0; x < W; ++x) {
-      float* o = out + (static_cast<size_t>(y) * W + x) * channels;
-      const float r = raw.at(y, x, 0);
-      const float g = colour ? raw.at(y, x, 1) : r, b = colour ? raw.at(y, x, 2) : r;
-      if (channels == 1) {
-        if (g != r || b != r)
-          throw DataError(file, "is a colour image (pixel (x=" + std::to_string(x) + ", y=" + std::to_string(y) +
-                                    ") differs between channels), but the model takes 1 channel: set channels "
-                                    "to 3 or convert the images to greyscale");
-        o[0] = r * scale;
-      } else {
-        o[0] = r * scale;
-        o[1] = g * scale;
-        o[2] = b * scale;
-      }
-    }
-  }
-  return t;
-}
-
 FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options)) {
   check_options(options_);
   layout_ = resolve_layout(options_.root, options_.image_dir, options_.mask_dir);

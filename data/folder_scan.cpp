@@ -109,7 +109,9 @@ std::vector<FilePair> pair_by_stem(const FolderLayout& layout, const std::string
   for (const auto& [mask_stem, files] : masks) {
     const bool has_suffix = mask_stem.size() >= mask_suffix.size() && mask_stem.ends_with(mask_suffix);
     const std::string stem = has_suffix ? mask_stem.substr(0, mask_stem.size() - mask_suffix.size()) : "";
-    if (!has_suffix || !images.contains(stem))
+    if (!has_suffix)
+      report(skip_bad, skipped, files[0], "is a mask whose name does not end in '" + mask_suffix + "' as the others do");
+    else if (!images.contains(stem))
       report(skip_bad, skipped, files[0],
              "is a mask without an image (looked for '" + stem + ".*' in '" + layout.image_dir.string() +
                  "'); add the image or remove the mask");

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 
 #include "data/data_error.h"
 
@@ -85,6 +86,35 @@ RawImage read_image(const std::filesystem::path& path) {
   if (img.channels < 1 || img.channels > 4)
     throw DataError(path, "has " + std::to_string(img.channels) + " channels; only 1 to 4 are supported");
   return img;
+}
+
+Tensor image_tensor(const RawImage& raw, int channels, const std::filesystem::path& file) {
+  if (channels != 1 && channels != 3)
+    throw std::invalid_argument("image_tensor: channels must be 1 or 3, got " + std::to_string(channels));
+  const int H = raw.height, W = raw.width;
+  const bool colour = raw.channels >= 3;
+  Tensor t({H, W, channels});
+  float* out = t.data<float>();
+  const float scale = 1.0f / static_cast<float>(raw.max_value);
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) {
+      float* o = out + (static_cast<size_t>(y) * W + x) * channels;
+      const float r = raw.at(y, x, 0);
+      const float g = colour ? raw.at(y, x, 1) : r, b = colour ? raw.at(y, x, 2) : r;
+      if (channels == 1) {
+        if (g != r || b != r)
+          throw DataError(file, "is a colour image (pixel (x=" + std::to_string(x) + ", y=" + std::to_string(y) +
+                                    ") differs between channels), but the model takes 1 channel: set channels "
+                                    "to 3 or convert the images to greyscale");
+        o[0] = r * scale;
+      } else {
+        o[0] = r * scale;
+        o[1] = g * scale;
+        o[2] = b * scale;
+      }
+    }
+  }
+  return t;
 }
 
 void write_png(const std::filesystem::path& path, int height, int width, int channels,

@@ -75,3 +75,20 @@ TEST_CASE("image_io: is_image_extension is case-insensitive and selective") {
   CHECK_FALSE(is_image_extension("notes.txt"));
   CHECK_FALSE(is_image_extension("x.gif"));
 }
+
+TEST_CASE("image_io: image_tensor scales to [0, 1], repeats grey, drops alpha, refuses colour for 1 channel") {
+  const RawImage ga{1, 2, 2, 255, {0, 9, 255, 9}};  // grey + alpha
+  CHECK(image_tensor(ga, 3, "ga.png").to_vector() == std::vector<double>{0, 0, 0, 1, 1, 1});
+  const RawImage rgba{1, 1, 4, 65535, {65535, 0, 32768, 1}};
+  const auto v = image_tensor(rgba, 3, "rgba.png").to_vector();
+  CHECK(v[0] == 1.0);
+  CHECK(v[1] == 0.0);
+  CHECK(v[2] == doctest::Approx(32768.0 / 65535.0));
+  const RawImage grey_as_rgb{1, 1, 3, 255, {51, 51, 51}};
+  CHECK(image_tensor(grey_as_rgb, 1, "g.png").at({0, 0, 0}) == doctest::Approx(0.2));
+  const RawImage colour{1, 2, 3, 255, {5, 5, 5, 1, 2, 3}};
+  const std::string msg = tg::testing::error_of([&] { image_tensor(colour, 1, "colour.png"); });
+  CHECK(msg.find("colour.png") != std::string::npos);
+  CHECK(msg.find("(x=1, y=0)") != std::string::npos);
+  CHECK_THROWS_AS(image_tensor(ga, 2, "ga.png"), std::invalid_argument);
+}
