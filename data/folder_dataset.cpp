@@ -75,7 +75,10 @@ FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options
         continue;
       }
       kept.push_back(pairs_[i]);
-      if (options_.cache) cache_.push_back(std::move(full[i]));
+      // Resizing is deterministic, so it is cached too; a crop is drawn per get() from the full size.
+      if (options_.cache)
+        cache_.push_back(options_.size_mode == SizeMode::Resize ? fit_to_input(std::move(full[i]), kept.back(), nullptr)
+                                                                : std::move(full[i]));
     }
     pairs_ = std::move(kept);
   }
@@ -118,7 +121,8 @@ Sample FolderDataset::fit_to_input(Sample full, const FilePair& p, Rng* rng) con
 
 Sample FolderDataset::get(size_t index, Rng* rng) const {
   const FilePair& p = pairs_.at(index);
-  // resize/crop always copy, so a cached sample is never handed out to be augmented in place.
+  // resize/crop always copy (also to the same size), so a cached sample is never handed out to be augmented
+  // in place.
   return fit_to_input(cache_.empty() ? load_full_size(p) : cache_[index], p, rng);
 }
 

@@ -56,7 +56,8 @@ class FolderDataset : public Dataset {
   DatasetSpec spec_;
   std::vector<FilePair> pairs_;
   std::vector<BadFile> skipped_;
-  std::vector<Sample> cache_;  // full size, filled by the constructor when options_.cache
+  std::vector<Sample> cache_;  // filled by the constructor when options_.cache: at the input size in resize
+                               // mode, at full size in crop mode
 };
 
 }  // namespace tg::data

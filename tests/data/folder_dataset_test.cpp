@@ -155,6 +155,20 @@ TEST_CASE("folder: cache gives the same samples, and cached samples are copies")
   CHECK(first.image.to_vector() == plain.get(1).image.to_vector());
   first.image.fill(0);  // an augmentation writing into its sample must not reach the cache
   CHECK(cached.get(1).image.to_vector() == plain.get(1).image.to_vector());
+
+  // resized (cached after resizing) and random crops (cached at full size) match the uncached reads
+  write_pair(tmp / "big", "c", 16, 16);
+  for (SizeMode mode : {SizeMode::Resize, SizeMode::Crop}) {
+    FolderOptions b = small(tmp / "big");
+    b.size_mode = mode;
+    FolderDataset uncached(b);
+    b.cache = true;
+    FolderDataset with_cache(b);
+    tg::Rng r1(5), r2(5);
+    const Sample u = uncached.get(0, &r1), w = with_cache.get(0, &r2);
+    CHECK(u.image.to_vector() == w.image.to_vector());
+    CHECK(u.labels.to_vector() == w.labels.to_vector());
+  }
 }
 
 TEST_CASE("folder bad input: missing mask, mask without image, duplicate stems") {
