@@ -86,6 +86,12 @@ Batch DataLoader::make_batch(LoaderPosition pos) const {
   const int64_t H = spec.height, W = spec.width, C = spec.channels;
   Batch batch{Tensor({count, H, W, C}), Tensor({count, H, W}), {}, pos.epoch, pos.step};
   const bool training = options_.augment.has_value();
+  std::vector<float> shift, scale;  // (x - mean) / std per channel, or nothing to do
+  if (!options_.mean.empty() || !options_.std.empty())
+    for (int64_t c = 0; c < C; ++c) {
+      shift.push_back(options_.mean.empty() ? 0.0f : options_.mean[c]);
+      scale.push_back(options_.std.empty() ? 1.0f : 1.0f / options_.std[c]);
+    }
   for (int64_t j = 0; j < count; ++j) {
     const size_t index = (*order)[begin + j];
     Rng rng = sample_rng(options_.seed, pos.epoch, begin + j);
@@ -98,15 +104,11 @@ Batch DataLoader::make_batch(LoaderPosition pos) const {
     if (training) augment(s, *options_.augment, rng);
     const float* img = s.image.data<float>();
     float* dst = batch.images.data<float>() + j * H * W * C;
-    if (options_.mean.empty() && options_.std.empty()) {
+    if (shift.empty()) {
       std::copy_n(img, H * W * C, dst);
     } else {
       for (int64_t i = 0; i < H * W; ++i)
-        for (int64_t c = 0; c < C; ++c) {
-          const float m = options_.mean.empty() ? 0.0f : options_.mean[c];
-          const float sd = options_.std.empty() ? 1.0f : options_.std[c];
-          dst[i * C + c] = (img[i * C + c] - m) / sd;
-        }
+        for (int64_t c = 0; c < C; ++c) dst[i * C + c] = (img[i * C + c] - shift[c]) * scale[c];
     }
     std::copy_n(s.labels.data<float>(), H * W, batch.labels.data<float>() + j * H * W);
     batch.indices.push_back(index);
