@@ -187,6 +187,7 @@ void Trainer::write_config() const {
         {"channels", train_.dataset->spec().channels},
         {"num_classes", train_.dataset->spec().num_classes},
         {"ignore_index", train_.dataset->spec().ignore_index}}}};
+  for (const auto& [key, value] : options_.extra_config.items()) config[key] = value;
   write_file_atomically(run_.config(), config.dump(2) + "\n");
 }
 

@@ -73,6 +73,10 @@ struct FitOptions {
   bool console = true;         // log to stdout besides RUN_DIR/log.txt
   bool handle_signals = true;  // SIGINT/SIGTERM finish the step, checkpoint and return (train/signals.h)
 
+  // Extra top-level entries for RUN_DIR/config.json, e.g. the command line that started the run (written as is,
+  // not part of the run's identity).
+  nlohmann::json extra_config = nlohmann::json::object();
+
   // Hooks (not saved).
   std::function<void(const EpochEnd&)> on_epoch_end;  // after each epoch's checkpoint (e.g. an HTML report)
   std::function<void(const StepEnd&)> on_step_end;    // after each optimizer step
