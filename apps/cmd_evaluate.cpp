@@ -1,0 +1,56 @@
+// tapegrad evaluate: pixel accuracy, per-class Dice and IoU and mean IoU of a trained model on a dataset.
+#include <omp.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "apps/train_data.h"
+#include "train/fit.h"
+
+namespace tg::app {
+
+Command add_evaluate_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("evaluate", "Metrics of a trained model on a dataset (a table, or JSON)");
+  struct Options {
+    std::string checkpoint, names;
+    DataOptions data;
+    int batch = 4, threads = 0;
+    bool json = false;
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint or weights file")->required()->check(CLI::ExistingFile);
+  add_data_options(*cmd, o->data);
+  cmd->add_option("--names", o->names, "Evaluate only these file stems, e.g. 25-29 (membrane's held-out images)");
+  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
+  return [o] {
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    Model model = train::load_trained_model(o->checkpoint);
+    const Shape input = model.input_shape();
+    const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
+    auto dataset = make_dataset(o->data, input, classes, o->seed);
+    train::DataSource source{dataset, {}};
+    if (!o->names.empty()) source.indices = data::split_by_names(*dataset, data::parse_name_list(o->names)).validation;
+    train::EvaluateOptions eval;
+    eval.batch_size = o->batch;
+    const auto metrics = train::evaluate(model, source, eval);
+    if (o->json) {
+      nlohmann::ordered_json j;
+      j["checkpoint"] = o->checkpoint;
+      j["samples"] = source.indices.empty() ? dataset->size() : source.indices.size();
+      for (const auto& [k, v] : metrics) j[k] = v;
+      std::cout << j.dump() << "\n";
+      return 0;
+    }
+    std::printf("%s on %s (%zu samples)\n", o->checkpoint.c_str(), o->data.describe().c_str(),
+                source.indices.empty() ? dataset->size() : source.indices.size());
+    for (const auto& [k, v] : metrics) std::printf("  %-24s %.4f\n", k.c_str(), v);
+    return 0;
+  };
+}
+
+}  // namespace tg::app

@@ -1,0 +1,91 @@
+// tapegrad predict: masks (and overlays) for one image or a folder of images, at each input's original size.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include "apps/commands.h"
+#include "apps/inference.h"
+#include "apps/render.h"
+#include "data/image_io.h"
+#include "train/fit.h"
+
+namespace fs = std::filesystem;
+
+namespace tg::app {
+
+namespace {
+// The fit a run was trained with: images resized to the input size call for --fit resize at prediction time.
+std::string default_fit(const fs::path& checkpoint) {
+  for (fs::path dir = fs::absolute(checkpoint).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    const fs::path config = dir / "config.json";
+    if (fs::exists(config)) {
+      std::ifstream in(config);
+      const auto j = nlohmann::json::parse(in, nullptr, false);
+      if (!j.is_discarded() && j.contains("predict_fit")) return j["predict_fit"].get<std::string>();
+      break;
+    }
+    if (dir == dir.parent_path() || dir.filename() != "checkpoints") break;
+  }
+  return "tile";
+}
+
+std::vector<fs::path> list_inputs(const fs::path& input) {
+  if (!fs::exists(input)) throw std::runtime_error(input.string() + ": no such file or folder");
+  if (!fs::is_directory(input)) return {input};
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(input))
+    if (entry.is_regular_file() && data::is_image_extension(entry.path())) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw std::runtime_error(input.string() + ": no images (png, jpg, bmp, tga) in this folder");
+  return files;
+}
+}  // namespace
+
+Command add_predict_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("predict", "Segment images with a trained model");
+  struct Options {
+    std::string checkpoint, input, out, fit;
+    bool overlay = true, raw = false;
+    int overlap = -1, threads = 0;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint or weights file (e.g. RUN_DIR/checkpoints/best.safetensors)")
+      ->required()->check(CLI::ExistingFile);
+  cmd->add_option("--input", o->input, "An image file or a folder of images")->required();
+  cmd->add_option("--out", o->out, "Folder for NAME_mask.png (and NAME_overlay.png)")->required();
+  cmd->add_flag("--overlay,!--no-overlay", o->overlay, "Also write the image with the mask tinted on top")
+      ->capture_default_str();
+  cmd->add_flag("--raw", o->raw, "Mask pixels hold the class ids themselves (default: spread over 0..255)");
+  cmd->add_option("--fit", o->fit,
+                  "Images of another size than the model's input: tile (overlapping windows at full resolution) or "
+                  "resize (to the input size and back). Default: resize when the run trained on resized images, "
+                  "else tile")
+      ->check(CLI::IsMember({"tile", "resize"}));
+  cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels (default: a quarter of the input size)");
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  return [o] {
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    Model model = train::load_trained_model(o->checkpoint);
+    InferenceOptions options;
+    options.fit = parse_fit_mode(o->fit.empty() ? default_fit(o->checkpoint) : o->fit);
+    options.overlap = o->overlap;
+    const int channels = static_cast<int>(model.input_shape()[2]);
+    const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
+    fs::create_directories(o->out);
+    for (const fs::path& file : list_inputs(o->input)) {
+      const Tensor image = data::image_tensor(data::read_image(file), channels, file);
+      const Tensor mask = argmax_classes(predict_probabilities(model, image, options));
+      const fs::path stem = fs::path(o->out) / file.stem();
+      write_png(stem.string() + "_mask.png", grey_from_classes(mask, classes, o->raw));
+      if (o->overlay) write_png(stem.string() + "_overlay.png", overlay(image, mask));
+      std::cout << file.string() << " -> " << stem.string() << "_mask.png (" << image.dim(1) << "x" << image.dim(0)
+                << ")\n";
+    }
+    return 0;
+  };
+}
+
+}  // namespace tg::app

@@ -1,0 +1,244 @@
+// tapegrad train: a zoo model on a folder of images and masks (or the built-in synthetic set), with
+// validation, checkpoints, metric logs and an HTML report in RUN_DIR; `--resume RUN_DIR` continues a run.
+#include <omp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "apps/model_options.h"
+#include "apps/report.h"
+#include "apps/train_data.h"
+#include "autograd/tape.h"
+#include "train/fit.h"
+#include "train/signals.h"
+
+namespace fs = std::filesystem;
+
+namespace tg::app {
+
+namespace {
+
+struct TrainOptions {
+  ModelOptions model;
+  DataOptions data;
+  int epochs = 10, batch = 2, threads = 0, workers = 1, keep_last = 3, patience = 0, report_samples = 6;
+  int64_t steps_per_epoch = 0, checkpoint_every = 0;
+  double lr = 1e-3, weight_decay = 0.0, clipnorm = 0.0;
+  std::string optimizer = "adam", loss = "auto", schedule = "constant", monitor, out, resume, progress = "auto";
+  int warmup_steps = 0;
+  uint64_t seed = 0;
+
+  nlohmann::json to_json() const {
+    return {{"model", model.to_json()},
+            {"data", data.to_json()},
+            {"epochs", epochs},
+            {"batch", batch},
+            {"steps_per_epoch", steps_per_epoch},
+            {"lr", lr},
+            {"optimizer", optimizer},
+            {"weight_decay", weight_decay},
+            {"clipnorm", clipnorm},
+            {"schedule", schedule},
+            {"warmup_steps", warmup_steps},
+            {"loss", loss},
+            {"monitor", monitor},
+            {"patience", patience},
+            {"keep_last", keep_last},
+            {"checkpoint_every", checkpoint_every},
+            {"workers", workers},
+            {"report_samples", report_samples},
+            {"seed", seed}};
+  }
+  static TrainOptions from_json(const nlohmann::json& j) {
+    TrainOptions o;
+    o.model = ModelOptions::from_json(j.at("model"));
+    o.data = DataOptions::from_json(j.at("data"));
+    o.epochs = j.at("epochs");
+    o.batch = j.at("batch");
+    o.steps_per_epoch = j.at("steps_per_epoch");
+    o.lr = j.at("lr");
+    o.optimizer = j.at("optimizer");
+    o.weight_decay = j.at("weight_decay");
+    o.clipnorm = j.at("clipnorm");
+    o.schedule = j.at("schedule");
+    o.warmup_steps = j.at("warmup_steps");
+    o.loss = j.at("loss");
+    o.monitor = j.at("monitor");
+    o.patience = j.at("patience");
+    o.keep_last = j.at("keep_last");
+    o.checkpoint_every = j.at("checkpoint_every");
+    o.workers = j.at("workers");
+    o.report_samples = j.at("report_samples");
+    o.seed = j.at("seed");
+    return o;
+  }
+};
+
+std::string loss_name(const std::string& cli) {
+  if (cli == "ce") return "sparse_categorical_crossentropy";
+  if (cli == "bce") return "binary_crossentropy";
+  if (cli == "ce+dice") return "crossentropy+dice";
+  return cli;  // auto, dice
+}
+
+nlohmann::json optimizer_config(const TrainOptions& o, int64_t total_steps) {
+  nlohmann::json opt = {{"name", o.optimizer}, {"learning_rate", o.lr}};
+  if (o.weight_decay > 0) opt["weight_decay"] = o.weight_decay;
+  if (o.clipnorm > 0) opt["global_clipnorm"] = o.clipnorm;
+  if (o.optimizer == "sgd") opt["momentum"] = 0.9;
+  if (o.schedule == "cosine")
+    opt["schedule"] = {{"name", "cosine"},
+                       {"initial_learning_rate", o.warmup_steps > 0 ? 0.0 : o.lr},
+                       {"decay_steps", std::max<int64_t>(1, total_steps - o.warmup_steps)},
+                       {"warmup_steps", o.warmup_steps}};
+  if (o.schedule == "cosine" && o.warmup_steps > 0) opt["schedule"]["warmup_target"] = o.lr;
+  if (o.schedule == "plateau")
+    opt["schedule"] = {{"name", "reduce_on_plateau"}, {"monitor", o.monitor}, {"factor", 0.5}, {"patience", 3}};
+  return opt;
+}
+
+// Predictions for the first validation samples, for the report's grid.
+std::vector<ReportSample> report_samples(Model& model, const train::DataSource& source, int count) {
+  std::vector<ReportSample> samples;
+  if (!source.dataset || count <= 0) return samples;
+  NoGrad no_grad;
+  const bool was_training = model.training();
+  model.eval();
+  const size_t n = std::min(static_cast<size_t>(count), source.indices.empty() ? source.dataset->size() : source.indices.size());
+  for (size_t i = 0; i < n; ++i) {
+    const size_t index = source.indices.empty() ? i : source.indices[i];
+    data::Sample s = source.dataset->get(index);
+    const Shape& in = s.image.shape();
+    Tensor out = model.forward(Variable(s.image.reshape({1, in[0], in[1], in[2]}))).value();
+    const int64_t k = out.dim(3);
+    Tensor pred({in[0], in[1]});
+    const float* p = out.data<float>();
+    for (int64_t px = 0; px < pred.numel(); ++px) {
+      int64_t best = 0;
+      if (k == 1) {
+        best = p[px] > 0.5f ? 1 : 0;
+      } else {
+        for (int64_t c = 1; c < k; ++c)
+          if (p[px * k + c] > p[px * k + best]) best = c;
+      }
+      pred.data<float>()[px] = static_cast<float>(best);
+    }
+    samples.push_back({source.dataset->name(index), s.image, s.labels, pred});
+  }
+  if (was_training) model.train();
+  return samples;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a U-Net (default: on the built-in synthetic dataset)");
+  auto o = std::make_shared<TrainOptions>();
+  auto extend_epochs = std::make_shared<int>(0);
+  add_model_options(*cmd, o->model);
+  add_data_options(*cmd, o->data);
+  cmd->add_option("--epochs", o->epochs, "Epochs (with --resume: the new total)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--steps-per-epoch", o->steps_per_epoch, "Steps per epoch (default: one pass over the training set)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--optimizer", o->optimizer, "adam (Keras defaults), adamw or sgd (momentum 0.9)")
+      ->capture_default_str()->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+  cmd->add_option("--weight-decay", o->weight_decay, "Decoupled weight decay (adamw)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--clipnorm", o->clipnorm, "Clip gradients to this global norm (0 = off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--schedule", o->schedule, "Learning-rate schedule: constant, cosine (over the whole run) or plateau")
+      ->capture_default_str()->check(CLI::IsMember({"constant", "cosine", "plateau"}));
+  cmd->add_option("--warmup-steps", o->warmup_steps, "Linear warm-up steps before the cosine decay")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--loss", o->loss, "auto (crossentropy matching the output), ce, bce, dice or ce+dice")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "ce", "bce", "dice", "ce+dice"}));
+  cmd->add_option("--monitor", o->monitor, "Metric for the best checkpoint and early stopping (default: val_loss)");
+  cmd->add_option("--patience", o->patience, "Early stopping after this many epochs without improvement (0 = off)");
+  cmd->add_option("--keep-last", o->keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
+  cmd->add_option("--checkpoint-every", o->checkpoint_every, "Also checkpoint every N steps within an epoch");
+  cmd->add_option("--seed", o->seed, "Seed for weights, data order, augmentation and dropout")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Compute threads (default: all cores; resume with the same count for "
+                                           "bit-identical results)");
+  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--report-samples", o->report_samples, "Validation samples shown in report.html")->capture_default_str();
+  cmd->add_option("--progress", o->progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  auto* out = cmd->add_option("--out", o->out, "Run folder to create: checkpoints, logs, metrics and report.html");
+  auto* resume = cmd->add_option("--resume", o->resume, "Continue the run in this folder from its last checkpoint")
+                     ->check(CLI::ExistingDirectory);
+  out->excludes(resume);
+  return [o, cmd] {
+    if (o->resume.empty() && o->out.empty())
+      throw CLI::RequiredError("--out RUN_DIR (or --resume RUN_DIR)");  // reported as bad usage below
+    TrainOptions run = *o;
+    if (!o->resume.empty()) {
+      const nlohmann::json saved = train::read_run_config(o->resume);
+      if (!saved.contains("command"))
+        throw std::runtime_error(o->resume + "/config.json was not written by `tapegrad train`; resume it from code");
+      run = TrainOptions::from_json(saved.at("command"));
+      if (cmd->count("--epochs")) run.epochs = o->epochs;
+      run.threads = o->threads ? o->threads : saved.value("threads", 0);
+      run.progress = o->progress;
+      run.out = o->resume;
+    }
+    if (run.threads > 0) omp_set_num_threads(run.threads);
+    run.model.seed = run.seed;
+    TrainingData data = make_training_data(run.data, run.model, run.seed);
+    Model model = build_model(run.model);
+
+    train::FitOptions fit;
+    fit.epochs = run.epochs;
+    fit.batch_size = run.batch;
+    fit.steps_per_epoch = run.steps_per_epoch;
+    fit.augment = run.data.augment_options();
+    fit.workers = run.workers;
+    fit.seed = run.seed;
+    fit.loss = loss_name(run.loss);
+    fit.run_dir = run.out;
+    fit.resume = !o->resume.empty();
+    if (run.monitor.empty()) run.monitor = data.validation.dataset ? "val_loss" : "loss";
+    fit.monitor = run.monitor;
+    fit.keep_last = run.keep_last;
+    fit.checkpoint_every = run.checkpoint_every;
+    fit.early_stopping_patience = run.patience;
+    const int64_t steps = run.steps_per_epoch > 0
+                              ? run.steps_per_epoch
+                              : static_cast<int64_t>((data.train.indices.size() + run.batch - 1) / run.batch);
+    fit.optimizer = optimizer_config(run, steps * run.epochs);
+    fit.progress = run.progress == "bar"     ? train::ProgressMode::Bar
+                   : run.progress == "lines" ? train::ProgressMode::Lines
+                   : run.progress == "none"  ? train::ProgressMode::Off
+                                             : train::ProgressMode::Auto;
+    fit.extra_config = {{"command", run.to_json()}, {"predict_fit", data.predict_fit}};
+    const std::string summary = model.summary();
+    const fs::path report = fs::path(run.out) / "report.html";
+    fit.on_epoch_end = [&](const train::EpochEnd& e) {
+      ReportData r;
+      r.title = "tapegrad: " + run.model.model + " on " + run.data.describe();
+      for (const train::EpochRecord& rec : e.history) {
+        std::map<std::string, double> row(rec.metrics.begin(), rec.metrics.end());
+        row["epoch"] = static_cast<double>(rec.epoch);
+        row["learning_rate"] = rec.learning_rate;
+        r.history.push_back(std::move(row));
+      }
+      r.samples = report_samples(e.model, data.validation.dataset ? data.validation : data.train, run.report_samples);
+      r.model_summary = summary;
+      r.config = {{"command", run.to_json()}, {"fit", e.options.to_json()}};
+      const double images = static_cast<double>(steps * run.batch);
+      r.throughput = {{"threads", std::to_string(omp_get_max_threads())},
+                      {"epoch time (s)", std::to_string(e.record.seconds)},
+                      {"images/s (training, incl. data and validation)", std::to_string(images / e.record.seconds)},
+                      {"ms per step", std::to_string(1e3 * e.record.seconds / static_cast<double>(steps))}};
+      r.status = "epoch " + std::to_string(e.record.epoch) + " of " + std::to_string(run.epochs) + ", step " +
+                 std::to_string(e.record.global_step);
+      write_report(report.string(), r);
+    };
+    const train::FitResult result = train::fit(model, data.train, data.validation.dataset ? &data.validation : nullptr, fit);
+    if (fs::exists(report)) std::cout << "report: " << report.string() << "\n";
+    if (result.stop == train::StopReason::Signal) return train::exit_code_for_signal(result.signal);
+    return 0;
+  };
+}
+
+}  // namespace tg::app

@@ -1,0 +1,156 @@
+#include "apps/inference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "autograd/tape.h"
+#include "data/resize.h"
+
+namespace tg::app {
+
+FitMode parse_fit_mode(const std::string& s) {
+  if (s == "tile") return FitMode::Tile;
+  if (s == "resize") return FitMode::Resize;
+  throw std::invalid_argument("--fit " + s + ": expected tile or resize");
+}
+
+namespace {
+
+// Runs the model on a batch of model-sized crops and returns probabilities [B, h, w, K], K >= 2.
+Tensor run_batch(Model& model, const Tensor& batch) {
+  Tensor out = model.forward(Variable(batch)).value();
+  if (out.rank() != 4)
+    throw std::invalid_argument("predict needs a model with an image output [N, H, W, K], this one gives " +
+                                shape_str(out.shape()));
+  if (out.dim(3) != 1) return out;
+  Tensor two({out.dim(0), out.dim(1), out.dim(2), 2});
+  const float* p = out.data<float>();
+  float* q = two.data<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    q[2 * i] = 1.0f - p[i];
+    q[2 * i + 1] = p[i];
+  }
+  return two;
+}
+
+// Start offsets of windows of `size` covering [0, length) with at least `overlap` shared pixels; the last window
+// is aligned with the end so no padding is needed when length >= size.
+std::vector<int> tile_starts(int length, int size, int overlap) {
+  if (length <= size) return {0};
+  const int stride = std::max(1, size - overlap);
+  std::vector<int> starts;
+  for (int s = 0;; s += stride) {
+    if (s + size >= length) {
+      starts.push_back(length - size);
+      break;
+    }
+    starts.push_back(s);
+  }
+  return starts;
+}
+
+// Blending weight of a pixel at distance d from the nearest tile edge: rises linearly over the overlap so seams
+// fade, flat inside.
+float edge_weight(int d, int ramp) { return static_cast<float>(std::min(d + 1, std::max(ramp, 1))); }
+
+// Edge-replicates an image up to at least (h, w).
+Tensor pad_to(const Tensor& image, int h, int w) {
+  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1)), C = static_cast<int>(image.dim(2));
+  if (H >= h && W >= w) return image;
+  const int oh = std::max(H, h), ow = std::max(W, w);
+  Tensor out({oh, ow, C});
+  const float* in = image.data<float>();
+  float* o = out.data<float>();
+  for (int y = 0; y < oh; ++y)
+    for (int x = 0; x < ow; ++x)
+      for (int c = 0; c < C; ++c)
+        o[(static_cast<int64_t>(y) * ow + x) * C + c] = in[(static_cast<int64_t>(std::min(y, H - 1)) * W + std::min(x, W - 1)) * C + c];
+  return out;
+}
+
+Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, const InferenceOptions& o) {
+  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1)), C = static_cast<int>(image.dim(2));
+  const Tensor padded = pad_to(image, size_h, size_w);
+  const int PH = static_cast<int>(padded.dim(0)), PW = static_cast<int>(padded.dim(1));
+  const int overlap = o.overlap >= 0 ? o.overlap : std::min(size_h, size_w) / 4;
+  const std::vector<int> ys = tile_starts(PH, size_h, overlap), xs = tile_starts(PW, size_w, overlap);
+  std::vector<std::pair<int, int>> tiles;
+  for (int y : ys)
+    for (int x : xs) tiles.emplace_back(y, x);
+
+  Tensor accum, weight_sum({PH, PW});
+  int64_t K = 0;
+  const int ramp = std::max(1, overlap / 2);
+  for (size_t first = 0; first < tiles.size(); first += static_cast<size_t>(std::max(1, o.tiles_per_batch))) {
+    const size_t count = std::min(tiles.size() - first, static_cast<size_t>(std::max(1, o.tiles_per_batch)));
+    Tensor batch({static_cast<int64_t>(count), size_h, size_w, C});
+    for (size_t t = 0; t < count; ++t) {
+      const Tensor crop = data::crop(padded, tiles[first + t].first, tiles[first + t].second, size_h, size_w);
+      std::copy_n(crop.data<float>(), crop.numel(), batch.data<float>() + t * crop.numel());
+    }
+    const Tensor probs = run_batch(model, batch);
+    if (!accum.defined()) {
+      K = probs.dim(3);
+      accum = Tensor({PH, PW, K});
+    }
+    for (size_t t = 0; t < count; ++t) {
+      const auto [ty, tx] = tiles[first + t];
+      const float* p = probs.data<float>() + static_cast<int64_t>(t) * size_h * size_w * K;
+      for (int y = 0; y < size_h; ++y) {
+        // Tiles touching the image border keep full weight there: no neighbour will blend with them.
+        const int dy = std::min(ty == 0 ? size_h : y, ty + size_h == PH ? size_h : size_h - 1 - y);
+        for (int x = 0; x < size_w; ++x) {
+          const int dx = std::min(tx == 0 ? size_w : x, tx + size_w == PW ? size_w : size_w - 1 - x);
+          const float wgt = std::min(edge_weight(dy, ramp), edge_weight(dx, ramp));
+          const int64_t pix = static_cast<int64_t>(ty + y) * PW + (tx + x);
+          weight_sum.data<float>()[pix] += wgt;
+          for (int64_t k = 0; k < K; ++k)
+            accum.data<float>()[pix * K + k] += wgt * p[(static_cast<int64_t>(y) * size_w + x) * K + k];
+        }
+      }
+    }
+  }
+  for (int64_t pix = 0; pix < static_cast<int64_t>(PH) * PW; ++pix)
+    for (int64_t k = 0; k < K; ++k) accum.data<float>()[pix * K + k] /= weight_sum.data<float>()[pix];
+  return (PH == H && PW == W) ? accum : data::crop(accum, 0, 0, H, W);
+}
+
+}  // namespace
+
+Tensor predict_probabilities(Model& model, const Tensor& image, const InferenceOptions& o) {
+  const Shape& in = model.input_shape();
+  if (image.rank() != 3 || image.dim(2) != in[2])
+    throw std::invalid_argument("the model takes images [H, W, " + std::to_string(in[2]) + "], got " +
+                                shape_str(image.shape()));
+  NoGrad no_grad;
+  const bool was_training = model.training();
+  model.eval();
+  const int size_h = static_cast<int>(in[0]), size_w = static_cast<int>(in[1]);
+  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
+  Tensor probs;
+  if (o.fit == FitMode::Resize && (H != size_h || W != size_w)) {
+    const Tensor small = data::resize_bilinear(image, size_h, size_w);
+    const Tensor p = run_batch(model, small.reshape({1, size_h, size_w, in[2]}));
+    probs = data::resize_bilinear(p.reshape({size_h, size_w, p.dim(3)}), H, W);
+  } else {
+    probs = predict_tiled(model, image, size_h, size_w, o);
+  }
+  if (was_training) model.train();
+  return probs;
+}
+
+Tensor argmax_classes(const Tensor& probabilities) {
+  const int64_t H = probabilities.dim(0), W = probabilities.dim(1), K = probabilities.dim(2);
+  Tensor classes({H, W});
+  const float* p = probabilities.data<float>();
+  for (int64_t i = 0; i < H * W; ++i) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < K; ++k)
+      if (p[i * K + k] > p[i * K + best]) best = k;
+    classes.data<float>()[i] = static_cast<float>(best);
+  }
+  return classes;
+}
+
+}  // namespace tg::app

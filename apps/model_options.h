@@ -1,0 +1,32 @@
+// The model flags shared by train, summary and bench: which zoo model, its width, depth and input.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "layers/model.h"
+
+namespace tg::app {
+
+struct ModelOptions {
+  std::string model = "unet";  // unet | autoencoder
+  int filters = 0;  // 0 = the seed's width: 64 for unet, 32 for autoencoder
+  int depth = 4;
+  int size = 256;
+  int channels = 1;
+  int classes = 2;
+  double dropout = 0.5;
+  bool batch_norm = false;
+  std::string input;  // "H,W,C" overrides size/channels
+  uint64_t seed = 0;
+
+  Shape input_shape() const;
+  int resolved_filters() const { return filters > 0 ? filters : (model == "autoencoder" ? 32 : 64); }
+  nlohmann::json to_json() const;
+  static ModelOptions from_json(const nlohmann::json& j);
+};
+
+void add_model_options(CLI::App& cmd, ModelOptions& options);
+Model build_model(const ModelOptions& options);
+
+}  // namespace tg::app

@@ -1,0 +1,21 @@
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "apps/commands.h"
+
+namespace tg::app {
+
+int run_command(const Command& command) {
+  try {
+    return command();
+  } catch (const CLI::Error& e) {  // a combination of flags that parsing alone cannot catch
+    std::cerr << "tapegrad: " << e.what() << "\nRun with --help for more information.\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "tapegrad: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace tg::app

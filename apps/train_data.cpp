@@ -1,0 +1,151 @@
+#include "apps/train_data.h"
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace tg::app {
+
+nlohmann::json DataOptions::to_json() const {
+  return {{"data", data},         {"image_dir", image_dir},   {"mask_dir", mask_dir},
+          {"mask", mask},         {"ignore_index", ignore_index}, {"val", val},
+          {"val_names", val_names}, {"val_split", val_split}, {"fit", fit},
+          {"cache", cache},       {"skip_bad", skip_bad},     {"synthetic_count", synthetic_count},
+          {"augment", augment},   {"augment_affine", augment_affine}, {"jitter", jitter}};
+}
+
+DataOptions DataOptions::from_json(const nlohmann::json& j) {
+  DataOptions o;
+  o.data = j.at("data");
+  o.image_dir = j.at("image_dir");
+  o.mask_dir = j.at("mask_dir");
+  o.mask = j.at("mask");
+  o.ignore_index = j.at("ignore_index");
+  o.val = j.at("val");
+  o.val_names = j.at("val_names");
+  o.val_split = j.at("val_split");
+  o.fit = j.at("fit");
+  o.cache = j.at("cache");
+  o.skip_bad = j.at("skip_bad");
+  o.synthetic_count = j.at("synthetic_count");
+  o.augment = j.at("augment");
+  o.augment_affine = j.at("augment_affine");
+  o.jitter = j.at("jitter");
+  return o;
+}
+
+std::optional<data::AugmentOptions> DataOptions::augment_options() const {
+  if (!augment && !augment_affine && jitter <= 0) return std::nullopt;
+  data::AugmentOptions a = augment_affine ? data::AugmentOptions::keras_membrane() : data::AugmentOptions{};
+  if (augment) {
+    a.horizontal_flip = a.vertical_flip = true;
+    a.rotate90 = true;
+  }
+  a.brightness = a.contrast = jitter;
+  return a;
+}
+
+std::string DataOptions::describe() const { return data == "synthetic" ? "synthetic shapes" : data; }
+
+void add_data_options(CLI::App& cmd, DataOptions& o) {
+  cmd.add_option("--data", o.data, "Folder with images and masks, or 'synthetic' (the built-in shapes)")
+      ->capture_default_str();
+  cmd.add_option("--image-dir", o.image_dir, "Image folder inside --data (default: images, image, imgs, ...)");
+  cmd.add_option("--mask-dir", o.mask_dir, "Mask folder inside --data (default: masks, label, labels, ...)");
+  cmd.add_option("--mask", o.mask, "Mask encoding: binary[:THRESHOLD] (default 127), index (value = class id) or "
+                                   "palette:FILE (RGB colours, JSON or CSV)")
+      ->capture_default_str();
+  cmd.add_option("--ignore-index", o.ignore_index, "Mask value that marks unlabelled pixels (no loss, no metric)");
+  cmd.add_option("--val", o.val, "A separate validation folder (same layout as --data)");
+  cmd.add_option("--val-names", o.val_names, "Hold out these file stems for validation, e.g. 25-29");
+  cmd.add_option("--val-split", o.val_split, "Fraction held out for validation (seeded)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  cmd.add_option("--fit", o.fit, "Images of another size than --size: resize (bilinear; masks nearest) or crop "
+                                 "(random in training, centre otherwise)")
+      ->capture_default_str()->check(CLI::IsMember({"resize", "crop"}));
+  cmd.add_flag("--cache,!--no-cache", o.cache, "Decode every file once and keep it in memory")->capture_default_str();
+  cmd.add_flag("--skip-bad", o.skip_bad, "Leave out unreadable or inconsistent pairs with a warning instead of failing");
+  cmd.add_option("--synthetic-count", o.synthetic_count, "Samples in the synthetic set")
+      ->capture_default_str()->check(CLI::Range(2, 1000000));
+  cmd.add_flag("--augment", o.augment, "Random flips and 90-degree rotations (image and mask together)");
+  cmd.add_flag("--augment-affine", o.augment_affine,
+               "Small affine transforms as the Keras membrane U-Net uses (rotation, shift, shear, zoom)");
+  cmd.add_option("--jitter", o.jitter, "Brightness/contrast jitter amplitude")->check(CLI::Range(0.0, 1.0));
+}
+
+namespace {
+int dataset_classes(const ModelOptions& model) { return std::max(model.classes, 2); }
+
+std::shared_ptr<data::FolderDataset> folder(const DataOptions& o, const std::string& root, const Shape& input,
+                                            int num_classes) {
+  data::FolderOptions f;
+  f.root = root;
+  f.image_dir = o.image_dir;
+  f.mask_dir = o.mask_dir;
+  f.mask = data::parse_mask_spec(o.mask);
+  f.num_classes = num_classes;
+  f.ignore_index = o.ignore_index;
+  f.channels = static_cast<int>(input[2]);
+  f.height = static_cast<int>(input[0]);
+  f.width = static_cast<int>(input[1]);
+  f.size_mode = o.fit == "crop" ? data::SizeMode::Crop : data::SizeMode::Resize;
+  f.skip_bad = o.skip_bad;
+  f.cache = o.cache;
+  return std::make_shared<data::FolderDataset>(f);
+}
+
+std::shared_ptr<data::SyntheticDataset> synthetic(const Shape& input, int num_classes, int count, uint64_t seed) {
+  data::SyntheticOptions s;
+  s.count = static_cast<size_t>(count);
+  s.height = static_cast<int>(input[0]);
+  s.width = static_cast<int>(input[1]);
+  s.channels = static_cast<int>(input[2]);
+  s.num_classes = num_classes;
+  s.seed = seed;
+  return std::make_shared<data::SyntheticDataset>(s);
+}
+}  // namespace
+
+std::shared_ptr<const data::Dataset> make_dataset(const DataOptions& o, const Shape& input, int num_classes,
+                                                  uint64_t seed) {
+  if (o.data == "synthetic") return synthetic(input, num_classes, o.synthetic_count, seed);
+  return folder(o, o.data, input, num_classes);
+}
+
+TrainingData make_training_data(const DataOptions& o, ModelOptions& model, uint64_t seed) {
+  TrainingData out;
+  const int classes = dataset_classes(model);
+  if (o.data == "synthetic") {
+    auto all = synthetic(model.input_shape(), classes, o.synthetic_count, seed);
+    const data::Split split = data::split_by_fraction(all->size(), o.val_split, seed);
+    out.train = {all, split.train};
+    if (!split.validation.empty()) out.validation = {all, split.validation};
+    out.predict_fit = "tile";
+    return out;
+  }
+  if (!fs::is_directory(o.data)) throw std::runtime_error("--data " + o.data + ": no such folder");
+  auto all = folder(o, o.data, model.input_shape(), classes);
+  if (all->size() == 0) throw std::runtime_error("--data " + o.data + ": no image/mask pairs found");
+  const data::FilePair& first = all->pair(0);
+  const data::ImageInfo info = data::probe_image(first.image);
+  out.predict_fit = (o.fit == "resize" && (info.height != model.input_shape()[0] || info.width != model.input_shape()[1]))
+                        ? "resize"
+                        : "tile";
+  if (!o.val.empty()) {
+    out.train = {all, {}};
+    out.validation = {folder(o, o.val, model.input_shape(), classes), {}};
+  } else if (!o.val_names.empty()) {
+    const data::Split split = data::split_by_names(*all, data::parse_name_list(o.val_names));
+    out.train = {all, split.train};
+    out.validation = {all, split.validation};
+  } else if (o.val_split > 0) {
+    const data::Split split = data::split_by_fraction(all->size(), o.val_split, seed);
+    out.train = {all, split.train};
+    out.validation = {all, split.validation};
+  } else {
+    out.train = {all, {}};
+  }
+  return out;
+}
+
+}  // namespace tg::app

@@ -1,0 +1,50 @@
+// The data flags of `train` and `evaluate`: where the images and masks are (or the built-in synthetic set), how
+// masks encode classes, how samples are split into training and validation, and the augmentation.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "apps/model_options.h"
+#include "data/data.h"
+#include "train/fit.h"
+
+namespace tg::app {
+
+struct DataOptions {
+  std::string data = "synthetic";  // a folder, or "synthetic"
+  std::string image_dir, mask_dir;  // "" = detected (images/masks, image/label, ...)
+  std::string mask = "binary";      // binary | binary:T | index | palette:FILE
+  int ignore_index = -1;
+  std::string val;                  // a separate validation folder
+  std::string val_names;            // held-out stems, e.g. "25-29"
+  double val_split = 0.2;           // used when neither --val nor --val-names is given
+  std::string fit = "resize";       // resize | crop: how images of another size reach the input size
+  bool cache = true, skip_bad = false;
+  int synthetic_count = 256;
+  bool augment = false;             // flips and 90-degree rotations
+  bool augment_affine = false;      // plus Keras-style small affine transforms (rotation, shift, shear, zoom)
+  double jitter = 0.0;              // brightness/contrast jitter
+
+  nlohmann::json to_json() const;
+  static DataOptions from_json(const nlohmann::json& j);
+  std::optional<data::AugmentOptions> augment_options() const;
+  std::string describe() const;  // "synthetic shapes" / "DIR"
+};
+
+void add_data_options(CLI::App& cmd, DataOptions& options);
+
+struct TrainingData {
+  train::DataSource train, validation;  // validation.dataset is null when there is none
+  std::string predict_fit;               // "resize" when images were resized to the input, else "tile"
+};
+
+// Builds the datasets and the split. Folder data fixes the model's channels (from the files, unless given) and
+// checks that the mask encoding fits the model's classes.
+TrainingData make_training_data(const DataOptions& options, ModelOptions& model, uint64_t seed);
+// One dataset (all samples) for evaluation, at the model's input size.
+std::shared_ptr<const data::Dataset> make_dataset(const DataOptions& options, const Shape& input_shape, int num_classes,
+                                                  uint64_t seed);
+
+}  // namespace tg::app
