@@ -116,7 +116,7 @@ class Trainer {
   void save(bool best);
   FitResult finish(StopReason stop, int signal, std::string message);
   void train_step(const data::Batch& batch, int64_t steps_per_epoch);
-  bool end_epoch(int64_t steps_per_epoch, double seconds);  // true: stop early
+  bool end_epoch(double seconds);  // true: stop early
 
   Model& model_;
   const DataSource& train_;
@@ -286,8 +286,7 @@ void Trainer::train_step(const data::Batch& batch, int64_t steps_per_epoch) {
   if (options_.on_step_end) options_.on_step_end({state_.epoch, state_.step, state_.global_step, value});
 }
 
-bool Trainer::end_epoch(int64_t steps_per_epoch, double seconds) {
-  (void)steps_per_epoch;
+bool Trainer::end_epoch(double seconds) {
   EpochRecord record;
   record.epoch = state_.epoch + 1;
   record.global_step = state_.global_step;
@@ -448,8 +447,7 @@ FitResult Trainer::run() {
       if (options_.checkpoint_every > 0 && state_.global_step % options_.checkpoint_every == 0) save(false);
     }
     progress.end_epoch();
-    const bool early = end_epoch(steps_per_epoch,
-                                 std::chrono::duration<double>(Clock::now() - epoch_start).count());
+    const bool early = end_epoch(std::chrono::duration<double>(Clock::now() - epoch_start).count());
     if (early) {
       const int64_t best_epoch = state_.stopping_best_epoch;
       std::string message = "Early stopping: " + state_.monitor + " did not improve for " +
