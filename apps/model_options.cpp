@@ -45,7 +45,8 @@ ModelOptions ModelOptions::from_json(const nlohmann::json& j) {
 }
 
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
-  cmd.add_option("--model", o.model, "unet (the seed U-Net) or autoencoder (the seed build_model, corrected)")
+  cmd.add_option("--model", o.model, "unet (the seed U-Net) or autoencoder (the seed build_model, corrected, with a "
+                                     "--classes softmax/sigmoid output)")
       ->capture_default_str()->check(CLI::IsMember({"unet", "autoencoder"}));
   cmd.add_option("--filters", o.filters, "Filters of the first level (default: the seed's, 64 for unet, 32 for "
                                          "autoencoder)")
@@ -61,7 +62,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
 }
 
 Model build_model(const ModelOptions& o) {
-  if (o.model == "autoencoder") return seed_autoencoder(o.input_shape(), /*corrected=*/true, o.seed, o.resolved_filters());
+  if (o.model == "autoencoder")  // the corrected seed build_model with a segmentation head
+    return seed_autoencoder(o.input_shape(), /*corrected=*/true, o.seed, o.resolved_filters(), o.classes,
+                            o.classes == 1 ? "sigmoid" : "softmax");
   return unet(o.input_shape(), o.classes, o.resolved_filters(), o.depth, o.dropout, o.batch_norm, o.seed);
 }
 

@@ -42,7 +42,8 @@ Model unet(Shape input_shape, int num_classes, int base_filters, int depth, doub
   return Model(inputs, outputs, seed, "unet");
 }
 
-Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed, int base_filters) {
+Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed, int base_filters, int output_channels,
+                       const std::string& output_activation) {
   if (input_shape.size() != 3)
     throw std::invalid_argument("seed_autoencoder: input_shape must be (height, width, channels), got " +
                                 shape_str(input_shape));
@@ -74,7 +75,7 @@ Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed, int bas
   const SymbolicTensor merge2 = concatenate({conv2, up2});
   const SymbolicTensor conv9 = conv_bn(merge2, f);
   const SymbolicTensor conv10 = conv_bn(conv9, f);
-  const SymbolicTensor outputs = Conv2D(3, {3, 3}).padding("same")(conv10);
+  const SymbolicTensor outputs = Conv2D(output_channels, {3, 3}).padding("same").activation(output_activation)(conv10);
   return Model(inputs, outputs, seed, "seed_autoencoder");
 }
 

@@ -19,7 +19,9 @@ Model unet(Shape input_shape, int num_classes, int base_filters = 64, int depth 
 // The seed's build_model: a 3-level conv/BatchNormalization encoder-decoder with Conv2DTranspose upsampling and a
 // linear 3-channel output. As written (corrected = false) its first skip joins conv4 (1/2 resolution) with up1
 // (1/4) and building throws a ShapeError saying so; corrected = true takes up1 from conv6 so every skip lines up.
-// base_filters (32 in the seed) scales every width.
-Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed = 0, int base_filters = 32);
+// base_filters (32 in the seed) scales every width. The seed ends in a linear 3-channel 3x3 conv (image
+// regression); output_channels and output_activation ("softmax", "sigmoid") turn it into a segmentation network.
+Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed = 0, int base_filters = 32,
+                       int output_channels = 3, const std::string& output_activation = "linear");
 
 }  // namespace tg
