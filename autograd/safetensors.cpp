@@ -1,6 +1,7 @@
 #include "autograd/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bit>
@@ -41,6 +42,10 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0) throw file_error(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
   try {
+    // mkstemp creates the file owner-only; give it the permissions any new file gets (0666 less the umask).
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
     write_all(fd, bytes.data(), bytes.size(), path);
     if (::fsync(fd) != 0) throw file_error(path, std::string("fsync failed: ") + std::strerror(errno));
   } catch (...) {

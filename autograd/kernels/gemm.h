@@ -1,7 +1,9 @@
-// The one matrix-multiply entry point every op uses (conv forward, both conv backward passes, matmul).
+// The matrix-multiply kernel every op's products reach (conv forward, both conv backward passes, matmul), the seam
+// that performance work re-implements or re-routes without touching the ops.
 // Row-major: C[M, N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; ld* are row strides.
-// Today it maps onto Eigen's GEMM (OpenMP-parallel over output blocks, so the K reduction order, and hence
-// the result, does not depend on the thread count); performance work can re-route it without touching ops.
+// Today it maps onto Eigen's GEMM. Eigen chooses its blocking, and so its rounding, from the number of threads:
+// ops call it either inside their own parallel regions (one serial product per tile) or through gemm_tiled
+// (tiled_gemm.h), whose result is bitwise the same for any thread count, which exact resume depends on.
 #pragma once
 #include <cstdint>
 

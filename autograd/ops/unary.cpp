@@ -42,8 +42,9 @@ Variable log(const Variable& x) {
 }
 
 Variable relu(const Variable& x) {
-  // The derivative at 0 is taken as 0, as TensorFlow and PyTorch do.
-  return unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); },
+  // The derivative at 0 is taken as 0, as TensorFlow and PyTorch do; NaN passes through (as there) so that a
+  // corrupt input still shows up in the loss.
+  return unary("relu", x, [](auto v) { return v < 0 ? decltype(v)(0) : v; },
                [](auto v, auto) { return v > 0 ? decltype(v)(1) : decltype(v)(0); });
 }
 

@@ -14,7 +14,7 @@ TEST_CASE("render: base64 of the RFC 4648 test vectors") {
   CHECK(base64("foobar") == "Zm9vYmFy");
 }
 
-TEST_CASE("render: PNG bytes start with the PNG signature; grey levels spread over 0..255") {
+TEST_CASE("render: PNG bytes start with the PNG signature, grey levels spread over 0..255") {
   Tensor classes = Tensor::from({0, 1, 2, 2}, {2, 2});
   std::string png = encode_png(picture_from_classes(classes));
   CHECK(png.substr(1, 3) == "PNG");

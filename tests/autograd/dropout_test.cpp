@@ -77,7 +77,7 @@ TEST_CASE("dropout: gradcheck with a fixed mask, and the backward mask matches t
     CHECK(x.grad().flat(i) == (y.value().flat(i) != 0.0 ? 1.0 / 0.75 : 0.0));
 }
 
-TEST_CASE("dropout: a rate outside [0, 1) is an error naming it") {
+TEST_CASE("dropout: a rate outside 0 <= rate < 1 is an error naming it") {
   Rng rng(1);
   Variable x(Tensor::ones({4}));
   CHECK_THROWS_WITH_AS(dropout(x, 1.0, true, rng), doctest::Contains("rate 1 is outside [0, 1)"),

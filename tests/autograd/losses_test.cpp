@@ -87,7 +87,7 @@ TEST_CASE("categorical_crossentropy: two pixels by hand, from probabilities and 
   CHECK(xv.grad().to_vector()[2] == doctest::Approx(-0.5 / 2).epsilon(1e-12));
 }
 
-TEST_CASE("sparse_categorical_crossentropy: two pixels by hand, ignored labels, [..., 1] labels") {
+TEST_CASE("sparse_categorical_crossentropy: two pixels by hand, ignored labels, labels shaped (..., 1)") {
   LossOptions logits;
   logits.from_logits = true;
   const Tensor x = f64({0.0, std::log(3.0), 2.0, 2.0}, {2, 2});

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <sys/stat.h>
+
 #include "autograd/safetensors.h"
 
 using namespace tg;
@@ -84,4 +86,9 @@ TEST_CASE("safetensors: atomic write leaves no temporary files and replaces the 
   save_safetensors(d / "ckpt.safetensors", {{"w", Tensor::full({4}, 2.0)}});
   CHECK(load_safetensors(d / "ckpt.safetensors").at("w").flat(3) == 2.0);
   CHECK(std::distance(fs::directory_iterator(d), fs::directory_iterator{}) == 1);
+  // Readable by others as any new file is (not mkstemp's owner-only 0600), under a typical umask.
+  const mode_t old_mask = ::umask(022);
+  save_safetensors(d / "ckpt.safetensors", {{"w", Tensor::full({4}, 3.0)}});
+  ::umask(old_mask);
+  CHECK((fs::status(d / "ckpt.safetensors").permissions() & fs::perms::others_read) != fs::perms::none);
 }

@@ -29,7 +29,7 @@ TEST_CASE("tensor: row-major NHWC indexing") {
   CHECK(t.at({0, 1, 2, 1}) == 11);
 }
 
-TEST_CASE("tensor: reshape and slice are views; clone copies") {
+TEST_CASE("tensor: reshape and slice are views, clone copies") {
   Tensor t = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor r = t.reshape({3, -1});
   CHECK(r.shape() == Shape{3, 2});

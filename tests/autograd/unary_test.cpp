@@ -18,6 +18,13 @@ TEST_CASE("unary: forward values by hand") {
   CHECK(v(log(p))[1] == doctest::Approx(1.0));
 }
 
+TEST_CASE("unary: relu passes NaN through, as TensorFlow does") {
+  Variable x(Tensor::from({std::nan(""), -1.0}, {2}));
+  auto y = relu(x).value().to_vector();
+  CHECK(std::isnan(y[0]));
+  CHECK(y[1] == 0.0);
+}
+
 TEST_CASE("unary: sigmoid does not overflow at large magnitudes") {
   Variable x(Tensor::from({-1000.0, 1000.0}, {2}));
   auto y = sigmoid(x).value().to_vector();

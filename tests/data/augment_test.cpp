@@ -112,7 +112,7 @@ TEST_CASE("augment: a mask drawn from the image stays aligned through affine tra
   }
 }
 
-TEST_CASE("augment: same generator state, same result; colour jitter leaves the labels alone") {
+TEST_CASE("augment: same generator state, same result, colour jitter leaves the labels alone") {
   AugmentOptions o = AugmentOptions::keras_membrane();
   o.brightness = 0.2;
   o.contrast = 0.3;

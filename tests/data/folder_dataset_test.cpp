@@ -30,7 +30,7 @@ std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> sna
 
 }  // namespace
 
-TEST_CASE("folder: images/ + masks/ pair by stem in natural order; other files are ignored") {
+TEST_CASE("folder: images/ + masks/ pair by stem in natural order, other files are ignored") {
   TempDir tmp;
   for (const char* stem : {"10", "2", "1"}) write_pair(tmp.path(), stem);
   std::ofstream(tmp / "images" / "README.txt") << "not an image";
@@ -52,7 +52,7 @@ TEST_CASE("folder: images/ + masks/ pair by stem in natural order; other files a
   CHECK(s.image.at({7, 7, 0}) == doctest::Approx(251.0 / 255.0));  // (63 * 255 / 64) = 251
 }
 
-TEST_CASE("folder: membrane's image/ + label/ layout is detected; other names are configurable") {
+TEST_CASE("folder: membrane's image/ + label/ layout is detected, other names are configurable") {
   TempDir tmp;
   write_pair(tmp.path(), "0", 8, 8, "image", "label");
   write_pair(tmp.path(), "1", 8, 8, "image", "label");

@@ -76,7 +76,7 @@ TEST_CASE("image_io: is_image_extension is case-insensitive and selective") {
   CHECK_FALSE(is_image_extension("x.gif"));
 }
 
-TEST_CASE("image_io: image_tensor scales to [0, 1], repeats grey, drops alpha, refuses colour for 1 channel") {
+TEST_CASE("image_io: image_tensor scales to 0..1, repeats grey, drops alpha, refuses colour for 1 channel") {
   const RawImage ga{1, 2, 2, 255, {0, 9, 255, 9}};  // grey + alpha
   CHECK(image_tensor(ga, 3, "ga.png").to_vector() == std::vector<double>{0, 0, 0, 1, 1, 1});
   const RawImage rgba{1, 1, 4, 65535, {65535, 0, 32768, 1}};

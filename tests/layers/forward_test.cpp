@@ -107,7 +107,7 @@ TEST_CASE("train() and eval() switch Dropout and BatchNormalization") {
   CHECK(mask1 != mask3);
 }
 
-TEST_CASE("float64 and float32 runs agree; inputs are checked") {
+TEST_CASE("float64 and float32 runs agree, inputs are checked") {
   Model m = seed_autoencoder({8, 8, 3}, true, 3, 2);
   const Tensor x = random_tensor({2, 8, 8, 3}, 5, -1, 1, DType::F32);
   const Tensor y32 = m(Variable(x)).value();

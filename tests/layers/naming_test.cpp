@@ -13,7 +13,7 @@ std::vector<std::string> names(const Model& m) {
 }
 }  // namespace
 
-TEST_CASE("names: conv2d, conv2d_1, ... per class; input_1; given names kept") {
+TEST_CASE("names: conv2d, conv2d_1, ... per class, input_1, given names kept") {
   reset_layer_names();  // names as in a fresh session, whatever ran before
   auto x = Input({8, 8, 1});
   auto a = Conv2D(2, 3).padding("same")(x);

@@ -79,7 +79,7 @@ TEST_CASE("optim: Adam's first step by hand: every element moves by lr (times si
   CHECK(w.value().flat(2) == doctest::Approx(0.5 - 0.1 * 1e-6 / (1e-6 + e)).epsilon(1e-14));
 }
 
-TEST_CASE("optim: parameters without a gradient are left alone; weight decay honours exclusions") {
+TEST_CASE("optim: parameters without a gradient are left alone, weight decay honours exclusions") {
   Variable a(Tensor::from({1.0, 2.0}, {2}, DType::F64), true);
   Variable b(Tensor::from({3.0}, {1}, DType::F64), true);
   Variable bias(Tensor::from({4.0}, {1}, DType::F64), true);

@@ -95,7 +95,7 @@ TEST_CASE("checkpoint: a run keeps the last K step files plus last and best, and
   fs::remove_all(run.root);
 }
 
-TEST_CASE("checkpoint: keep_last 0 writes only last/best; leftovers of a killed writer are cleaned up") {
+TEST_CASE("checkpoint: keep_last 0 writes only last/best, leftovers of a killed writer are cleaned up") {
   const RunDir run(temp_dir("nosteps"));
   write_run_checkpoint(run, sample(1), 1, true, 0);
   write_run_checkpoint(run, sample(2), 2, false, 0);

@@ -305,7 +305,7 @@ TEST_CASE("fit: a non-finite loss stops training, names the step and batch, and 
   fs::remove_all(dir);
 }
 
-TEST_CASE("fit: early stopping restores the best weights; plateau lowers the rate; both logged") {
+TEST_CASE("fit: early stopping restores the best weights, plateau lowers the rate, both logged") {
   SmallRun s;
   const fs::path dir = temp_run("early");
   Model model = s.model();

@@ -51,7 +51,7 @@ TEST_CASE("loss: auto picks Keras's loss from the output activation and runs it 
   CHECK(b == binary_crossentropy(z, binary_labels().reshape({1, 4, 4, 1}), void_255(true)).item());
 }
 
-TEST_CASE("loss: crossentropy+dice is the sum of the two; dice uses one-hot targets with void rows empty") {
+TEST_CASE("loss: crossentropy+dice is the sum of the two, dice uses one-hot targets with void rows empty") {
   Model softmax = head(3, "softmax");
   const Variable logits = softmax.forward_logits(images());
   TrainingLoss both("crossentropy+dice", softmax, 3, 255);

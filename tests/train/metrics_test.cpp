@@ -39,7 +39,7 @@ TEST_CASE("metrics: confusion matrix by hand (argmax over classes, ties to the l
   CHECK(logs.count("val_mean_dice") == 1);
 }
 
-TEST_CASE("metrics: ignore_index pixels are not counted; absent classes are left out of the means") {
+TEST_CASE("metrics: ignore_index pixels are not counted, absent classes are left out of the means") {
   const Tensor scores = Tensor::from({2.0, -1.0, 0.0, 3.0, 0.0, 0.0, -5.0, 1.0, 0.0}, {3, 3});
   const Tensor truth = Tensor::from({0, 255, 1}, {3});
   ConfusionMatrix m(3, 255);

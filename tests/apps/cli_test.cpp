@@ -1,0 +1,497 @@
+// The tapegrad command as a user meets it: run as a child process, its exit status, its messages and the files it
+// writes. Models are tiny (4 filters, 2 levels, 32x32) so the whole file runs in seconds.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "cli_util.h"
+#include "train/fit.h"
+
+using namespace tg::cli_test;
+
+namespace {
+
+const std::vector<std::string> kTiny = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
+                                        "--progress", "none"};
+
+// A tiny U-Net trained on the synthetic set into `run`.
+Result train_tiny(const fs::path& run, const fs::path& scratch, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"train"};
+  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"--out", run.string()});
+  return run_cli(args, scratch);
+}
+
+// A trained 3-class model's best checkpoint (fails the test when training fails).
+fs::path trained_checkpoint(const TempDir& tmp, int epochs = 2) {
+  const fs::path run = tmp / "run";
+  const Result r = train_tiny(run, tmp.path(),
+                              {"--classes", "3", "--epochs", std::to_string(epochs), "--synthetic-count", "48",
+                               "--lr", "0.01"});
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  return run / "checkpoints" / "best.safetensors";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The only line of a runtime failure: "tapegrad: error: ..." naming `what`.
+void check_one_error_line(const Result& r, const std::string& what) {
+  CHECK_MESSAGE(r.status == 1, r.output);
+  const auto lines = lines_of(r.output);
+  REQUIRE_MESSAGE(lines.size() == 1, r.output);
+  CHECK(lines[0].rfind("tapegrad: error: ", 0) == 0);
+  CHECK_MESSAGE(contains(lines[0], what), lines[0] << " should name " << what);
+}
+
+// metrics.csv rows as column -> value maps.
+std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
+  const auto lines = lines_of(read_text(path));
+  REQUIRE(!lines.empty());
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::stringstream in(line);
+    for (std::string cell; std::getline(in, cell, ',');) cells.push_back(cell);
+    return cells;
+  };
+  const auto header = split(lines[0]);
+  std::vector<std::map<std::string, std::string>> rows;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const auto cells = split(lines[i]);
+    REQUIRE(cells.size() == header.size());
+    std::map<std::string, std::string> row;
+    for (size_t c = 0; c < cells.size(); ++c) row[header[c]] = cells[c];
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+bool json_has_key(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object()) return false;
+  if (j.contains(key)) return true;
+  return std::any_of(j.begin(), j.end(), [&](const nlohmann::json& v) { return json_has_key(v, key); });
+}
+
+// 31030658 -> "31,030,658", as the summary prints counts.
+std::string with_commas(int64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t pos = text.find(part); pos != std::string::npos; pos = text.find(part, pos + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("cli: bad flags and bad values exit 2 with CLI11's message and create nothing") {
+  TempDir tmp;
+  const std::string run = (tmp / "run").string(), missing = (tmp / "missing.safetensors").string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"train", "--bogus", "--out", run}, "The following argument was not expected: --bogus"},
+      {{"train", "--filters", "4"}, "--out RUN_DIR (or --resume RUN_DIR) is required"},
+      {{"train", "--classes", "0", "--out", run}, "--classes: Value 0 not in range 1 to 255"},
+      {{"train", "--fit", "bogus", "--out", run}, "--fit: bogus not in {resize,crop}"},
+      {{"train", "--lr", "fast", "--out", run}, "--lr"},
+      {{"train", "--out", run, "--resume", tmp.path().string()}, "excludes"},
+      {{"predict", "--checkpoint", missing, "--input", run, "--out", run}, "--checkpoint: File does not exist: " + missing},
+      {{"evaluate", "--checkpoint", missing}, "--checkpoint: File does not exist: " + missing},
+      {{"frobnicate"}, "A subcommand is required"},
+      {{}, "A subcommand is required"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = run_cli(args, tmp.path());
+    INFO("tapegrad " << (args.empty() ? "" : args[0]) << " ... -> " << r.output);
+    CHECK(r.status == 2);
+    CHECK(contains(r.output, message));
+    CHECK(contains(r.output, "Run with --help for more information."));
+    CHECK_FALSE(fs::exists(run));
+  }
+  const Result help = run_cli({"train", "--help"}, tmp.path());
+  CHECK(help.status == 0);
+  CHECK(contains(help.output, "--resume"));
+}
+
+TEST_CASE("cli: runtime failures exit 1 with one line naming the file or value") {
+  TempDir tmp;
+  const fs::path checkpoint = trained_checkpoint(tmp, 1);
+
+  {
+    INFO("training data folder that does not exist");
+    const fs::path run = tmp / "run2";
+    check_one_error_line(train_tiny(run, tmp.path(), {"--data", "/nonexistent/membrane"}), "/nonexistent/membrane");
+    CHECK_FALSE(fs::exists(run));
+  }
+  {
+    INFO("training into a folder that already holds a run");
+    const Result r = train_tiny(tmp / "run", tmp.path(), {"--classes", "3", "--epochs", "1", "--synthetic-count", "48"});
+    CHECK(r.status == 1);
+    CHECK(contains(r.output, (tmp / "run").string()));
+    CHECK(contains(r.output, "resume"));
+  }
+  {
+    INFO("evaluation data folder that does not exist");
+    check_one_error_line(run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", "/nonexistent/set",
+                                  "--mask", "index"},
+                                 tmp.path()),
+                         "/nonexistent/set");
+  }
+  {
+    INFO("predict on a folder with no images");
+    fs::create_directories(tmp / "empty");
+    write_text(tmp / "empty" / "notes.txt", "no pictures here");
+    check_one_error_line(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (tmp / "empty").string(),
+                                  "--out", (tmp / "pred").string()},
+                                 tmp.path()),
+                         (tmp / "empty").string() + ": no images");
+  }
+  {
+    INFO("predict on an input that does not exist");
+    check_one_error_line(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input",
+                                  (tmp / "nope.png").string(), "--out", (tmp / "pred").string()},
+                                 tmp.path()),
+                         (tmp / "nope.png").string());
+  }
+  {
+    INFO("predict with a colour image on a grey model");
+    std::vector<uint8_t> px(16 * 16 * 3);
+    for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i % 3 == 0 ? 250 : 10);  // red
+    REQUIRE(stbi_write_png((tmp / "red.png").c_str(), 16, 16, 3, px.data(), 16 * 3) == 1);
+    check_one_error_line(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input",
+                                  (tmp / "red.png").string(), "--out", (tmp / "pred").string()},
+                                 tmp.path()),
+                         (tmp / "red.png").string());
+  }
+  {
+    INFO("a truncated checkpoint");
+    const std::string bytes = read_text(checkpoint);
+    write_text(tmp / "cut.safetensors", bytes.substr(0, bytes.size() / 2));
+    for (const char* command : {"predict", "evaluate", "summary"}) {
+      std::vector<std::string> args = {command, "--checkpoint", (tmp / "cut.safetensors").string()};
+      if (std::string(command) == "predict") args.insert(args.end(), {"--input", (tmp / "x.png").string(), "--out", (tmp / "p").string()});
+      INFO(command);
+      check_one_error_line(run_cli(args, tmp.path()), (tmp / "cut.safetensors").string());
+    }
+  }
+  {
+    INFO("a file that is not a checkpoint at all");
+    write_text(tmp / "notes.safetensors", "these are not weights\n");
+    check_one_error_line(run_cli({"summary", "--checkpoint", (tmp / "notes.safetensors").string()}, tmp.path()),
+                         (tmp / "notes.safetensors").string());
+  }
+  {
+    INFO("a malformed --input shape");
+    check_one_error_line(run_cli({"summary", "--input", "256,x,1"}, tmp.path()), "--input 256,x,1");
+  }
+}
+
+TEST_CASE("cli: train on the synthetic set writes config.json with every setting, logs, metrics, checkpoints, report") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  const Result r = train_tiny(run, tmp.path(),
+                              {"--classes", "3", "--epochs", "2", "--synthetic-count", "40", "--seed", "7", "--lr",
+                               "0.002", "--val-split", "0.25", "--dropout", "0.3"});
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(contains(r.output, "report: " + (run / "report.html").string()));
+  for (const char* file : {"config.json", "log.txt", "metrics.csv", "report.html", "checkpoints/last.safetensors",
+                           "checkpoints/best.safetensors"})
+    CHECK_MESSAGE(fs::is_regular_file(run / file), file);
+
+  const nlohmann::json config = read_json(run / "config.json");
+  REQUIRE(config.contains("command"));
+  const nlohmann::json& command = config["command"];
+  CHECK(command["seed"] == 7);
+  CHECK(command["lr"] == 0.002);
+  CHECK(command["epochs"] == 2);
+  CHECK(command["batch"] == 8);
+  CHECK(command["model"]["filters"] == 4);
+  CHECK(command["model"]["depth"] == 2);
+  CHECK(command["model"]["size"] == 32);
+  CHECK(command["model"]["classes"] == 3);
+  CHECK(command["model"]["dropout"] == 0.3);
+  CHECK(command["data"]["data"] == "synthetic");
+  CHECK(command["data"]["synthetic_count"] == 40);
+  CHECK(command["data"]["val_split"] == 0.25);
+  CHECK(config["fit"]["seed"] == 7);
+  CHECK(config["data"]["train_samples"] == 30);
+  CHECK(config["data"]["validation_samples"] == 10);
+
+  // Every flag of `train --help` that shapes the run is recorded (display and location flags aside).
+  const Result help = run_cli({"train", "--help"}, tmp.path());
+  REQUIRE(help.status == 0);
+  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache"};
+  std::set<std::string> flags;
+  const std::regex flag("--([a-z][a-z-]*)");
+  for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), flag); it != std::sregex_iterator(); ++it) {
+    std::string key = (*it)[1];
+    std::replace(key.begin(), key.end(), '-', '_');
+    flags.insert(key);
+  }
+  CHECK(flags.size() > 30);
+  for (const std::string& key : flags)
+    if (!not_settings.count(key)) CHECK_MESSAGE(json_has_key(command, key), "config.json lacks --" << key);
+  CHECK(config["threads"].get<int>() >= 1);
+
+  const auto rows = read_csv(run / "metrics.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at("epoch") == "1");
+  CHECK(rows[1].at("epoch") == "2");
+  for (const auto& row : rows) {
+    CHECK(std::isfinite(std::stod(row.at("loss"))));
+    CHECK(std::isfinite(std::stod(row.at("val_loss"))));
+    CHECK(row.count("val_dice_2"));
+  }
+  const std::string log = read_text(run / "log.txt");
+  CHECK(contains(log, "Epoch 2/2"));
+  CHECK(contains(log, "seed 7"));
+  CHECK(contains(log, "Finished 2 epochs"));
+
+  // The checkpoints hold the trained model.
+  const tg::Model model = tg::train::load_trained_model(run / "checkpoints" / "last.safetensors");
+  CHECK(model.input_shape() == tg::Shape{32, 32, 1});
+  CHECK(model.output_shape().back() == 3);
+}
+
+TEST_CASE("cli: report.html holds the loss curves, sample grid, model summary and config") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  const Result r = train_tiny(run, tmp.path(),
+                              {"--epochs", "2", "--synthetic-count", "40", "--seed", "11", "--report-samples", "4"});
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const std::string html = read_text(run / "report.html");
+  for (const char* section : {"id='curves'", "id='samples'", "id='model'", "id='config'", "id='throughput'"})
+    CHECK_MESSAGE(contains(html, section), section);
+  const size_t curves = html.find("id='curves'"), samples = html.find("id='samples'");
+  const size_t model = html.find("id='model'"), config = html.find("id='config'");
+  CHECK(contains(html.substr(curves, samples > curves ? samples - curves : std::string::npos), "<polyline"));
+  // Image, ground truth and prediction for each of the 4 validation samples, inline.
+  CHECK(count_of(html, "src='data:image/png;base64,") + count_of(html, "src=\"data:image/png;base64,") == 12);
+  CHECK(contains(html.substr(model), "Total params: " + with_commas(tg::train::load_trained_model(
+                                                          run / "checkpoints" / "last.safetensors").count_params())));
+  CHECK(contains(html.substr(config), "&quot;seed&quot;: 11"));
+  CHECK(contains(html, "epoch 2 of 2"));
+  CHECK_FALSE(contains(html, "<script"));
+}
+
+TEST_CASE("cli: predict writes NAME_mask.png and NAME_overlay.png at each input's size, tiling large inputs") {
+  TempDir tmp;
+  const fs::path checkpoint = trained_checkpoint(tmp);
+  const fs::path in = tmp / "in";
+  // Exactly the model's input, larger (tiled), another aspect with one side smaller than the input, odd sizes.
+  const std::map<std::string, std::pair<int, int>> sizes = {
+      {"same", {32, 32}}, {"large", {80, 96}}, {"wide", {24, 56}}, {"odd", {45, 37}}};
+  for (const auto& [name, hw] : sizes) write_grey_png(in / (name + ".png"), hw.first, hw.second);
+
+  const fs::path out = tmp / "out";
+  const Result r = run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", in.string(), "--out",
+                            out.string()},
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const Result raw = run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", in.string(), "--out",
+                              (tmp / "raw").string(), "--raw", "--no-overlay"},
+                             tmp.path());
+  REQUIRE_MESSAGE(raw.status == 0, raw.output);
+  for (const auto& [name, hw] : sizes) {
+    INFO(name);
+    const auto [h, w] = hw;
+    CHECK(contains(r.output, (out / (name + "_mask.png")).string() + " (" + std::to_string(w) + "x" + std::to_string(h)));
+    CHECK(png_size(out / (name + "_mask.png")) == PngSize{w, h, 1});
+    CHECK(png_size(out / (name + "_overlay.png")) == PngSize{w, h, 3});
+    CHECK(png_size(tmp / "raw" / (name + "_mask.png")) == PngSize{w, h, 1});
+    CHECK_FALSE(fs::exists(tmp / "raw" / (name + "_overlay.png")));
+    // --raw holds the class ids; the default spreads the same classes over 0, 128, 255.
+    const auto spread = png_pixels(out / (name + "_mask.png"));
+    const auto ids = png_pixels(tmp / "raw" / (name + "_mask.png"));
+    REQUIRE(spread.size() == ids.size());
+    const uint8_t grey[3] = {0, 128, 255};
+    size_t mismatches = 0, out_of_range = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] > 2) ++out_of_range;
+      else if (spread[i] != grey[ids[i]]) ++mismatches;
+    }
+    CHECK(out_of_range == 0);
+    CHECK(mismatches == 0);
+  }
+  // One file works as well as a folder.
+  const Result one = run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (in / "wide.png").string(),
+                              "--out", (tmp / "one").string()},
+                             tmp.path());
+  REQUIRE_MESSAGE(one.status == 0, one.output);
+  CHECK(png_pixels(tmp / "one" / "wide_mask.png") == png_pixels(out / "wide_mask.png"));
+}
+
+TEST_CASE("cli: evaluate --json reports pixel accuracy, per-class Dice and IoU that match predict's masks") {
+  TempDir tmp;
+  const fs::path data = tmp / "set";
+  REQUIRE(run_cli({"synth", "--out", data.string(), "--count", "6", "--size", "32", "--classes", "3", "--seed", "5"},
+                  tmp.path()).status == 0);
+  const fs::path checkpoint = trained_checkpoint(tmp);
+  const Result r = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                            "index", "--json"},
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json m = nlohmann::json::parse(r.output);
+  CHECK(m["samples"] == 6);
+  for (const char* key : {"pixel_accuracy", "mean_iou", "mean_dice", "loss", "dice_0", "dice_1", "dice_2", "iou_0",
+                          "iou_1", "iou_2"})
+    REQUIRE_MESSAGE(m.contains(key), key);
+  CHECK(std::isfinite(m["loss"].get<double>()));
+  CHECK(m["loss"].get<double>() > 0);
+
+  // Recount from the masks on disk and `predict --raw` on the same images.
+  REQUIRE(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (data / "images").string(), "--out",
+                   (tmp / "pred").string(), "--raw", "--no-overlay"},
+                  tmp.path()).status == 0);
+  int64_t confusion[3][3] = {};
+  int64_t total = 0;
+  for (const auto& entry : fs::directory_iterator(data / "masks")) {
+    const auto truth = png_pixels(entry.path());
+    const auto predicted = png_pixels(tmp / "pred" / (entry.path().stem().string() + "_mask.png"));
+    REQUIRE(truth.size() == predicted.size());
+    for (size_t i = 0; i < truth.size(); ++i) {
+      REQUIRE(truth[i] < 3);
+      REQUIRE(predicted[i] < 3);
+      ++confusion[truth[i]][predicted[i]];
+      ++total;
+    }
+  }
+  REQUIRE(total == 6 * 32 * 32);
+  // Tolerance: a handful of pixels whose top two classes tie to float rounding may differ between batch sizes.
+  const double tolerance = 5.0 / static_cast<double>(total);
+  CHECK(std::fabs(m["pixel_accuracy"].get<double>() -
+                  static_cast<double>(confusion[0][0] + confusion[1][1] + confusion[2][2]) / total) <= tolerance);
+  double iou_sum = 0;
+  int present = 0;
+  for (int k = 0; k < 3; ++k) {
+    INFO("class " << k);
+    int64_t tp = confusion[k][k], fp = 0, fn = 0;
+    for (int j = 0; j < 3; ++j)
+      if (j != k) fp += confusion[j][k], fn += confusion[k][j];
+    const double iou = m["iou_" + std::to_string(k)], dice = m["dice_" + std::to_string(k)];
+    CHECK(iou >= 0.0);
+    CHECK(iou <= 1.0);
+    CHECK(dice == doctest::Approx(2 * iou / (1 + iou)));
+    if (tp + fp + fn > 0) {
+      CHECK(std::fabs(iou - static_cast<double>(tp) / (tp + fp + fn)) <= tolerance * 10);
+      iou_sum += iou, ++present;
+    }
+  }
+  REQUIRE(present >= 2);
+  CHECK(m["mean_iou"].get<double>() == doctest::Approx(iou_sum / present));
+
+  const Result table = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                                "index"},
+                               tmp.path());
+  REQUIRE(table.status == 0);
+  CHECK(contains(table.output, "(6 samples)"));
+  CHECK(contains(table.output, "pixel_accuracy"));
+}
+
+TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model") {
+  TempDir tmp;
+  const Result seed = run_cli({"summary", "--model", "unet", "--input", "256,256,1", "--classes", "2"}, tmp.path());
+  REQUIRE_MESSAGE(seed.status == 0, seed.output);
+  CHECK(contains(seed.output, "Total params: 31,030,658"));
+  CHECK(contains(seed.output, "(0, 1, 0, 1)"));  // the 2x2 up-convolutions pad one row and column after
+
+  const fs::path checkpoint = trained_checkpoint(tmp, 1);
+  const tg::Model model = tg::train::load_trained_model(checkpoint);
+  const Result stored = run_cli({"summary", "--checkpoint", checkpoint.string()}, tmp.path());
+  REQUIRE_MESSAGE(stored.status == 0, stored.output);
+  CHECK(contains(stored.output, "Total params: " + with_commas(model.count_params())));
+}
+
+TEST_CASE("cli: synth writes images/ and masks/, refuses a folder that already holds them, and its hint trains") {
+  TempDir tmp;
+  const fs::path dir = tmp / "shapes";
+  const Result r = run_cli({"synth", "--out", dir.string(), "--count", "5", "--size", "24", "--classes", "3"},
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  for (const char* sub : {"images", "masks"}) {
+    size_t files = 0;
+    for (const auto& entry : fs::directory_iterator(dir / sub)) {
+      ++files;
+      CHECK(png_size(entry.path()) == PngSize{24, 24, 1});
+      if (std::string(sub) == "masks")
+        for (uint8_t v : png_pixels(entry.path())) REQUIRE(v < 3);
+    }
+    CHECK(files == 5);
+  }
+  const Result again = run_cli({"synth", "--out", dir.string(), "--count", "2", "--size", "24"}, tmp.path());
+  CHECK(again.status == 1);
+  CHECK(contains(again.output, (dir / "images").string()));
+
+  // The command synth suggests trains on what it wrote.
+  std::smatch hint;
+  REQUIRE(std::regex_search(r.output, hint, std::regex("tapegrad (train [^\\n]*) --out RUN_DIR")));
+  std::vector<std::string> args;
+  std::stringstream words(hint[1].str());
+  for (std::string word; words >> word;) args.push_back(word);
+  CHECK(args == std::vector<std::string>{"train", "--data", dir.string(), "--mask", "index", "--classes", "3",
+                                         "--size", "24"});
+  args.insert(args.end(), {"--filters", "4", "--depth", "2", "--epochs", "1", "--batch", "4", "--progress", "none",
+                           "--out", (tmp / "run").string()});
+  const Result trained = run_cli(args, tmp.path());
+  CHECK_MESSAGE(trained.status == 0, trained.output);
+  CHECK(fs::exists(tmp / "run" / "checkpoints" / "last.safetensors"));
+}
+
+TEST_CASE("cli: train --resume RUN_DIR --epochs N extends a finished run to N epochs") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  REQUIRE(train_tiny(run, tmp.path(), {"--epochs", "1", "--synthetic-count", "24"}).status == 0);
+  REQUIRE(read_csv(run / "metrics.csv").size() == 1);
+  const Result r = run_cli({"train", "--resume", run.string(), "--epochs", "3", "--progress", "none"}, tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto rows = read_csv(run / "metrics.csv");
+  REQUIRE(rows.size() == 3);
+  for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i].at("epoch") == std::to_string(i + 1));
+  CHECK(contains(r.output, "Finished 3 epochs"));
+  // Asking again for what is done trains nothing more.
+  const Result again = run_cli({"train", "--resume", run.string(), "--epochs", "3", "--progress", "none"}, tmp.path());
+  CHECK(again.status == 0);
+  CHECK(read_csv(run / "metrics.csv").size() == 3);
+  // --resume needs a folder.
+  CHECK(run_cli({"train", "--resume", (tmp / "none").string()}, tmp.path()).status == 2);
+}
+
+TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint and says how to resume") {
+  TempDir tmp;
+  const fs::path run = tmp / "run", log = tmp / "train.log";
+  std::vector<std::string> args = {"train"};
+  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), {"--epochs", "50", "--synthetic-count", "64", "--checkpoint-every", "1", "--out",
+                           run.string()});
+  const pid_t pid = spawn_cli(args, log);
+  const fs::path last = run / "checkpoints" / "last.safetensors";
+  // Polls for the first checkpoint; 50 epochs take far longer than this wait, so the signal lands mid-run.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(last) && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const bool started = fs::exists(last);
+  REQUIRE(::kill(pid, SIGINT) == 0);
+  const int status = wait_cli(pid);
+  const std::string output = read_text(log);
+  REQUIRE_MESSAGE(started, output);
+  CHECK_MESSAGE(status == 130, output);
+  CHECK(contains(output, "Stopped by SIGINT"));
+  CHECK(contains(output, "tapegrad train --resume " + run.string()));
+
+  const tg::Model model = tg::train::load_trained_model(last);
+  CHECK(model.count_params() > 0);
+  CHECK(run_cli({"summary", "--checkpoint", last.string()}, tmp.path()).status == 0);
+
+  // The interrupted first epoch completes on resume.
+  const Result resumed = run_cli({"train", "--resume", run.string(), "--epochs", "1", "--progress", "none"}, tmp.path());
+  CHECK_MESSAGE(resumed.status == 0, resumed.output);
+  const auto rows = read_csv(run / "metrics.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].at("global_step") == "7");  // 51 training samples in batches of 8
+}
