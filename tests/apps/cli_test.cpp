@@ -27,12 +27,13 @@ Result train_tiny(const fs::path& run, const fs::path& scratch, const std::vecto
   return run_cli(args, scratch);
 }
 
-// A trained 3-class model's best checkpoint (fails the test when training fails).
-fs::path trained_checkpoint(const TempDir& tmp, int epochs = 2) {
+// A 3-class model's checkpoint, barely trained so that its predictions still mix all classes (a few epochs on the
+// synthetic set make so small a model predict background everywhere, which would hide mistakes in class handling).
+fs::path trained_checkpoint(const TempDir& tmp) {
   const fs::path run = tmp / "run";
   const Result r = train_tiny(run, tmp.path(),
-                              {"--classes", "3", "--epochs", std::to_string(epochs), "--synthetic-count", "48",
-                               "--lr", "0.01"});
+                              {"--classes", "3", "--epochs", "1", "--steps-per-epoch", "2", "--lr", "1e-4",
+                               "--synthetic-count", "48", "--seed", "1"});
   REQUIRE_MESSAGE(r.status == 0, r.output);
   return run / "checkpoints" / "best.safetensors";
 }
@@ -121,7 +122,7 @@ TEST_CASE("cli: bad flags and bad values exit 2 with CLI11's message and create 
 
 TEST_CASE("cli: runtime failures exit 1 with one line naming the file or value") {
   TempDir tmp;
-  const fs::path checkpoint = trained_checkpoint(tmp, 1);
+  const fs::path checkpoint = trained_checkpoint(tmp);
 
   {
     INFO("training data folder that does not exist");
@@ -248,6 +249,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
     CHECK(std::isfinite(std::stod(row.at("val_loss"))));
     CHECK(row.count("val_dice_2"));
   }
+  CHECK(std::stod(rows[1].at("loss")) < std::stod(rows[0].at("loss")));
   const std::string log = read_text(run / "log.txt");
   CHECK(contains(log, "Epoch 2/2"));
   CHECK(contains(log, "seed 7"));
@@ -298,6 +300,7 @@ TEST_CASE("cli: predict writes NAME_mask.png and NAME_overlay.png at each input'
                               (tmp / "raw").string(), "--raw", "--no-overlay"},
                              tmp.path());
   REQUIRE_MESSAGE(raw.status == 0, raw.output);
+  std::set<uint8_t> classes_seen;
   for (const auto& [name, hw] : sizes) {
     INFO(name);
     const auto [h, w] = hw;
@@ -318,7 +321,9 @@ TEST_CASE("cli: predict writes NAME_mask.png and NAME_overlay.png at each input'
     }
     CHECK(out_of_range == 0);
     CHECK(mismatches == 0);
+    classes_seen.insert(ids.begin(), ids.end());
   }
+  CHECK(classes_seen.size() >= 2);  // else the comparison above proves little
   // One file works as well as a folder.
   const Result one = run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (in / "wide.png").string(),
                               "--out", (tmp / "one").string()},
@@ -401,7 +406,7 @@ TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and fo
   CHECK(contains(seed.output, "Total params: 31,030,658"));
   CHECK(contains(seed.output, "(0, 1, 0, 1)"));  // the 2x2 up-convolutions pad one row and column after
 
-  const fs::path checkpoint = trained_checkpoint(tmp, 1);
+  const fs::path checkpoint = trained_checkpoint(tmp);
   const tg::Model model = tg::train::load_trained_model(checkpoint);
   const Result stored = run_cli({"summary", "--checkpoint", checkpoint.string()}, tmp.path());
   REQUIRE_MESSAGE(stored.status == 0, stored.output);
