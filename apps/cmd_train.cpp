@@ -29,52 +29,11 @@ struct TrainOptions {
   std::string optimizer = "adam", loss = "auto", schedule = "constant", monitor, out, resume, progress = "auto";
   int warmup_steps = 0;
   uint64_t seed = 0;
-
-  nlohmann::json to_json() const {
-    return {{"model", model.to_json()},
-            {"data", data.to_json()},
-            {"epochs", epochs},
-            {"batch", batch},
-            {"steps_per_epoch", steps_per_epoch},
-            {"lr", lr},
-            {"optimizer", optimizer},
-            {"weight_decay", weight_decay},
-            {"clipnorm", clipnorm},
-            {"schedule", schedule},
-            {"warmup_steps", warmup_steps},
-            {"loss", loss},
-            {"monitor", monitor},
-            {"patience", patience},
-            {"keep_last", keep_last},
-            {"checkpoint_every", checkpoint_every},
-            {"workers", workers},
-            {"report_samples", report_samples},
-            {"seed", seed}};
-  }
-  static TrainOptions from_json(const nlohmann::json& j) {
-    TrainOptions o;
-    o.model = ModelOptions::from_json(j.at("model"));
-    o.data = DataOptions::from_json(j.at("data"));
-    o.epochs = j.at("epochs");
-    o.batch = j.at("batch");
-    o.steps_per_epoch = j.at("steps_per_epoch");
-    o.lr = j.at("lr");
-    o.optimizer = j.at("optimizer");
-    o.weight_decay = j.at("weight_decay");
-    o.clipnorm = j.at("clipnorm");
-    o.schedule = j.at("schedule");
-    o.warmup_steps = j.at("warmup_steps");
-    o.loss = j.at("loss");
-    o.monitor = j.at("monitor");
-    o.patience = j.at("patience");
-    o.keep_last = j.at("keep_last");
-    o.checkpoint_every = j.at("checkpoint_every");
-    o.workers = j.at("workers");
-    o.report_samples = j.at("report_samples");
-    o.seed = j.at("seed");
-    return o;
-  }
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
+                                                patience, report_samples, steps_per_epoch, checkpoint_every, lr,
+                                                weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
+                                                warmup_steps, seed)
 
 std::string loss_name(const std::string& cli) {
   if (cli == "ce") return "sparse_categorical_crossentropy";
@@ -176,7 +135,7 @@ Command add_train_command(CLI::App& app) {
       const nlohmann::json saved = train::read_run_config(o->resume);
       if (!saved.contains("command"))
         throw std::runtime_error(o->resume + "/config.json was not written by `tapegrad train`; resume it from code");
-      run = TrainOptions::from_json(saved.at("command"));
+      run = saved.at("command").get<TrainOptions>();
       if (cmd->count("--epochs")) run.epochs = o->epochs;
       run.threads = o->threads ? o->threads : saved.value("threads", 0);
       run.progress = o->progress;
@@ -210,7 +169,7 @@ Command add_train_command(CLI::App& app) {
                    : run.progress == "lines" ? train::ProgressMode::Lines
                    : run.progress == "none"  ? train::ProgressMode::Off
                                              : train::ProgressMode::Auto;
-    fit.extra_config = {{"command", run.to_json()}, {"predict_fit", data.predict_fit}};
+    fit.extra_config = {{"command", run}, {"predict_fit", data.predict_fit}};
     const std::string summary = model.summary();
     const fs::path report = fs::path(run.out) / "report.html";
     fit.on_epoch_end = [&](const train::EpochEnd& e) {
@@ -224,7 +183,7 @@ Command add_train_command(CLI::App& app) {
       }
       r.samples = report_samples(e.model, data.validation.dataset ? data.validation : data.train, run.report_samples);
       r.model_summary = summary;
-      r.config = {{"command", run.to_json()}, {"fit", e.options.to_json()}};
+      r.config = {{"command", run}, {"fit", e.options.to_json()}};
       const double images = static_cast<double>(steps * run.batch);
       r.throughput = {{"threads", std::to_string(omp_get_max_threads())},
                       {"epoch time (s)", std::to_string(e.record.seconds)},

@@ -23,27 +23,6 @@ Shape ModelOptions::input_shape() const {
   return shape;
 }
 
-nlohmann::json ModelOptions::to_json() const {
-  return {{"model", model},       {"filters", resolved_filters()}, {"depth", depth},     {"size", size},
-          {"channels", channels}, {"input", input},                {"classes", classes}, {"dropout", dropout},
-          {"batch_norm", batch_norm}, {"seed", seed}};
-}
-
-ModelOptions ModelOptions::from_json(const nlohmann::json& j) {
-  ModelOptions o;
-  o.model = j.at("model");
-  o.filters = j.at("filters");
-  o.depth = j.at("depth");
-  o.size = j.at("size");
-  o.channels = j.at("channels");
-  o.input = j.at("input");
-  o.classes = j.at("classes");
-  o.dropout = j.at("dropout");
-  o.batch_norm = j.at("batch_norm");
-  o.seed = j.at("seed");
-  return o;
-}
-
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("--model", o.model, "unet (the seed U-Net) or autoencoder (the seed build_model, corrected, with a "
                                      "--classes softmax/sigmoid output)")

@@ -22,9 +22,9 @@ struct ModelOptions {
 
   Shape input_shape() const;
   int resolved_filters() const { return filters > 0 ? filters : (model == "autoencoder" ? 32 : 64); }
-  nlohmann::json to_json() const;
-  static ModelOptions from_json(const nlohmann::json& j);
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelOptions, model, filters, depth, size, channels, classes, dropout,
+                                                batch_norm, input, seed)
 
 void add_model_options(CLI::App& cmd, ModelOptions& options);
 Model build_model(const ModelOptions& options);

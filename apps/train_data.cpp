@@ -6,34 +6,6 @@ namespace fs = std::filesystem;
 
 namespace tg::app {
 
-nlohmann::json DataOptions::to_json() const {
-  return {{"data", data},         {"image_dir", image_dir},   {"mask_dir", mask_dir},
-          {"mask", mask},         {"ignore_index", ignore_index}, {"val", val},
-          {"val_names", val_names}, {"val_split", val_split}, {"fit", fit},
-          {"cache", cache},       {"skip_bad", skip_bad},     {"synthetic_count", synthetic_count},
-          {"augment", augment},   {"augment_affine", augment_affine}, {"jitter", jitter}};
-}
-
-DataOptions DataOptions::from_json(const nlohmann::json& j) {
-  DataOptions o;
-  o.data = j.at("data");
-  o.image_dir = j.at("image_dir");
-  o.mask_dir = j.at("mask_dir");
-  o.mask = j.at("mask");
-  o.ignore_index = j.at("ignore_index");
-  o.val = j.at("val");
-  o.val_names = j.at("val_names");
-  o.val_split = j.at("val_split");
-  o.fit = j.at("fit");
-  o.cache = j.at("cache");
-  o.skip_bad = j.at("skip_bad");
-  o.synthetic_count = j.at("synthetic_count");
-  o.augment = j.at("augment");
-  o.augment_affine = j.at("augment_affine");
-  o.jitter = j.at("jitter");
-  return o;
-}
-
 std::optional<data::AugmentOptions> DataOptions::augment_options() const {
   if (!augment && !augment_affine && jitter <= 0) return std::nullopt;
   data::AugmentOptions a = augment_affine ? data::AugmentOptions::keras_membrane() : data::AugmentOptions{};

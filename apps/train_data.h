@@ -27,11 +27,12 @@ struct DataOptions {
   bool augment_affine = false;      // plus Keras-style small affine transforms (rotation, shift, shear, zoom)
   double jitter = 0.0;              // brightness/contrast jitter
 
-  nlohmann::json to_json() const;
-  static DataOptions from_json(const nlohmann::json& j);
   std::optional<data::AugmentOptions> augment_options() const;
   std::string describe() const;  // "synthetic shapes" / "DIR"
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, mask_dir, mask, ignore_index, val, val_names,
+                                                val_split, fit, cache, skip_bad, synthetic_count, augment,
+                                                augment_affine, jitter)
 
 void add_data_options(CLI::App& cmd, DataOptions& options);
 

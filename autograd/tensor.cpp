@@ -57,7 +57,9 @@ Tensor Tensor::from(std::initializer_list<double> values, Shape shape, DType dty
   return from(std::span<const double>(values.begin(), values.size()), std::move(shape), dtype);
 }
 
-Tensor Tensor::from(std::span<const double> values, Shape shape, DType dtype) {
+namespace {
+template <class U>
+Tensor tensor_from(std::span<const U> values, Shape shape, DType dtype) {
   Tensor t(std::move(shape), dtype);
   if (static_cast<int64_t>(values.size()) != t.numel())
     throw std::invalid_argument("Tensor::from: " + std::to_string(values.size()) + " values for shape " +
@@ -68,17 +70,14 @@ Tensor Tensor::from(std::span<const double> values, Shape shape, DType dtype) {
   });
   return t;
 }
+}  // namespace
+
+Tensor Tensor::from(std::span<const double> values, Shape shape, DType dtype) {
+  return tensor_from(values, std::move(shape), dtype);
+}
 
 Tensor Tensor::from(std::span<const float> values, Shape shape, DType dtype) {
-  Tensor t(std::move(shape), dtype);
-  if (static_cast<int64_t>(values.size()) != t.numel())
-    throw std::invalid_argument("Tensor::from: " + std::to_string(values.size()) + " values for shape " +
-                                shape_str(t.shape()));
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.data<T>();
-    for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
-  });
-  return t;
+  return tensor_from(values, std::move(shape), dtype);
 }
 
 int64_t Tensor::dim(int axis) const {
