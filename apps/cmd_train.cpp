@@ -2,6 +2,7 @@
 // validation, checkpoints, metric logs and an HTML report in RUN_DIR; `--resume RUN_DIR` continues a run.
 #include <omp.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -185,10 +186,15 @@ Command add_train_command(CLI::App& app) {
       r.model_summary = summary;
       r.config = {{"command", run}, {"fit", e.options.to_json()}};
       const double images = static_cast<double>(steps * run.batch);
+      auto fixed = [](double v, int digits) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+        return std::string(buf);
+      };
       r.throughput = {{"threads", std::to_string(omp_get_max_threads())},
-                      {"epoch time (s)", std::to_string(e.record.seconds)},
-                      {"images/s (training, incl. data and validation)", std::to_string(images / e.record.seconds)},
-                      {"ms per step", std::to_string(1e3 * e.record.seconds / static_cast<double>(steps))}};
+                      {"epoch time (s)", fixed(e.record.seconds, 1)},
+                      {"images/s (training, incl. data and validation)", fixed(images / e.record.seconds, 2)},
+                      {"ms per step (incl. validation)", fixed(1e3 * e.record.seconds / static_cast<double>(steps), 0)}};
       r.status = "epoch " + std::to_string(e.record.epoch) + " of " + std::to_string(run.epochs) + ", step " +
                  std::to_string(e.record.global_step);
       write_report(report.string(), r);

@@ -37,7 +37,7 @@ constexpr const char* kSeriesColours[] = {"#e6503c", "#3ca0e6", "#5ac864", "#b46
 
 std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
                            const std::vector<std::string>& series) {
-  constexpr double W = 460, H = 260, left = 50, right = 12, top = 28, bottom = 36;
+  constexpr double W = 520, H = 280, left = 50, right = 12, top = 28, bottom = 52;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   double max_epoch = 1;
   std::vector<std::string> present;
@@ -81,7 +81,7 @@ std::string svg_line_chart(const std::string& title, const std::vector<std::map<
         << "' stroke='#ddd'/><text x='" << left - 4 << "' y='" << y + 4
         << "' text-anchor='end' font-size='10' font-family='sans-serif'>" << fmt(v, 3) << "</text>";
   }
-  svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 6
+  svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 24
       << "' text-anchor='middle' font-size='11' font-family='sans-serif'>epoch (1 to " << fmt(max_epoch) << ")</text>";
   for (size_t k = 0; k < present.size(); ++k) {
     const char* colour = kSeriesColours[k % std::size(kSeriesColours)];
@@ -93,9 +93,15 @@ std::string svg_line_chart(const std::string& title, const std::vector<std::map<
       svg << "<circle cx='" << x_of(e->second) << "' cy='" << y_of(v->second) << "' r='2.5' fill='" << colour << "'/>";
     }
     svg << "<polyline fill='none' stroke='" << colour << "' stroke-width='2' points='" << points.str() << "'/>";
-    svg << "<rect x='" << left + 8 + 120 * k << "' y='" << top + 2 << "' width='10' height='10' fill='" << colour
-        << "'/><text x='" << left + 22 + 120 * k << "' y='" << top + 11 << "' font-size='11' font-family='sans-serif'>"
-        << escape(present[k]) << "</text>";
+  }
+  // The legend sits below the plot, entries spaced by their text length so that long names never overlap.
+  double x = left;
+  for (size_t k = 0; k < present.size(); ++k) {
+    const char* colour = kSeriesColours[k % std::size(kSeriesColours)];
+    svg << "<rect x='" << x << "' y='" << H - 14 << "' width='10' height='10' fill='" << colour << "'/><text x='"
+        << x + 14 << "' y='" << H - 5 << "' font-size='11' font-family='sans-serif'>" << escape(present[k])
+        << "</text>";
+    x += 24 + 6.5 * static_cast<double>(present[k].size());
   }
   svg << "</svg>";
   return svg.str();
@@ -108,8 +114,9 @@ std::string render_report_html(const ReportData& d) {
        "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
        ".charts{display:flex;flex-wrap:wrap;gap:12px}"
        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
-       ".grid{display:grid;grid-template-columns:repeat(3,max-content);gap:6px;align-items:start}"
-       ".grid img{width:192px;height:192px;image-rendering:pixelated;border:1px solid #ccc}"
+       ".scroll{overflow-x:auto}"
+       ".grid{display:grid;grid-template-columns:repeat(6,max-content);gap:6px;align-items:start}"
+       ".grid img{width:160px;height:160px;image-rendering:pixelated;border:1px solid #ccc}"
        ".grid .head{font-weight:bold;font-size:13px}pre{background:#f6f6f6;padding:10px;font-size:12px;overflow:auto}"
        "</style></head><body>\n";
   h << "<h1>" << escape(d.title) << "</h1>\n<p id='status'>" << escape(d.status) << "</p>\n";
@@ -120,7 +127,7 @@ std::string render_report_html(const ReportData& d) {
                       {"pixel_accuracy", "val_pixel_accuracy", "val_mean_dice", "val_mean_iou"})
     << "</div>\n";
 
-  h << "<h2 id='metrics'>Metrics per epoch</h2>\n<table><tr>";
+  h << "<h2 id='metrics'>Metrics per epoch</h2>\n<div class='scroll'><table><tr>";
   std::vector<std::string> columns;
   for (const auto& row : d.history)
     for (const auto& [k, v] : row)
@@ -136,10 +143,13 @@ std::string render_report_html(const ReportData& d) {
     }
     h << "</tr>\n";
   }
-  h << "</table>\n";
+  h << "</table></div>\n";
 
-  h << "<h2 id='samples'>Validation samples</h2>\n<div class='grid'>"
-       "<div class='head'>image</div><div class='head'>ground truth</div><div class='head'>prediction</div>\n";
+  // Two samples per row: image, ground truth, prediction, twice.
+  h << "<h2 id='samples'>Validation samples</h2>\n<div class='grid'>";
+  for (int twice = 0; twice < 2; ++twice)
+    h << "<div class='head'>image</div><div class='head'>ground truth</div><div class='head'>prediction</div>";
+  h << "\n";
   for (const ReportSample& s : d.samples) {
     h << "<img alt='" << escape(s.name) << " image' src='" << png_data_uri(picture_from_image(s.image)) << "'>"
       << "<img alt='" << escape(s.name) << " truth' src='" << png_data_uri(picture_from_classes(s.truth)) << "'>"
