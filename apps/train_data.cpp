@@ -81,6 +81,7 @@ std::shared_ptr<data::SyntheticDataset> synthetic(const Shape& input, int num_cl
 std::shared_ptr<const data::Dataset> make_dataset(const DataOptions& o, const Shape& input, int num_classes,
                                                   uint64_t seed) {
   if (o.data == "synthetic") return synthetic(input, num_classes, o.synthetic_count, seed);
+  if (!fs::is_directory(o.data)) throw std::runtime_error("--data " + o.data + ": no such folder");
   return folder(o, o.data, input, num_classes);
 }
 
