@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,19 +71,28 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// Starts `tapegrad ARGS...` with stdout and stderr both going to `log`; returns the child's pid.
-inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log) {
+// Starts `tapegrad ARGS...` with stdout and stderr both going to `log`; returns the child's pid. `threads` > 0 sets
+// OMP_NUM_THREADS for the child: the tests' tiny models gain nothing from more threads, and `ctest -j` runs tests
+// side by side, where OpenMP programs that together want more threads than there are cores slow down tenfold.
+inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log, int threads = 1) {
   std::vector<std::string> all = {TAPEGRAD_CLI};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  if (threads > 0) env_strings.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
+  for (char** e = environ; *e; ++e)
+    if (threads <= 0 || std::string_view(*e).rfind("OMP_NUM_THREADS=", 0) != 0) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, all[0].c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, all[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   REQUIRE_MESSAGE(rc == 0, "could not start " << all[0]);
   return pid;
@@ -101,12 +111,12 @@ struct Result {
   std::string output;  // stdout and stderr interleaved
 };
 
-// Runs `tapegrad ARGS...` to completion; `scratch` holds the captured output.
-inline Result run_cli(const std::vector<std::string>& args, const fs::path& scratch) {
+// Runs `tapegrad ARGS...` to completion; `scratch` holds the captured output. threads: as for spawn_cli.
+inline Result run_cli(const std::vector<std::string>& args, const fs::path& scratch, int threads = 1) {
   static int counter = 0;
   const fs::path log = scratch / ("cli_output_" + std::to_string(counter++) + ".txt");
   Result r;
-  r.status = wait_cli(spawn_cli(args, log));
+  r.status = wait_cli(spawn_cli(args, log, threads));
   r.output = read_text(log);
   fs::remove(log);
   return r;

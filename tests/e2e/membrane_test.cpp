@@ -32,7 +32,7 @@ TEST_CASE("membrane end to end: brief training lowers the loss and beats a membr
                                   "--filters", "8", "--depth", "3", "--batch", "2", "--epochs", "5",
                                   "--steps-per-epoch", "50", "--augment", "--loss", "ce+dice", "--seed", "0",
                                   "--progress", "none", "--out", run.string()},
-                                 tmp.path());
+                                 tmp.path(), /*threads=*/0);  // all cores: ctest runs this test alone
   REQUIRE_MESSAGE(trained.status == 0, trained.output);
   const nlohmann::json config = read_json(run / "config.json");
   CHECK(config["data"]["train_samples"] == 25);
@@ -71,7 +71,7 @@ TEST_CASE("membrane end to end: brief training lowers the loss and beats a membr
   // The command's own evaluation of the held-out images agrees with the last epoch's validation.
   const Result evaluated = run_cli({"evaluate", "--checkpoint", (run / "checkpoints" / "last.safetensors").string(),
                                     "--data", membrane.string(), "--names", "25-29", "--json"},
-                                   tmp.path());
+                                   tmp.path(), /*threads=*/0);
   REQUIRE_MESSAGE(evaluated.status == 0, evaluated.output);
   const nlohmann::json m = nlohmann::json::parse(evaluated.output);
   CHECK(m["samples"] == 5);
