@@ -133,6 +133,14 @@ Command add_train_command(CLI::App& app) {
       throw CLI::RequiredError("--out RUN_DIR (or --resume RUN_DIR)");  // reported as bad usage below
     TrainOptions run = *o;
     if (!o->resume.empty()) {
+      // A resumed run keeps its settings (that is what makes it exact): refuse flags that would silently not apply.
+      for (const CLI::Option* opt : cmd->get_options()) {
+        const std::string name = opt->get_name();
+        if (opt->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
+            name != "--progress" && name != "--workers")
+          throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --threads, "
+                                           "--workers and --progress can); start a new run with --out instead");
+      }
       const nlohmann::json saved = train::read_run_config(o->resume);
       if (!saved.contains("command"))
         throw std::runtime_error(o->resume + "/config.json was not written by `tapegrad train`; resume it from code");
@@ -140,6 +148,7 @@ Command add_train_command(CLI::App& app) {
       if (cmd->count("--epochs")) run.epochs = o->epochs;
       run.threads = o->threads ? o->threads : saved.value("threads", 0);
       run.progress = o->progress;
+      if (cmd->count("--workers")) run.workers = o->workers;  // loading threads do not change the results
       run.out = o->resume;
     }
     if (run.threads > 0) omp_set_num_threads(run.threads);

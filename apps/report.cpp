@@ -69,9 +69,13 @@ std::string svg_line_chart(const std::string& title, const std::vector<std::map<
     hi += 0.5;
     lo -= 0.5;
   }
+  // Pad the range a little, but never past the bounds the values live in (losses >= 0, scores within [0, 1]).
   const double pad = 0.05 * (hi - lo);
+  const bool non_negative = lo >= 0, unit = lo >= 0 && hi <= 1;
   lo -= pad;
   hi += pad;
+  if (non_negative) lo = std::max(lo, 0.0);
+  if (unit) hi = std::min(hi, 1.0);
   auto x_of = [&](double epoch) { return left + (W - left - right) * (max_epoch > 1 ? (epoch - 1) / (max_epoch - 1) : 0.5); };
   auto y_of = [&](double v) { return top + (H - top - bottom) * (1 - (v - lo) / (hi - lo)); };
   // Axes with five gridlines.
@@ -79,7 +83,7 @@ std::string svg_line_chart(const std::string& title, const std::vector<std::map<
     const double v = lo + (hi - lo) * i / 4, y = y_of(v);
     svg << "<line x1='" << left << "' x2='" << W - right << "' y1='" << y << "' y2='" << y
         << "' stroke='#ddd'/><text x='" << left - 4 << "' y='" << y + 4
-        << "' text-anchor='end' font-size='10' font-family='sans-serif'>" << fmt(v, 3) << "</text>";
+        << "' text-anchor='end' font-size='10' font-family='sans-serif'>" << fmt(v, 2) << "</text>";
   }
   svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 24
       << "' text-anchor='middle' font-size='11' font-family='sans-serif'>epoch (1 to " << fmt(max_epoch) << ")</text>";

@@ -465,6 +465,14 @@ TEST_CASE("cli: train --resume RUN_DIR --epochs N extends a finished run to N ep
   CHECK(read_csv(run / "metrics.csv").size() == 3);
   // --resume needs a folder.
   CHECK(run_cli({"train", "--resume", (tmp / "none").string()}, tmp.path()).status == 2);
+  // A resumed run keeps its settings: a flag that would not apply is bad usage, named, and nothing is trained.
+  const std::string config_before = read_text(run / "config.json");
+  const Result changed = run_cli({"train", "--resume", run.string(), "--epochs", "4", "--lr", "0.5"}, tmp.path());
+  CHECK(changed.status == 2);
+  CHECK(contains(changed.output, "--lr"));
+  CHECK(contains(changed.output, "cannot change a run being resumed"));
+  CHECK(read_csv(run / "metrics.csv").size() == 3);
+  CHECK(read_text(run / "config.json") == config_before);
 }
 
 TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint and says how to resume") {
