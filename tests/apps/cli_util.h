@@ -23,32 +23,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/temp_dir.h"
+
 extern char** environ;
 
 namespace tg::cli_test {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tg_cli_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using tg::testing::TempDir;
 
 inline std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

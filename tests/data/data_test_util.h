@@ -12,31 +12,12 @@
 #include <vector>
 
 #include "data/data.h"
+#include "tests/temp_dir.h"
 
 namespace tg::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tg_data_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 // An 8-bit image file of any stb-writable format, chosen by the extension.
 inline void write_image(const fs::path& path, int h, int w, int c, const std::vector<uint8_t>& px) {
