@@ -111,8 +111,8 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--schedule", o->schedule, "Learning-rate schedule: constant, cosine (over the whole run) or plateau")
       ->capture_default_str()->check(CLI::IsMember({"constant", "cosine", "plateau"}));
   cmd->add_option("--warmup-steps", o->warmup_steps, "Linear warm-up steps before the cosine decay")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--loss", o->loss, "auto (crossentropy matching the output), ce, bce, dice or ce+dice")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "ce", "bce", "dice", "ce+dice"}));
+  cmd->add_option("--loss", o->loss, "auto (crossentropy matching the output), ce, bce, dice, ce+dice or mse")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "ce", "bce", "dice", "ce+dice", "mse"}));
   cmd->add_option("--monitor", o->monitor, "Metric for the best checkpoint and early stopping (default: val_loss)");
   cmd->add_option("--patience", o->patience, "Early stopping after this many epochs without improvement (0 = off)");
   cmd->add_option("--keep-last", o->keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();

@@ -14,6 +14,7 @@ TrainingLoss::TrainingLoss(const std::string& name, const Model& model, int num_
   channels_ = out.empty() ? 1 : out.back();
   const std::string activation = model.output_activation();
   from_logits_ = activation == "softmax" || activation == "sigmoid" || activation == "linear";
+  activation_ = activation;
   const std::string where = "loss '" + name + "' with a model whose output has " + std::to_string(channels_) +
                             " channel(s) and activation '" + activation + "'";
   if (channels_ == 1 && num_classes != 2)
@@ -32,12 +33,15 @@ TrainingLoss::TrainingLoss(const std::string& name, const Model& model, int num_
   }
   if (name_ == "crossentropy+dice" && channels_ == 1) name_ = "binary_crossentropy+dice";
   if (name_ == "crossentropy+dice") name_ = "sparse_categorical_crossentropy+dice";
-  const bool known = name_ == "sparse_categorical_crossentropy" || name_ == "categorical_crossentropy" ||
+  if (name_ == "mse" && ignore_index >= 0)
+    throw std::invalid_argument(where + ": mse has no notion of unlabelled pixels; drop the ignore index or use a "
+                                "crossentropy or dice loss");
+  const bool known = name_ == "mse" || name_ == "sparse_categorical_crossentropy" || name_ == "categorical_crossentropy" ||
                      name_ == "binary_crossentropy" || name_ == "dice" ||
                      name_ == "sparse_categorical_crossentropy+dice" || name_ == "binary_crossentropy+dice";
   if (!known)
     throw std::invalid_argument("unknown loss '" + name + "'; use auto, sparse_categorical_crossentropy, "
-                                "categorical_crossentropy, binary_crossentropy, dice or crossentropy+dice");
+                                "categorical_crossentropy, binary_crossentropy, dice, crossentropy+dice or mse");
   if ((name_.rfind("sparse_", 0) == 0 || name_ == "categorical_crossentropy") && channels_ == 1)
     throw std::invalid_argument(where + ": categorical crossentropy needs one channel per class; use "
                                 "binary_crossentropy for a single sigmoid channel");
@@ -66,6 +70,15 @@ Variable TrainingLoss::operator()(const Variable& outputs, const Tensor& labels)
     if (kind == "categorical_crossentropy") return categorical_crossentropy(outputs, targets_for(labels), o);
     return binary_crossentropy(outputs, targets_for(labels), o);
   };
+  if (name_ == "mse") {
+    // Keras's loss='mse' on a segmentation output: the squared error of the probabilities against one-hot targets
+    // (a 0/1 map for one sigmoid channel).
+    const Variable probs = !from_logits_ ? outputs
+                           : activation_ == "softmax" ? softmax(outputs)
+                           : activation_ == "sigmoid" ? sigmoid(outputs)
+                                                      : outputs;
+    return mse(probs, targets_for(labels));
+  }
   if (name_ == "dice") {
     LossOptions d = o;
     d.class_weights.clear();

@@ -7,6 +7,7 @@
 //   "binary_crossentropy"               one sigmoid channel (labels 0/1), or one-hot targets per channel
 //   "dice"                              soft Dice over the classes
 //   "crossentropy+dice"                 the auto crossentropy plus soft Dice (a common segmentation pairing)
+//   "mse"                               squared error of the probabilities against one-hot targets
 #pragma once
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ class TrainingLoss {
  private:
   Tensor targets_for(const Tensor& labels) const;
   std::string name_;
+  std::string activation_;  // the model's output activation
   int64_t channels_;
   int ignore_index_;
   bool from_logits_;

@@ -77,3 +77,21 @@ TEST_CASE("loss: mismatches are named") {
   CHECK_THROWS_WITH_AS(TrainingLoss("focal", softmax, 3, -1), doctest::Contains("unknown loss 'focal'"),
                        std::invalid_argument);
 }
+
+TEST_CASE("loss: mse is the squared error of the probabilities against one-hot targets") {
+  Model softmax = head(3, "softmax");
+  TrainingLoss l2("mse", softmax, 3, -1);
+  const Tensor clean = Tensor::from({0, 1, 1, 0, 2, 2, 1, 0, 0, 1, 1, 2, 2, 1, 0, 0}, {1, 4, 4});
+  const double value = l2(l2.outputs(softmax, images()), clean).item();
+  // By hand from the model's probabilities: mean over the 16 pixels x 3 channels of (p - onehot)^2.
+  const Tensor p = softmax.forward(images()).value();
+  double sum = 0;
+  for (int64_t i = 0; i < 16; ++i)
+    for (int64_t k = 0; k < 3; ++k) {
+      const double d = p.flat(i * 3 + k) - (clean.flat(i) == static_cast<double>(k) ? 1.0 : 0.0);
+      sum += d * d;
+    }
+  CHECK(value == doctest::Approx(sum / 48).epsilon(1e-6));
+  CHECK_THROWS_WITH_AS(TrainingLoss("mse", softmax, 3, 255), doctest::Contains("mse has no notion of unlabelled"),
+                       std::invalid_argument);
+}
