@@ -13,6 +13,7 @@
 #include "apps/model_options.h"
 #include "autograd/ops.h"
 #include "layers/layer.h"
+#include "layers/zoo.h"
 #include "optim/factory.h"
 #include "train/loss.h"
 
@@ -74,11 +75,14 @@ Command add_bench_command(CLI::App& app) {
   return [model_options, o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
     const int threads = omp_get_max_threads();
-    Model model = build_model(*model_options);
+    // The autoencoder is timed as the seed wrote it (3-channel linear output, MSE), like the PyTorch reference.
+    const bool autoencoder = model_options->model == "autoencoder";
+    Model model = autoencoder ? seed_autoencoder(model_options->input_shape(), /*corrected=*/true, model_options->seed,
+                                                 model_options->resolved_filters())
+                              : build_model(*model_options);
     const Shape in = model.input_shape();
     Tensor images({o->batch, in[0], in[1], in[2]});
     Rng(1).fill_uniform(images, 0.0, 1.0);
-    const bool autoencoder = model_options->model == "autoencoder";
     const int classes = autoencoder ? 0 : model_options->classes;
     Tensor labels({o->batch, in[0], in[1]});
     Tensor targets;  // the autoencoder regresses an image
