@@ -68,7 +68,7 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
   return [o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
-    Model model = train::load_trained_model(o->checkpoint);
+    Model model = load_model(o->checkpoint);
     InferenceOptions options;
     options.fit = parse_fit_mode(o->fit.empty() ? default_fit(o->checkpoint) : o->fit);
     options.overlap = o->overlap;

@@ -19,7 +19,7 @@ Command add_summary_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   return [=] {
     if (!checkpoint->empty()) {
-      std::cout << train::load_trained_model(*checkpoint).summary();
+      std::cout << load_model(*checkpoint).summary();
       return 0;
     }
     std::cout << build_model(*model).summary();

@@ -108,7 +108,8 @@ class Model {
   LayerHook hook_;
 };
 
-// Rebuilds a model from a file written by save_weights (no code needed) and loads its weights.
+// Rebuilds a model from a file written by save_weights or a training checkpoint (no code needed) and loads its
+// weights; a checkpoint's optimizer state is left aside.
 Model load_model(const std::filesystem::path& path);
 
 }  // namespace tg

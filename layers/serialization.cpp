@@ -12,6 +12,9 @@ namespace tg {
 namespace {
 constexpr const char* kConfigKey = "tapegrad.model";
 constexpr const char* kFormat = "tapegrad.functional";
+// Training checkpoints (train/checkpoint.h) add the optimizer's state under this prefix; a model reads past it, so
+// one loader serves weight files and checkpoints alike.
+constexpr std::string_view kTrainingStatePrefix = "optimizer/";
 
 // Checks every weight against the file before touching any, so a failed load leaves the model as it was.
 void load_from(std::vector<Weight> weights, const SafetensorsFile& file, const std::string& model_name) {
@@ -37,7 +40,7 @@ void load_from(std::vector<Weight> weights, const SafetensorsFile& file, const s
                                "; the file holds another architecture");
   }
   for (const NamedTensor& t : file.tensors)
-    if (!wanted.count(t.name))
+    if (!wanted.count(t.name) && !t.name.starts_with(kTrainingStatePrefix))
       throw std::runtime_error(file_name + ": holds tensor '" + t.name + "' " + shape_str(t.tensor.shape()) +
                                ", which model '" + model_name + "' does not have" + origin +
                                "; the file holds another architecture");

@@ -203,7 +203,7 @@ void Trainer::prepare_run_folder() {
 void Trainer::restore(const Checkpoint& checkpoint) {
   if (checkpoint.model_config != model_.config())
     throw std::invalid_argument("fit: the model differs from the one " + run_.root.string() +
-                                " was trained with; rebuild it from the run (load_trained_model or "
+                                " was trained with; rebuild it from the run (load_model or "
                                 "Model::from_config(read_run_config(run_dir)[\"model\"]))");
   const nlohmann::json& saved = checkpoint.state;
   const nlohmann::json now = options_.to_json();
@@ -492,17 +492,6 @@ FitResult Trainer::run() {
 FitResult fit(Model& model, const DataSource& train, const DataSource* validation, const FitOptions& options) {
   Trainer trainer(model, train, validation, options);
   return trainer.run();
-}
-
-Model load_trained_model(const std::filesystem::path& path) {
-  const SafetensorsFile file = load_safetensors(path);
-  const auto it = file.metadata.find("tapegrad.model");
-  if (it == file.metadata.end())
-    throw std::runtime_error(path.string() + ": has no model config (__metadata__[\"tapegrad.model\"]); it was not "
-                             "written by tapegrad's fit or Model::save_weights");
-  Model model = Model::from_config(nlohmann::json::parse(it->second));
-  copy_weights(model, file.tensors, path);
-  return model;
 }
 
 nlohmann::json read_run_config(const std::filesystem::path& run_dir) {

@@ -146,10 +146,6 @@ MetricLogs evaluate(Model& model, const DataSource& data, const EvaluateOptions&
 // The names fit logs for a model predicting `num_classes` classes.
 std::vector<std::string> metric_names(int num_classes, bool with_validation);
 
-// A model from a checkpoint or a weights file: rebuilt from its config, weights (and BN statistics) loaded; the
-// optimizer state of a checkpoint is ignored.
-Model load_trained_model(const std::filesystem::path& path);
-
 // RUN_DIR/config.json as fit wrote it: {"fit": FitOptions::to_json(), "model": Model::config(), ...}.
 nlohmann::json read_run_config(const std::filesystem::path& run_dir);
 

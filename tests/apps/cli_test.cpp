@@ -256,7 +256,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
   CHECK(contains(log, "Finished 2 epochs"));
 
   // The checkpoints hold the trained model.
-  const tg::Model model = tg::train::load_trained_model(run / "checkpoints" / "last.safetensors");
+  const tg::Model model = tg::load_model(run / "checkpoints" / "last.safetensors");
   CHECK(model.input_shape() == tg::Shape{32, 32, 1});
   CHECK(model.output_shape().back() == 3);
 }
@@ -275,7 +275,7 @@ TEST_CASE("cli: report.html holds the loss curves, sample grid, model summary an
   CHECK(contains(html.substr(curves, samples > curves ? samples - curves : std::string::npos), "<polyline"));
   // Image, ground truth and prediction for each of the 4 validation samples, inline.
   CHECK(count_of(html, "src='data:image/png;base64,") + count_of(html, "src=\"data:image/png;base64,") == 12);
-  CHECK(contains(html.substr(model), "Total params: " + with_commas(tg::train::load_trained_model(
+  CHECK(contains(html.substr(model), "Total params: " + with_commas(tg::load_model(
                                                           run / "checkpoints" / "last.safetensors").count_params())));
   CHECK(contains(html.substr(config), "&quot;seed&quot;: 11"));
   CHECK(contains(html, "epoch 2 of 2"));
@@ -407,7 +407,7 @@ TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and fo
   CHECK(contains(seed.output, "(0, 1, 0, 1)"));  // the 2x2 up-convolutions pad one row and column after
 
   const fs::path checkpoint = trained_checkpoint(tmp);
-  const tg::Model model = tg::train::load_trained_model(checkpoint);
+  const tg::Model model = tg::load_model(checkpoint);
   const Result stored = run_cli({"summary", "--checkpoint", checkpoint.string()}, tmp.path());
   REQUIRE_MESSAGE(stored.status == 0, stored.output);
   CHECK(contains(stored.output, "Total params: " + with_commas(model.count_params())));
@@ -497,7 +497,7 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
   CHECK(contains(output, "Stopped by SIGINT"));
   CHECK(contains(output, "tapegrad train --resume " + run.string()));
 
-  const tg::Model model = tg::train::load_trained_model(last);
+  const tg::Model model = tg::load_model(last);
   CHECK(model.count_params() > 0);
   CHECK(run_cli({"summary", "--checkpoint", last.string()}, tmp.path()).status == 0);
 

@@ -71,6 +71,23 @@ TEST_CASE("load_model rebuilds the model from the file alone") {
   CHECK(a(x).value().to_vector() == b(x).value().to_vector());
 }
 
+TEST_CASE("load_model reads a training checkpoint, leaving its optimizer state aside") {
+  const fs::path path = temp_path("checkpoint.safetensors");
+  Model a = two_convs();
+  std::vector<NamedTensor> tensors;
+  for (const Weight& w : a.weights()) {
+    tensors.push_back({w.name, w.variable.value()});
+    tensors.push_back({"optimizer/" + w.name + "/m", Tensor::full(w.variable.shape(), 9.0)});
+  }
+  save_safetensors(path, tensors, {{"tapegrad.model", a.config().dump()}});
+  Model b = load_model(path);
+  CHECK(values(a) == values(b));
+  // Any other extra tensor still means another architecture.
+  tensors.push_back({"conv2d_9/kernel", Tensor::zeros({1})});
+  save_safetensors(path, tensors, {{"tapegrad.model", a.config().dump()}});
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("holds tensor 'conv2d_9/kernel'"), std::runtime_error);
+}
+
 TEST_CASE("config round trip keeps every layer argument") {
   auto x = Input({9, 9, 2});
   auto y = Conv2D(3, {3, 2})

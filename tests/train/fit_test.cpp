@@ -155,7 +155,7 @@ TEST_CASE("fit: a tiny U-Net learns the synthetic shapes (validation Dice of the
   CHECK(fs::exists(r.best_checkpoint));
 
   // The best checkpoint rebuilds the model and evaluates to the logged validation metrics.
-  Model best = load_trained_model(r.best_checkpoint);
+  Model best = load_model(r.best_checkpoint);
   EvaluateOptions eo;
   eo.batch_size = 8;
   const MetricLogs m = evaluate(best, validation, eo, "val_");
