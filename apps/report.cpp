@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "apps/render.h"
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 
 namespace tg::app {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 #include "autograd/tape.h"
 #include "autograd/tensor.h"
 #include "autograd/variable.h"

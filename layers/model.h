@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 #include "autograd/variable.h"
 #include "layers/graph.h"
 #include "layers/layer.h"

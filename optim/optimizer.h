@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "autograd/variable.h"
 #include "optim/schedule.h"
 

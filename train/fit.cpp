@@ -8,7 +8,7 @@
 #include <optional>
 #include <sstream>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "autograd/tape.h"
 #include "data/loader.h"
 #include "data/split.h"

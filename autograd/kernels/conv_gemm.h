@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "autograd/kernels/im2col.h"
+#include "autograd/parallel.h"
 
 namespace tg::kernels {
 
@@ -22,7 +23,7 @@ void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw);  /
 // y[r, j] += b[j] for a y of [rows, cols].
 template <class T>
 void add_bias(T* y, const T* b, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     T* row = y + r * cols;
 #pragma omp simd

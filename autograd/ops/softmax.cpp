@@ -1,7 +1,9 @@
 // softmax and log_softmax over the last axis, each computed stably (the row maximum is subtracted first).
 #include <cmath>
 
+#include "autograd/kernels/softmax_row.h"
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -18,14 +20,10 @@ Variable softmax(const Variable& x) {
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
-#pragma omp parallel for if (rows * c > 65536) schedule(static)
+#pragma omp parallel for if (rows * c > kParallelThreshold) schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
-      const T* in = px + r * c;
       T* out = py + r * c;
-      T m = in[0];
-      for (int64_t j = 1; j < c; ++j) m = std::max(m, in[j]);
-      T s = 0;
-      for (int64_t j = 0; j < c; ++j) s += (out[j] = std::exp(in[j] - m));
+      const T s = kernels::row_exp_sum<T>(px + r * c, c, out).sum;
       for (int64_t j = 0; j < c; ++j) out[j] /= s;
     }
   });
@@ -36,7 +34,7 @@ Variable softmax(const Variable& x) {
       const T* py = y.data<T>();
       const T* pg = g.data<T>();
       T* out = gx.data<T>();
-#pragma omp parallel for if (rows * c > 65536) schedule(static)
+#pragma omp parallel for if (rows * c > kParallelThreshold) schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
         T dot = 0;
         for (int64_t j = 0; j < c; ++j) dot += pg[r * c + j] * py[r * c + j];
@@ -53,14 +51,10 @@ Variable log_softmax(const Variable& x) {
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
-#pragma omp parallel for if (rows * c > 65536) schedule(static)
+#pragma omp parallel for if (rows * c > kParallelThreshold) schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const T* in = px + r * c;
-      T m = in[0];
-      for (int64_t j = 1; j < c; ++j) m = std::max(m, in[j]);
-      T s = 0;
-      for (int64_t j = 0; j < c; ++j) s += std::exp(in[j] - m);
-      const T lse = m + std::log(s);
+      const T lse = kernels::row_exp_sum<T>(in, c).log_sum_exp();
       for (int64_t j = 0; j < c; ++j) py[r * c + j] = in[j] - lse;
     }
   });
@@ -71,7 +65,7 @@ Variable log_softmax(const Variable& x) {
       const T* py = y.data<T>();
       const T* pg = g.data<T>();
       T* out = gx.data<T>();
-#pragma omp parallel for if (rows * c > 65536) schedule(static)
+#pragma omp parallel for if (rows * c > kParallelThreshold) schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
         T total = 0;
         for (int64_t j = 0; j < c; ++j) total += pg[r * c + j];

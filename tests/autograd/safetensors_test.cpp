@@ -7,7 +7,7 @@
 
 #include <sys/stat.h>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 
 using namespace tg;
 namespace fs = std::filesystem;
