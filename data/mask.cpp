@@ -156,8 +156,8 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
                                                  ") and not the ignore index");
     lookup.emplace(pack(e.rgb[0], e.rgb[1], e.rgb[2]), e.class_id);
   }
-  // 16-bit masks compare against the threshold and the palette on the same 0..255 scale as 8-bit ones: an 8-bit
-  // value c is stored as c * 257 in 16 bits.
+  // 16-bit masks compare against the threshold, the ignore value and the palette on the same 0..255 scale as 8-bit
+  // ones: an 8-bit value c is stored as c * 257 in 16 bits.
   const double threshold = encoding.threshold * (mask.max_value / 255.0);
   const int64_t scale = mask.max_value / 255;
 
@@ -183,7 +183,9 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
                                   " masks need one grey value per pixel: save the masks as greyscale or use "
                                   "--mask palette:FILE");
       if (encoding.kind == MaskEncoding::Kind::Binary) {
-        out = r > threshold ? 1.0f : 0.0f;
+        // The ignore value marks void pixels, whichever side of the threshold it lies on.
+        const bool ignored = rules.ignore_index >= 0 && r == rules.ignore_index * scale;
+        out = ignored ? static_cast<float>(rules.ignore_index) : r > threshold ? 1.0f : 0.0f;
       } else if (r == rules.ignore_index || r < rules.num_classes) {
         out = static_cast<float>(r);
       } else {

@@ -116,3 +116,13 @@ TEST_CASE("mask: 16-bit palette masks match the palette's 8-bit colours widened 
   CHECK(msg.find("(x=1, y=0)") != std::string::npos);
   CHECK(msg.find("(255, 0, 0)") != std::string::npos);
 }
+
+TEST_CASE("mask: binary masks with an ignore value: that value is void, the rest is thresholded") {
+  // 0 = background, 128 = unlabelled, 255 = foreground (8-bit); 16-bit masks name the value on the 0..255 scale.
+  CHECK(decode_mask(raw(1, 4, 1, {0, 128, 255, 127}), MaskEncoding::binary(), {2, 128}, "m.png") ==
+        std::vector<float>{0, 128, 1, 0});
+  CHECK(decode_mask(raw(1, 3, 1, {0, 128 * 257, 65535}, 65535), MaskEncoding::binary(), {2, 128}, "m.png") ==
+        std::vector<float>{0, 128, 1});
+  CHECK(decode_mask(raw(1, 3, 1, {0, 128, 255}), MaskEncoding::binary(), {2, -1}, "m.png") ==
+        std::vector<float>{0, 1, 1});
+}
