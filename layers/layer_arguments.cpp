@@ -21,6 +21,13 @@ std::array<int, 2> positive_pair(std::array<int, 2> value, const char* argument,
   return value;
 }
 
+std::string pair_str(std::array<int, 2> p) { return std::to_string(p[0]) + "x" + std::to_string(p[1]); }
+
+std::string pad_str(const Pad2D& p) {
+  return "(" + std::to_string(p.top) + ", " + std::to_string(p.bottom) + ", " + std::to_string(p.left) + ", " +
+         std::to_string(p.right) + ")";
+}
+
 Padding parse_padding(const std::string& padding, const std::string& who) {
   std::string p;
   for (char c : padding) p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

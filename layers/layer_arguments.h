@@ -22,11 +22,9 @@ Padding parse_padding(const std::string& padding, const std::string& who);
 // "valid" or "same", as configs store it.
 std::string padding_name(Padding padding);
 
-inline std::string pair_str(std::array<int, 2> p) { return std::to_string(p[0]) + "x" + std::to_string(p[1]); }
-inline std::string pad_str(const Pad2D& p) {
-  return "(" + std::to_string(p.top) + ", " + std::to_string(p.bottom) + ", " + std::to_string(p.left) + ", " +
-         std::to_string(p.right) + ")";
-}
+// "3x3"; "(0, 1, 0, 1)" (top, bottom, left, right), as the summary prints padding.
+std::string pair_str(std::array<int, 2> p);
+std::string pad_str(const Pad2D& p);
 
 // Output height and width of a conv or pooling window over `in` (height, width, ...), with TensorFlow's padding;
 // throws ShapeError when the window does not fit.
