@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "tests/optim/optim_test_util.h"
+#include "tests/temp_dir.h"
 
 using namespace tg;
 using namespace tg::testing;
@@ -21,10 +22,10 @@ void check_resume(const nlohmann::json& config, int first, int total) {
   const OptimizerState saved = opt_b->state();
   std::vector<NamedTensor> tensors = saved.tensors;
   for (const Parameter& p : part.params) tensors.push_back({p.name, p.variable.value()});
-  const auto path = std::filesystem::temp_directory_path() / ("tg_optim_state_" + std::to_string(::getpid()));
+  const TempDir tmp;
+  const auto path = tmp / "optimizer.safetensors";
   save_safetensors(path, tensors, {{"optimizer", saved.scalars.dump()}});
   SafetensorsFile file = load_safetensors(path);
-  std::filesystem::remove(path);
 
   Quadratic resumed(c, DType::F32);
   for (Parameter& p : resumed.params) p.variable.value().copy_from(file.at(p.name));
