@@ -229,8 +229,8 @@ void Trainer::restore(const Checkpoint& checkpoint) {
   state_ = std::move(restored);
   const int saved_threads = saved.value("threads", threads_);
   if (saved_threads != threads_)
-    logger_.log->warn("This run started with {} threads and resumes with {}; tapegrad's reductions do not depend on "
-                      "the thread count, but bit-identical results are only promised for the same count",
+    logger_.log->info("This run started with {} threads and resumes with {}; the results do not depend on the "
+                      "thread count (every reduction has a fixed order)",
                       saved_threads, threads_);
 }
 
