@@ -11,7 +11,9 @@
 #include "layers/functional.h"
 #include "layers/zoo.h"
 #include "train/checkpoint.h"
+#include "train/evaluate.h"
 #include "train/fit.h"
+#include "train/run_config.h"
 #include "train/signals.h"
 #include "tests/temp_dir.h"
 
@@ -255,6 +257,7 @@ TEST_CASE("fit: stopped by a signal and resumed ends bit-identical to an uninter
     {
       Model first = s.model();
       FitOptions o = s.options(dir);
+      o.handle_signals = true;  // the library leaves signals alone unless asked
       o.on_step_end = [&](const StepEnd& e) {
         if (e.global_step == stop_at) std::raise(SIGINT);
       };
