@@ -177,8 +177,8 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
       if (r != g || r != b)
         throw DataError(file, "is a colour mask (pixel " + pixel_str(x, y) + " = (" + std::to_string(r) + ", " +
                                   std::to_string(g) + ", " + std::to_string(b) + ")), but " + describe(encoding) +
-                                  " masks need one grey value per pixel: save the masks as greyscale or use "
-                                  "--mask palette:FILE");
+                                  " masks need one grey value per pixel: save the masks as greyscale or read them with "
+                                  "FolderOptions::mask = MaskEncoding::from_palette(...)");
       if (encoding.kind == MaskEncoding::Kind::Binary) {
         out = r > threshold ? 1.0f : 0.0f;
       } else if (r == rules.ignore_index || r < rules.num_classes) {
@@ -190,7 +190,8 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
                                   (rules.ignore_index >= 0
                                        ? " and not the ignore index " + std::to_string(rules.ignore_index)
                                        : std::string()) +
-                                  "; set the number of classes, --ignore-index, or --mask binary for 0/255 masks");
+                                  "; set FolderOptions::num_classes, FolderOptions::ignore_index, or "
+                                  "FolderOptions::mask = MaskEncoding::binary() for 0/255 masks");
       }
     }
   }

@@ -2,4 +2,5 @@
 #pragma once
 #include "layers/functional.h"
 #include "layers/model.h"
+#include "layers/registry.h"
 #include "layers/zoo.h"

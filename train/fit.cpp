@@ -372,9 +372,7 @@ FitResult Trainer::run() {
   prepare_run_folder();
   logger_ = make_run_logger(options_.run_dir.empty() ? std::filesystem::path() : run_.log(), options_.console);
 
-  std::vector<Parameter> params;
-  for (const Weight& w : model_.trainable_weights()) params.push_back({w.name, w.variable});
-  optimizer_ = make_optimizer(options_.optimizer, std::move(params));
+  optimizer_ = make_optimizer(options_.optimizer, model_.parameters());
   if (const std::string m = optimizer_->schedule().monitor(); !m.empty()) {
     const auto names = metric_names(loss_->metric_classes(), validation_ && validation_->dataset);
     if (std::find(names.begin(), names.end(), m) == names.end())
