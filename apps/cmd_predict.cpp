@@ -7,9 +7,9 @@
 #include <omp.h>
 
 #include "apps/commands.h"
-#include "apps/render.h"
 #include "data/image_io.h"
 #include "train/predict.h"
+#include "train/render.h"
 
 namespace fs = std::filesystem;
 
@@ -81,8 +81,8 @@ Command add_predict_command(CLI::App& app) {
       const Tensor image = data::image_tensor(data::read_image(file), channels, file);
       const Tensor mask = argmax(train::predict_image(model, image, options));
       const fs::path stem = fs::path(o->out) / file.stem();
-      write_png(stem.string() + "_mask.png", grey_from_classes(mask, classes, o->raw));
-      if (o->overlay) write_png(stem.string() + "_overlay.png", overlay(image, mask));
+      train::write_png(stem.string() + "_mask.png", train::grey_from_classes(mask, classes, o->raw));
+      if (o->overlay) train::write_png(stem.string() + "_overlay.png", train::overlay(image, mask));
       std::cout << file.string() << " -> " << stem.string() << "_mask.png (" << image.dim(1) << "x" << image.dim(0)
                 << ")\n";
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "autograd/kernels/gemm.h"
 #include "autograd/kernels/tiled_gemm.h"
@@ -27,10 +28,10 @@ int64_t lines_for(const ConvGeometry& g, int64_t elements, int64_t min_rows) {
   const int64_t lines = std::max(elements / per_line, (min_rows + g.out_w - 1) / std::max<int64_t>(g.out_w, 1));
   return std::clamp<int64_t>(lines, 1, std::max<int64_t>(g.lines(), 1));
 }
-}  // namespace
 
+// float64 (gradcheck's precision): im2col into a bounded workspace, then Eigen's GEMM per tile.
 template <class T>
-void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y) {
+void conv_forward_im2col(const T* x, const T* w, const ConvGeometry& g, T* y) {
   const int64_t k = g.patch(), n = g.out_c, lines = g.lines();
   if (g.pointwise()) {
     gemm_tiled(false, false, lines * g.out_w, n, k, T(1), x, k, w, n, T(0), y, n);
@@ -59,6 +60,14 @@ void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y) {
       gemm(false, false, m, nj, k, T(1), cols, k, w + j0, n, T(0), y + l0 * g.out_w * n + j0, n);
     }
   }
+}
+
+}  // namespace
+
+template <class T>
+void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y) {
+  if constexpr (std::is_same_v<T, float>) conv_forward(x, w, g, y, GemmEpilogue{});
+  else conv_forward_im2col(x, w, g, y);
 }
 
 template <class T>
@@ -106,8 +115,9 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
   }
 }
 
+namespace {
 template <class T>
-void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw) {
+void conv_kernel_grad_im2col(const T* x, const T* dy, const ConvGeometry& g, T* dw) {
   const int64_t k = g.patch(), n = g.out_c, lines = g.lines();
   if (g.pointwise()) {
     gemm_tiled(true, false, k, n, lines * g.out_w, T(1), x, k, dy, n, T(0), dw, n);
@@ -160,6 +170,14 @@ void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw) {
     // Chunks add into dw in a fixed order, so the sum does not depend on the thread count.
     gemm_tiled(true, false, k, n, m, T(1), cols, k, dy + l0 * g.out_w * n, n, l0 == 0 ? T(0) : T(1), dw, n);
   }
+}
+
+}  // namespace
+
+template <class T>
+void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw) {
+  if constexpr (std::is_same_v<T, float>) conv_kernel_grad(x, dy, g, dw, GemmEpilogue{});
+  else conv_kernel_grad_im2col(x, dy, g, dw);
 }
 
 template void conv_forward<float>(const float*, const float*, const ConvGeometry&, float*);

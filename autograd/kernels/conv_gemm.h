@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "autograd/kernels/im2col.h"
+#include "autograd/kernels/packed_gemm.h"
 
 namespace tg::kernels {
 
@@ -18,6 +19,12 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx);  //
 
 template <class T>
 void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw);  // dw overwritten
+
+// float32 on the packed micro-kernels (conv_packed.cpp), im2col fused into packing, the kernel packed once per call,
+// with an epilogue applied as each tile of the output is stored: + bias[out channel], ReLU, or accumulation into the
+// output instead of overwriting it. conv_forward<float> and conv_kernel_grad<float> are these with no epilogue.
+void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue);
+void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw, const GemmEpilogue& epilogue);
 
 // y[r, j] += b[j] for a y of [rows, cols].
 template <class T>

@@ -1,5 +1,7 @@
 #include "autograd/kernels/gemm.h"
 
+#include "autograd/kernels/packed_gemm.h"
+
 // GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 double kernels (avx512fintrin.h).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
@@ -43,7 +45,15 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T al
 
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
           int64_t ldb, float beta, float* c, int64_t ldc) {
-  gemm_impl<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (m <= 0 || n <= 0) return;
+  GemmEpilogue e;
+  if (beta != 0.0f) {
+    e.accumulate = true;
+    if (beta != 1.0f)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= beta;
+  }
+  sgemm(active_sgemm_ukernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, e);
 }
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
           const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {

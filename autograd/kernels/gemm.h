@@ -1,8 +1,11 @@
 // The matrix-multiply kernel every op's products reach (conv forward, both conv backward passes, matmul), the seam
 // that performance work re-implements or re-routes without touching the ops.
-// Row-major: C[M, N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; ld* are row strides.
-// Today it maps onto Eigen's GEMM. Eigen chooses its blocking, and so its rounding, from the number of threads:
-// ops call it either inside their own parallel regions (one serial product per tile) or through gemm_tiled
+// Row-major: C[M, N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; ld* are row strides. Serial.
+// float32 runs the packed micro-kernels of packed_gemm.h (the CPU's best ISA, chosen at run time, or TAPEGRAD_ISA);
+// their blocking depends only on the shape and the ISA, so a product rounds the same on any thread count. With
+// beta = 0, C is only written, never read.
+// float64 (gradcheck's precision) maps onto Eigen, which chooses its blocking, and so its rounding, from the number of
+// threads: ops call it either inside their own parallel regions (one serial product per tile) or through gemm_tiled
 // (tiled_gemm.h), whose result is bitwise the same for any thread count, which exact resume depends on.
 #pragma once
 #include <cstdint>

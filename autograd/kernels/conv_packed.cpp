@@ -1,0 +1,122 @@
+// The float32 convolution passes on the packed micro-kernels (packed_gemm.h), with im2col fused into packing
+// (conv_pack.h). Work is split into blocks of C only, with sizes taken from the shape (never the thread count),
+// and each block sums its k in the same fixed kc blocks: the result is bitwise the same for any thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "autograd/kernels/conv_gemm.h"
+#include "autograd/kernels/conv_pack.h"
+#include "autograd/kernels/packed_gemm.h"
+#include "autograd/tensor.h"
+
+namespace tg::kernels {
+
+namespace {
+// A parallel task holds at least about this many FLOPs, so scheduling costs little beside it...
+constexpr double kTaskFlops = 2e6;
+// ...but there are at least this many tasks when the output allows, so two or more threads balance.
+constexpr int64_t kMinTasks = 32;
+// Kernel gradients of up to kPartialSumElements / 4 elements are summed in up to kMaxPartialSums private copies.
+constexpr int64_t kPartialSumElements = int64_t(1) << 22;
+constexpr int64_t kMaxPartialSums = 32;
+
+int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+
+// The whole kernel [k, n] packed once per call into nr-column panels, k x nr each.
+PackBuffer pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64_t n) {
+  PackBuffer packed;
+  float* dst = packed.reserve(packed_b_floats(uk, k, n));
+  const int64_t panels = (n + uk.nr - 1) / uk.nr;
+#pragma omp parallel for schedule(static) if (k * n > 65536)
+  for (int64_t p = 0; p < panels; ++p)
+    pack_b_matrix(uk, false, w, n, 0, k, p * uk.nr, std::min(uk.nr, n - p * uk.nr), k * uk.nr, dst + p * k * uk.nr);
+  return packed;
+}
+}  // namespace
+
+void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {
+  const SgemmUkernel& uk = active_sgemm_ukernel();
+  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch();
+  if (m <= 0 || n <= 0) return;
+  const PackBuffer weights = pack_weights(uk, w, k, n);
+  // Tasks are row blocks (whole A blocks of mc rows) times column blocks (whole panels).
+  const int64_t mc_blocks = (m + uk.mc - 1) / uk.mc;
+  int64_t cols = n;
+  if (mc_blocks < kMinTasks && n > 2 * uk.nr)
+    cols = std::max(uk.nr, round_up((n + kMinTasks / mc_blocks - 1) / (kMinTasks / mc_blocks), uk.nr));
+  const double block_flops = 2.0 * static_cast<double>(uk.mc * std::max<int64_t>(k, 1) * cols);
+  const int64_t blocks_per_task =
+      std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1, std::max<int64_t>(mc_blocks / kMinTasks, 1));
+  const int64_t task_rows = blocks_per_task * uk.mc;
+  const int64_t row_tasks = (m + task_rows - 1) / task_rows, col_tasks = (n + cols - 1) / cols;
+  const int64_t tasks = row_tasks * col_tasks;
+  const float* packed = weights.data();
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t i0 = (t / col_tasks) * task_rows, j0 = (t % col_tasks) * cols;
+    const int64_t rows = std::min(task_rows, m - i0), nj = std::min(cols, n - j0);
+    GemmEpilogue e = epilogue;
+    if (e.bias) e.bias += j0;
+    gemm_blocked(
+        uk, rows, nj, k,
+        [&](int64_t a0, int64_t a_rows, int64_t k0, int64_t kc, float* dst) {
+          pack_conv_patches(uk, x, g, i0 + a0, a_rows, k0, kc, dst);
+        },
+        [&](int64_t k0, int64_t) { return PackedBlock{packed + (j0 / uk.nr) * k * uk.nr + k0 * uk.nr, k * uk.nr}; },
+        y + i0 * n + j0, n, e);
+  }
+}
+
+void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw, const GemmEpilogue& epilogue) {
+  const SgemmUkernel& uk = active_sgemm_ukernel();
+  // dw [patch, n] = patches^T [patch, pixels] * dy [pixels, n]: the long pixel axis is the GEMM's k.
+  const int64_t m = g.patch(), n = g.out_c, pixels = g.lines() * g.out_w;
+  if (m <= 0 || n <= 0) return;
+  if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
+  // Pixel ranges (whole output lines) each sum into their own copy of dw, added in order at the end: as many as
+  // a small kernel allows, for parallelism; one when dw is large, which then has rows enough to share out.
+  const int64_t lines = g.lines();
+  const int64_t groups =
+      std::clamp<int64_t>(std::min({lines, kMaxPartialSums, kPartialSumElements / std::max<int64_t>(m * n, 1)}), 1,
+                          kMaxPartialSums);
+  const int64_t row_block = std::min<int64_t>(uk.mc, kMaxPatchRows);
+  const int64_t row_blocks = (m + row_block - 1) / row_block, tasks = groups * row_blocks;
+  Tensor partial(groups > 1 ? Shape{groups, m * n} : Shape{0});
+  float* sums = groups > 1 ? partial.data<float>() : dw;
+  const int64_t b_panels = (n + uk.nr - 1) / uk.nr;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t group = t / row_blocks, q0 = (t % row_blocks) * row_block, rows = std::min(row_block, m - q0);
+    const int64_t p0 = lines * group / groups * g.out_w, p1 = lines * (group + 1) / groups * g.out_w;
+    float* b_packed = thread_pack_buffer(1, k_block(uk, std::max<int64_t>(p1 - p0, 1)) * b_panels * uk.nr);
+    gemm_blocked(
+        uk, rows, n, p1 - p0,
+        [&](int64_t a0, int64_t a_rows, int64_t k0, int64_t kc, float* dst) {
+          pack_conv_patches_transposed(uk, x, g, q0 + a0, a_rows, p0 + k0, kc, dst);
+        },
+        [&](int64_t k0, int64_t kc) {
+          pack_b_matrix(uk, false, dy, n, p0 + k0, kc, 0, n, kc * uk.nr, b_packed);
+          return PackedBlock{b_packed, kc * uk.nr};
+        },
+        sums + group * m * n + q0 * n, n, groups > 1 ? GemmEpilogue{} : epilogue);
+  }
+  if (groups == 1) return;
+  // The group sums, added in group order, then through the epilogue as the kernel would have applied it.
+  const float* p = partial.data<float>();
+#pragma omp parallel for schedule(static) if (m * n * groups > 65536)
+  for (int64_t q = 0; q < m; ++q) {
+    float* row = dw + q * n;
+    for (int64_t j = 0; j < n; ++j) {
+      float total = 0;
+      for (int64_t group = 0; group < groups; ++group) total += p[group * m * n + q * n + j];
+      if (epilogue.accumulate) total = row[j] + total;
+      if (epilogue.bias) total = total + epilogue.bias[j];
+      if (epilogue.relu) total = total > 0.0f ? total : 0.0f;
+      row[j] = total;
+    }
+  }
+}
+
+}  // namespace tg::kernels

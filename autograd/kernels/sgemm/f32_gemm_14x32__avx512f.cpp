@@ -1,0 +1,50 @@
+// 14x32 float32 micro-kernel for AVX-512F: 28 accumulators, B's two vectors and A's broadcast fill 31 of the 32 ZMM
+// registers; per k, 2 loads of B, 14 broadcasts of A and 28 FMAs. Compiled through a target attribute, so it is in
+// every x86-64 build, and run only where cpu_supports(Isa::avx512).
+// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h (_mm512_undefined_ps), as for Eigen in gemm.cpp.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "autograd/kernels/sgemm_ukernel.h"
+
+namespace tg::kernels {
+
+__attribute__((target("avx512f"))) void f32_gemm_14x32__avx512f(int64_t kc, const float* a, const float* b, float* c,
+                                                                int64_t ldc, int64_t rows, int64_t cols,
+                                                                const TileEpilogue& epilogue) {
+  constexpr int kRows = 14;
+  __m512 lo[kRows], hi[kRows];
+#pragma GCC unroll 14
+  for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += kRows, b += 32) {
+    const __m512 b_lo = _mm512_load_ps(b), b_hi = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+      lo[r] = _mm512_fmadd_ps(ar, b_lo, lo[r]);
+      hi[r] = _mm512_fmadd_ps(ar, b_hi, hi[r]);
+    }
+  }
+  if (rows == kRows && cols == 32) {
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 bias_lo = epilogue.bias ? _mm512_loadu_ps(epilogue.bias) : zero;
+    const __m512 bias_hi = epilogue.bias ? _mm512_loadu_ps(epilogue.bias + 16) : zero;
+#pragma GCC unroll 14
+    for (int r = 0; r < kRows; ++r) {
+      float* cr = c + r * ldc;
+      __m512 v_lo = lo[r], v_hi = hi[r];
+      if (epilogue.accumulate) v_lo = _mm512_add_ps(_mm512_loadu_ps(cr), v_lo), v_hi = _mm512_add_ps(_mm512_loadu_ps(cr + 16), v_hi);
+      if (epilogue.bias) v_lo = _mm512_add_ps(v_lo, bias_lo), v_hi = _mm512_add_ps(v_hi, bias_hi);
+      if (epilogue.relu) v_lo = _mm512_max_ps(v_lo, zero), v_hi = _mm512_max_ps(v_hi, zero);
+      _mm512_storeu_ps(cr, v_lo);
+      _mm512_storeu_ps(cr + 16, v_hi);
+    }
+    return;
+  }
+  alignas(64) float sums[kRows * 32];
+#pragma GCC unroll 14
+  for (int r = 0; r < kRows; ++r) _mm512_store_ps(sums + r * 32, lo[r]), _mm512_store_ps(sums + r * 32 + 16, hi[r]);
+  store_tile_scalar(sums, 32, c, ldc, rows, cols, epilogue);
+}
+
+}  // namespace tg::kernels

@@ -1,0 +1,249 @@
+// The float32 GEMM micro-kernels (autograd/kernels/sgemm_ukernel.h) and the packed GEMM and convolution passes built
+// on them, against float64 references computed here, on shapes that are not multiples of any tile or vector width.
+// Every kernel this CPU can run is tested; the others are skipped with a message (ctest also reruns the conv tests
+// with TAPEGRAD_ISA=generic, see tests/CMakeLists.txt).
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.h"
+#include "autograd/kernels/conv_gemm.h"
+#include "autograd/kernels/gemm.h"
+#include "autograd/kernels/packed_gemm.h"
+#include "autograd/kernels/tiled_gemm.h"
+
+namespace tg {
+namespace {
+
+using kernels::GemmEpilogue;
+using kernels::Isa;
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  Tensor t({static_cast<int64_t>(n)});
+  Rng(seed).fill_uniform(t, -1.0, 1.0);
+  return std::vector<float>(t.data<float>(), t.data<float>() + n);
+}
+
+struct Shape3 {
+  int64_t m, n, k;
+};
+
+// C[m, n] = alpha op(A) op(B) through the epilogue, in float64, with the worst-case rounding bound of a float32
+// sum of k + 3 terms (products, old C, bias) for each element.
+void reference_gemm(bool ta, bool tb, Shape3 s, float alpha, const std::vector<float>& a, const std::vector<float>& b,
+                    const std::vector<float>& c0, int64_t ldc, const GemmEpilogue& e, std::vector<double>& want,
+                    std::vector<double>& tol) {
+  want.assign(static_cast<size_t>(s.m * s.n), 0.0), tol.assign(want.size(), 0.0);
+  for (int64_t i = 0; i < s.m; ++i)
+    for (int64_t j = 0; j < s.n; ++j) {
+      double sum = 0, magnitude = 0;
+      for (int64_t p = 0; p < s.k; ++p) {
+        const double av = alpha * double(ta ? a[p * s.m + i] : a[i * s.k + p]);
+        const double bv = tb ? b[j * s.k + p] : b[p * s.n + j];
+        sum += av * bv, magnitude += std::abs(av * bv);
+      }
+      if (e.accumulate) sum += c0[i * ldc + j], magnitude += std::abs(c0[i * ldc + j]);
+      if (e.bias) sum += e.bias[j], magnitude += std::abs(e.bias[j]);
+      if (e.relu) sum = std::max(sum, 0.0);
+      want[i * s.n + j] = sum;
+      tol[i * s.n + j] = double(s.k + 3) * 1.2e-7 * magnitude + 1e-30;
+    }
+}
+
+std::vector<Isa> all_isas() { return {Isa::generic, Isa::avx2, Isa::avx512}; }
+
+}  // namespace
+
+TEST_CASE("gemm kernels: every micro-kernel the CPU runs matches float64 on odd shapes, with every epilogue") {
+  // K = 1 and 9 (the first layer), K past one kc block and far past it; M, N off every tile and vector width.
+  const std::vector<Shape3> shapes = {{1, 1, 1},    {7, 5, 1},    {13, 17, 9},  {6, 16, 256}, {14, 32, 193},
+                                      {37, 33, 300}, {5, 100, 513}, {121, 19, 27}, {169, 40, 64}, {30, 70, 1200}};
+  for (Isa isa : all_isas()) {
+    if (!kernels::cpu_supports(isa)) {
+      MESSAGE("skipped: this CPU does not support " << std::string(kernels::isa_name(isa)) << "; its kernel was only compiled");
+      continue;
+    }
+    const kernels::SgemmUkernel& uk = kernels::sgemm_ukernel(isa);
+    CAPTURE(uk.name);
+    uint64_t seed = 100;
+    for (const Shape3& s : shapes)
+      for (int variant = 0; variant < 8; ++variant) {
+        const bool ta = variant & 1, tb = variant & 2, accumulate = variant & 4;
+        const float alpha = variant == 5 ? 0.5f : 1.0f;
+        const int64_t ldc = s.n + 3;  // a gap after each row of C, which must not be written
+        const auto a = random_floats(static_cast<size_t>(s.m * s.k), ++seed);
+        const auto b = random_floats(static_cast<size_t>(s.k * s.n), ++seed);
+        const auto bias = random_floats(static_cast<size_t>(s.n), ++seed);
+        const auto c0 = random_floats(static_cast<size_t>(s.m * ldc), ++seed);
+        for (int epilogue = 0; epilogue < 4; ++epilogue) {
+          GemmEpilogue e;
+          e.accumulate = accumulate;
+          e.bias = epilogue & 1 ? bias.data() : nullptr;
+          e.relu = epilogue & 2;
+          CAPTURE(s.m);
+          CAPTURE(s.n);
+          CAPTURE(s.k);
+          CAPTURE(variant);
+          CAPTURE(epilogue);
+          std::vector<float> c = c0;
+          kernels::sgemm(uk, ta, tb, s.m, s.n, s.k, alpha, a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n,
+                         c.data(), ldc, e);
+          std::vector<double> want, tol;
+          reference_gemm(ta, tb, s, alpha, a, b, c0, ldc, e, want, tol);
+          int64_t wrong = 0, gap_written = 0, negative = 0;
+          for (int64_t i = 0; i < s.m; ++i) {
+            for (int64_t j = 0; j < s.n; ++j) {
+              const float got = c[i * ldc + j];
+              if (!(std::abs(got - want[i * s.n + j]) <= tol[i * s.n + j])) ++wrong;
+              if (e.relu && !(got >= 0.0f)) ++negative;
+            }
+            for (int64_t j = s.n; j < ldc; ++j) gap_written += std::memcmp(&c[i * ldc + j], &c0[i * ldc + j], 4) != 0;
+          }
+          CHECK(wrong == 0);
+          CHECK(gap_written == 0);
+          CHECK(negative == 0);
+        }
+      }
+  }
+}
+
+TEST_CASE("gemm kernels: an overwriting product never reads C, and k = 0 still defines C") {
+  for (Isa isa : all_isas()) {
+    if (!kernels::cpu_supports(isa)) continue;
+    const kernels::SgemmUkernel& uk = kernels::sgemm_ukernel(isa);
+    CAPTURE(uk.name);
+    const auto a = random_floats(11 * 7, 1), b = random_floats(7 * 21, 2), bias = random_floats(21, 3);
+    std::vector<float> clean(11 * 21, 0.0f), dirty(11 * 21, std::nanf(""));
+    kernels::sgemm(uk, false, false, 11, 21, 7, 1.0f, a.data(), 7, b.data(), 21, clean.data(), 21, {});
+    kernels::sgemm(uk, false, false, 11, 21, 7, 1.0f, a.data(), 7, b.data(), 21, dirty.data(), 21, {});
+    CHECK(std::memcmp(clean.data(), dirty.data(), clean.size() * sizeof(float)) == 0);
+    std::vector<float> c(3 * 21, std::nanf(""));
+    kernels::sgemm(uk, false, false, 3, 21, 0, 1.0f, a.data(), 7, b.data(), 21, c.data(), 21,
+                   GemmEpilogue{false, bias.data(), false});
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 21; ++j) CHECK(c[i * 21 + j] == bias[j]);
+  }
+}
+
+TEST_CASE("gemm kernels: gemm_tiled is bitwise the same on 1 and 2 threads") {
+  const int64_t m = 1000, n = 77, k = 601;  // several row tiles and several k blocks
+  const auto a = random_floats(m * k, 7), b = random_floats(k * n, 8);
+  const int threads = omp_get_max_threads();
+  std::vector<float> c1(m * n), c2(m * n);
+  omp_set_num_threads(1);
+  kernels::gemm_tiled(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c1.data(), n);
+  omp_set_num_threads(2);
+  kernels::gemm_tiled(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c2.data(), n);
+  omp_set_num_threads(threads);
+  CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+}
+
+namespace {
+// The direct definition of a convolution in float64: y, and the kernel gradient for a given dy, with the sums of
+// the absolute values of their terms (for the rounding bound).
+struct DirectConv {
+  std::vector<double> y, dw, y_abs, dw_abs;
+};
+DirectConv direct_conv(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& dy,
+                       const kernels::ConvGeometry& g) {
+  DirectConv r;
+  r.y.assign(static_cast<size_t>(g.lines() * g.out_w * g.out_c), 0.0);
+  r.dw.assign(static_cast<size_t>(g.patch() * g.out_c), 0.0);
+  r.y_abs = r.y, r.dw_abs = r.dw;
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t oy = 0; oy < g.out_h; ++oy)
+      for (int64_t ox = 0; ox < g.out_w; ++ox)
+        for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+          for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+            const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+            if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
+            for (int64_t ci = 0; ci < g.in_c; ++ci) {
+              const double xv = x[((n * g.in_h + iy) * g.in_w + ix) * g.in_c + ci];
+              const int64_t out = ((n * g.out_h + oy) * g.out_w + ox) * g.out_c;
+              const int64_t q = (ky * g.kernel_w + kx) * g.in_c + ci;
+              for (int64_t co = 0; co < g.out_c; ++co) {
+                r.y[out + co] += xv * w[q * g.out_c + co];
+                r.dw[q * g.out_c + co] += xv * dy[out + co];
+                r.y_abs[out + co] += std::abs(xv * w[q * g.out_c + co]);
+                r.dw_abs[q * g.out_c + co] += std::abs(xv * dy[out + co]);
+              }
+            }
+          }
+  return r;
+}
+
+kernels::ConvGeometry geometry(int64_t batch, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t kh, int64_t kw,
+                               int64_t stride, int64_t dilation, int64_t pad) {
+  kernels::ConvGeometry g;
+  g.batch = batch, g.in_h = h, g.in_w = w, g.in_c = cin, g.out_c = cout;
+  g.kernel_h = kh, g.kernel_w = kw, g.stride_h = g.stride_w = stride, g.dilation_h = g.dilation_w = dilation;
+  g.pad_top = g.pad_left = pad;
+  g.out_h = (h + 2 * pad - (kh - 1) * dilation - 1) / stride + 1;
+  g.out_w = (w + 2 * pad - (kw - 1) * dilation - 1) / stride + 1;
+  return g;
+}
+}  // namespace
+
+TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the direct definition") {
+  // The first layer (1 channel), the 1x1 output layer, odd channel counts, stride, dilation, many images.
+  const std::vector<kernels::ConvGeometry> cases = {
+      geometry(2, 37, 29, 1, 16, 3, 3, 1, 1, 1),  geometry(1, 40, 33, 16, 1, 1, 1, 1, 1, 0),
+      geometry(3, 17, 19, 5, 7, 3, 3, 2, 1, 1),   geometry(1, 23, 21, 13, 33, 3, 3, 1, 2, 2),
+      geometry(2, 9, 11, 70, 19, 2, 2, 1, 1, 0),  geometry(1, 8, 8, 300, 40, 3, 3, 1, 1, 1),
+      geometry(5, 30, 30, 8, 16, 3, 3, 1, 1, 1),
+  };
+  const int threads = omp_get_max_threads();
+  uint64_t seed = 500;
+  for (const kernels::ConvGeometry& g : cases) {
+    CAPTURE(g.in_h);
+    CAPTURE(g.in_c);
+    CAPTURE(g.out_c);
+    CAPTURE(g.kernel_h);
+    CAPTURE(g.stride_h);
+    const auto x = random_floats(static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c), ++seed);
+    const auto w = random_floats(static_cast<size_t>(g.patch() * g.out_c), ++seed);
+    const auto dy = random_floats(static_cast<size_t>(g.lines() * g.out_w * g.out_c), ++seed);
+    const auto bias = random_floats(static_cast<size_t>(g.out_c), ++seed);
+    const DirectConv want = direct_conv(x, w, dy, g);
+    const GemmEpilogue fused{false, bias.data(), true};
+    std::vector<float> y[2], dw[2];
+    for (int t = 0; t < 2; ++t) {
+      omp_set_num_threads(t + 1);
+      y[t].assign(want.y.size(), std::nanf(""));
+      dw[t].assign(want.dw.size(), std::nanf(""));
+      kernels::conv_forward(x.data(), w.data(), g, y[t].data(), fused);
+      kernels::conv_kernel_grad(x.data(), dy.data(), g, dw[t].data());
+    }
+    omp_set_num_threads(threads);
+    // The worst-case rounding of a float32 sum of that many terms (patch entries and bias; pixels and partial sums).
+    const double y_terms = double(g.patch() + 2), dw_terms = double(g.lines() * g.out_w + 32);
+    int64_t wrong_y = 0, wrong_dw = 0;
+    for (size_t i = 0; i < want.y.size(); ++i) {
+      const double b = bias[i % g.out_c];
+      const double tol = 1.2e-7 * y_terms * (want.y_abs[i] + std::abs(b)) + 1e-30;
+      wrong_y += !(std::abs(y[0][i] - std::max(want.y[i] + b, 0.0)) <= tol);
+    }
+    for (size_t i = 0; i < want.dw.size(); ++i)
+      wrong_dw += !(std::abs(dw[0][i] - want.dw[i]) <= 1.2e-7 * dw_terms * want.dw_abs[i] + 1e-30);
+    CHECK(wrong_y == 0);
+    CHECK(wrong_dw == 0);
+    CHECK(std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("gemm kernels: TAPEGRAD_ISA names are checked") {
+  CHECK(kernels::parse_isa("generic") == Isa::generic);
+  CHECK(kernels::parse_isa("avx2") == Isa::avx2);
+  CHECK(kernels::parse_isa("avx512") == Isa::avx512);
+  CHECK_THROWS_WITH_AS(kernels::parse_isa("sse9"), doctest::Contains("TAPEGRAD_ISA='sse9' is not one of generic, avx2"),
+                       std::runtime_error);
+  MESSAGE("active kernel: " << std::string(kernels::active_sgemm_ukernel().name));
+}
+
+}  // namespace tg
