@@ -1,5 +1,6 @@
 // Everything a user of the autograd layer needs.
 #pragma once
+#include "autograd/argmax.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "autograd/random/rng.h"

@@ -13,18 +13,16 @@
 #include <unordered_set>
 #include <vector>
 
+#include "autograd/parameter.h"
 #include "autograd/random/rng.h"
 #include "autograd/tensor.h"
 #include "autograd/variable.h"
 
 namespace tg {
 
-// A named weight of a layer. Trainable weights get gradients; non-trainable ones (BN moving statistics) do not.
-struct Weight {
-  std::string name;  // "<layer>/<weight>", e.g. "conv2d_3/kernel", "batch_normalization/moving_mean"
-  Variable variable;
-  bool trainable = true;
-};
+// A named weight of a layer ("conv2d_3/kernel", "batch_normalization/moving_mean"): the Parameter optimizers take.
+// Trainable weights get gradients; non-trainable ones (BN moving statistics) do not.
+using Weight = Parameter;
 
 // A graph that cannot be built: the message names the layer, its inputs, their shapes and the way out.
 class ShapeError : public std::invalid_argument {

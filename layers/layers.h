@@ -10,5 +10,6 @@
 #include "layers/merge.h"
 #include "layers/model.h"
 #include "layers/pooling.h"
+#include "layers/registry.h"
 #include "layers/upsampling2d.h"
 #include "layers/zoo.h"

@@ -42,6 +42,10 @@ Optimizer::Optimizer(std::vector<Parameter> parameters, CommonOptions options)
   for (size_t i = 0; i < parameters_.size(); ++i) {
     if (!parameters_[i].variable.defined())
       throw std::invalid_argument("optimizer: parameter '" + parameters_[i].name + "' is an undefined Variable");
+    if (!parameters_[i].trainable)
+      throw std::invalid_argument("optimizer: parameter '" + parameters_[i].name +
+                                  "' is not trainable (the forward pass updates it); pass model.parameters() or "
+                                  "model.trainable_weights(), not model.weights()");
     for (size_t j = 0; j < i; ++j)
       if (parameters_[j].name == parameters_[i].name)
         throw std::invalid_argument("optimizer: two parameters are named '" + parameters_[i].name +

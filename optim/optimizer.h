@@ -11,15 +11,11 @@
 #include <vector>
 
 #include "autograd/io/safetensors.h"
+#include "autograd/parameter.h"
 #include "autograd/variable.h"
 #include "optim/schedule.h"
 
 namespace tg {
-
-struct Parameter {
-  std::string name;  // "conv2d_3/kernel"; slot tensors are named "optimizer/<name>/<slot>"
-  Variable variable;
-};
 
 struct OptimizerState {
   std::vector<NamedTensor> tensors;  // every slot of every parameter, in parameter order
