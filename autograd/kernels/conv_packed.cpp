@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
@@ -22,8 +23,6 @@ constexpr int64_t kMinTasks = 32;
 constexpr int64_t kPartialSumElements = int64_t(1) << 22;
 constexpr int64_t kMaxPartialSums = 32;
 
-int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
-
 // The whole kernel [k, n] packed once per call into nr-column panels, k x nr each.
 PackBuffer pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64_t n) {
   PackBuffer packed;
@@ -38,34 +37,52 @@ PackBuffer pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64
 
 void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {
   const SgemmUkernel& uk = active_sgemm_ukernel();
-  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch();
+  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
+  if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
+  // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
+  // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const PackBuffer weights = pack_weights(uk, w, k, n);
-  // Tasks are row blocks (whole A blocks of mc rows) times column blocks (whole panels).
+  const std::vector<float> zeros(static_cast<size_t>(g.in_c), 0.0f);
+  // Tasks are blocks of output pixels, a few thousand multiply-adds of work or more each.
   const int64_t mc_blocks = (m + uk.mc - 1) / uk.mc;
-  int64_t cols = n;
-  if (mc_blocks < kMinTasks && n > 2 * uk.nr)
-    cols = std::max(uk.nr, round_up((n + kMinTasks / mc_blocks - 1) / (kMinTasks / mc_blocks), uk.nr));
-  const double block_flops = 2.0 * static_cast<double>(uk.mc * std::max<int64_t>(k, 1) * cols);
-  const int64_t blocks_per_task =
-      std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1, std::max<int64_t>(mc_blocks / kMinTasks, 1));
-  const int64_t task_rows = blocks_per_task * uk.mc;
-  const int64_t row_tasks = (m + task_rows - 1) / task_rows, col_tasks = (n + cols - 1) / cols;
-  const int64_t tasks = row_tasks * col_tasks;
+  const double block_flops = 2.0 * static_cast<double>(uk.mc * k * n);
+  const int64_t blocks_per_task = std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1,
+                                                      std::clamp<int64_t>(mc_blocks / kMinTasks, 1, 8));
+  const int64_t task_rows = blocks_per_task * uk.mc, tasks = (m + task_rows - 1) / task_rows;
   const float* packed = weights.data();
+  const float* zero_row = zeros.data();
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t i0 = (t / col_tasks) * task_rows, j0 = (t % col_tasks) * cols;
-    const int64_t rows = std::min(task_rows, m - i0), nj = std::min(cols, n - j0);
-    GemmEpilogue e = epilogue;
-    if (e.bias) e.bias += j0;
-    gemm_blocked(
-        uk, rows, nj, k,
-        [&](int64_t a0, int64_t a_rows, int64_t k0, int64_t kc, float* dst) {
-          pack_conv_patches(uk, x, g, i0 + a0, a_rows, k0, kc, dst);
-        },
-        [&](int64_t k0, int64_t) { return PackedBlock{packed + (j0 / uk.nr) * k * uk.nr + k0 * uk.nr, k * uk.nr}; },
-        y + i0 * n + j0, n, e);
+    const int64_t i0 = t * task_rows, rows = std::min(task_rows, m - i0);
+    const int64_t groups = (rows + uk.mr - 1) / uk.mr;
+    thread_local std::vector<const float*> table;
+    table.resize(static_cast<size_t>(groups * taps * uk.mr));
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const int64_t live = std::min(uk.mr, rows - grp * uk.mr);
+      const float** entry = table.data() + grp * taps * uk.mr;
+      for (int64_t r = 0; r < uk.mr; ++r) {
+        // Rows past the end of C repeat the last one: computed, never stored.
+        const int64_t p = i0 + grp * uk.mr + std::min(r, live - 1);
+        const int64_t line = p / g.out_w, ox = p % g.out_w, image = line / g.out_h, oy = line % g.out_h;
+        const float* base = x + image * g.in_h * g.in_w * g.in_c;
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          const int64_t iy = oy * g.stride_h - g.pad_top + (tap / g.kernel_w) * g.dilation_h;
+          const int64_t ix = ox * g.stride_w - g.pad_left + (tap % g.kernel_w) * g.dilation_w;
+          entry[tap * uk.mr + r] =
+              iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zero_row : base + (iy * g.in_w + ix) * g.in_c;
+        }
+      }
+    }
+    // Panel by panel, so one packed kernel panel (k x nr) stays in cache while the task's rows pass over it.
+    for (int64_t j0 = 0; j0 < n; j0 += uk.nr) {
+      const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + j0 : nullptr, epilogue.relu};
+      const float* panel = packed + (j0 / uk.nr) * k * uk.nr;
+      const int64_t cols = std::min(uk.nr, n - j0);
+      for (int64_t grp = 0; grp < groups; ++grp)
+        uk.run_indirect(taps, g.in_c, table.data() + grp * taps * uk.mr, panel, y + (i0 + grp * uk.mr) * n + j0, n,
+                        std::min(uk.mr, rows - grp * uk.mr), cols, te);
+    }
   }
 }
 

@@ -27,6 +27,12 @@ struct TileEpilogue {
 using SgemmUkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
                                 int64_t cols, const TileEpilogue& epilogue);
 
+// The indirect form (XNNPACK's igemm), for convolutions without im2col: A is not packed but read where it lies,
+// row r of tap t being the `channels` floats at a[t * mr + r] (an input pixel, or a zero row for padding); B is the
+// packed kernel panel, taps * channels x nr. k runs over taps, then channels, in order.
+using SgemmIndirectUkernelFn = void (*)(int64_t taps, int64_t channels, const float* const* a, const float* b,
+                                        float* c, int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+
 struct SgemmUkernel {
   const char* name;
   Isa isa;
@@ -34,6 +40,7 @@ struct SgemmUkernel {
   int64_t kc;      // most k per packed block: a B micro-panel (kc x nr) stays in L1
   int64_t mc;      // rows per packed A block (a multiple of mr): the block stays in L2
   SgemmUkernelFn run;
+  SgemmIndirectUkernelFn run_indirect;
 };
 
 void f32_gemm_4x8__generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
@@ -42,6 +49,13 @@ void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* 
                              int64_t cols, const TileEpilogue& epilogue);
 void f32_gemm_14x32__avx512f(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
                              int64_t cols, const TileEpilogue& epilogue);
+
+void f32_igemm_4x8__generic(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                            int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_igemm_6x16__avx2_fma(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_igemm_14x32__avx512f(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 
 const SgemmUkernel& sgemm_ukernel(Isa isa);  // the kernel written for isa (callers check cpu_supports first)
 const SgemmUkernel& active_sgemm_ukernel();  // sgemm_ukernel(active_isa())

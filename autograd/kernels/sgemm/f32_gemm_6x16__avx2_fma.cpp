@@ -6,22 +6,12 @@
 
 namespace tg::kernels {
 
-__attribute__((target("avx2,fma"))) void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* c,
-                                                                 int64_t ldc, int64_t rows, int64_t cols,
-                                                                 const TileEpilogue& epilogue) {
+namespace {
+// Stores the tile's sums through the epilogue: vector stores for a full tile, the scalar path at the edges of C.
+__attribute__((target("avx2,fma"), always_inline)) inline void store_tile(__m256* lo, __m256* hi, float* c, int64_t ldc,
+                                                                   int64_t rows, int64_t cols,
+                                                                   const TileEpilogue& epilogue) {
   constexpr int kRows = 6;
-  __m256 lo[kRows], hi[kRows];
-#pragma GCC unroll 6
-  for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += kRows, b += 16) {
-    const __m256 b_lo = _mm256_load_ps(b), b_hi = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) {
-      const __m256 ar = _mm256_broadcast_ss(a + r);
-      lo[r] = _mm256_fmadd_ps(ar, b_lo, lo[r]);
-      hi[r] = _mm256_fmadd_ps(ar, b_hi, hi[r]);
-    }
-  }
   if (rows == kRows && cols == 16) {
     const __m256 zero = _mm256_setzero_ps();
     const __m256 bias_lo = epilogue.bias ? _mm256_loadu_ps(epilogue.bias) : zero;
@@ -42,6 +32,50 @@ __attribute__((target("avx2,fma"))) void f32_gemm_6x16__avx2_fma(int64_t kc, con
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) _mm256_store_ps(sums + r * 16, lo[r]), _mm256_store_ps(sums + r * 16 + 8, hi[r]);
   store_tile_scalar(sums, 16, c, ldc, rows, cols, epilogue);
+}
+}  // namespace
+
+__attribute__((target("avx2,fma"))) void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* c,
+                                                                 int64_t ldc, int64_t rows, int64_t cols,
+                                                                 const TileEpilogue& epilogue) {
+  constexpr int kRows = 6;
+  __m256 lo[kRows], hi[kRows];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += kRows, b += 16) {
+    const __m256 b_lo = _mm256_load_ps(b), b_hi = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r);
+      lo[r] = _mm256_fmadd_ps(ar, b_lo, lo[r]);
+      hi[r] = _mm256_fmadd_ps(ar, b_hi, hi[r]);
+    }
+  }
+  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
+}
+
+__attribute__((target("avx2,fma"))) void f32_igemm_6x16__avx2_fma(int64_t taps, int64_t channels, const float* const* a,
+                                                const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
+                                                const TileEpilogue& epilogue) {
+  constexpr int kRows = 6;
+  __m256 lo[kRows], hi[kRows];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < taps; ++t, a += kRows) {
+    const float* row[kRows];
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) row[r] = a[r];
+    for (int64_t k = 0; k < channels; ++k, b += 16) {
+      const __m256 b_lo = _mm256_load_ps(b), b_hi = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        const __m256 ar = _mm256_broadcast_ss(row[r] + k);
+        lo[r] = _mm256_fmadd_ps(ar, b_lo, lo[r]);
+        hi[r] = _mm256_fmadd_ps(ar, b_hi, hi[r]);
+      }
+    }
+  }
+  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
 }
 
 }  // namespace tg::kernels
