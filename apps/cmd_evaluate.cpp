@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/train_data.h"
-#include "train/fit.h"
+#include "train/evaluate.h"
 
 namespace tg::app {
 

@@ -8,9 +8,9 @@
 
 #include "apps/commands.h"
 #include "apps/inference.h"
-#include "apps/render.h"
 #include "data/image_io.h"
 #include "train/fit.h"
+#include "train/render.h"
 
 namespace fs = std::filesystem;
 
@@ -79,8 +79,8 @@ Command add_predict_command(CLI::App& app) {
       const Tensor image = data::image_tensor(data::read_image(file), channels, file);
       const Tensor mask = argmax_classes(predict_probabilities(model, image, options));
       const fs::path stem = fs::path(o->out) / file.stem();
-      write_png(stem.string() + "_mask.png", grey_from_classes(mask, classes, o->raw));
-      if (o->overlay) write_png(stem.string() + "_overlay.png", overlay(image, mask));
+      train::write_png(stem.string() + "_mask.png", train::grey_from_classes(mask, classes, o->raw));
+      if (o->overlay) train::write_png(stem.string() + "_overlay.png", train::overlay(image, mask));
       std::cout << file.string() << " -> " << stem.string() << "_mask.png (" << image.dim(1) << "x" << image.dim(0)
                 << ")\n";
     }

@@ -9,10 +9,9 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
-#include "apps/report.h"
 #include "apps/train_data.h"
-#include "autograd/tape.h"
 #include "train/fit.h"
+#include "train/run_config.h"
 #include "train/signals.h"
 
 namespace fs = std::filesystem;
@@ -57,38 +56,6 @@ nlohmann::json optimizer_config(const TrainOptions& o, int64_t total_steps) {
   if (o.schedule == "plateau")
     opt["schedule"] = {{"name", "reduce_on_plateau"}, {"monitor", o.monitor}, {"factor", 0.5}, {"patience", 3}};
   return opt;
-}
-
-// Predictions for the first validation samples, for the report's grid.
-std::vector<ReportSample> report_samples(Model& model, const train::DataSource& source, int count) {
-  std::vector<ReportSample> samples;
-  if (!source.dataset || count <= 0) return samples;
-  NoGrad no_grad;
-  const bool was_training = model.training();
-  model.eval();
-  const size_t n = std::min(static_cast<size_t>(count), source.indices.empty() ? source.dataset->size() : source.indices.size());
-  for (size_t i = 0; i < n; ++i) {
-    const size_t index = source.indices.empty() ? i : source.indices[i];
-    data::Sample s = source.dataset->get(index);
-    const Shape& in = s.image.shape();
-    Tensor out = model.forward(Variable(s.image.reshape({1, in[0], in[1], in[2]}))).value();
-    const int64_t k = out.dim(3);
-    Tensor pred({in[0], in[1]});
-    const float* p = out.data<float>();
-    for (int64_t px = 0; px < pred.numel(); ++px) {
-      int64_t best = 0;
-      if (k == 1) {
-        best = p[px] > 0.5f ? 1 : 0;
-      } else {
-        for (int64_t c = 1; c < k; ++c)
-          if (p[px * k + c] > p[px * k + best]) best = c;
-      }
-      pred.data<float>()[px] = static_cast<float>(best);
-    }
-    samples.push_back({source.dataset->name(index), s.image, s.labels, pred});
-  }
-  if (was_training) model.train();
-  return samples;
 }
 
 }  // namespace
@@ -180,34 +147,11 @@ Command add_train_command(CLI::App& app) {
                    : run.progress == "none"  ? train::ProgressMode::Off
                                              : train::ProgressMode::Auto;
     fit.extra_config = {{"command", run}, {"predict_fit", data.predict_fit}};
-    const std::string summary = model.summary();
+    fit.report_title = "tapegrad: " + run.model.model + " on " + run.data.describe();
+    fit.report_samples = run.report_samples;
+    fit.threads = run.threads;
+    fit.handle_signals = true;  // Ctrl-C finishes the step, checkpoints and says how to resume
     const fs::path report = fs::path(run.out) / "report.html";
-    fit.on_epoch_end = [&](const train::EpochEnd& e) {
-      ReportData r;
-      r.title = "tapegrad: " + run.model.model + " on " + run.data.describe();
-      for (const train::EpochRecord& rec : e.history) {
-        std::map<std::string, double> row(rec.metrics.begin(), rec.metrics.end());
-        row["epoch"] = static_cast<double>(rec.epoch);
-        row["learning_rate"] = rec.learning_rate;
-        r.history.push_back(std::move(row));
-      }
-      r.samples = report_samples(e.model, data.validation.dataset ? data.validation : data.train, run.report_samples);
-      r.model_summary = summary;
-      r.config = {{"command", run}, {"fit", e.options.to_json()}};
-      const double images = static_cast<double>(steps * run.batch);
-      auto fixed = [](double v, int digits) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-        return std::string(buf);
-      };
-      r.throughput = {{"threads", std::to_string(omp_get_max_threads())},
-                      {"epoch time (s)", fixed(e.record.seconds, 1)},
-                      {"images/s (training, incl. data and validation)", fixed(images / e.record.seconds, 2)},
-                      {"ms per step (incl. validation)", fixed(1e3 * e.record.seconds / static_cast<double>(steps), 0)}};
-      r.status = "epoch " + std::to_string(e.record.epoch) + " of " + std::to_string(run.epochs) + ", step " +
-                 std::to_string(e.record.global_step);
-      write_report(report.string(), r);
-    };
     const train::FitResult result = train::fit(model, data.train, data.validation.dataset ? &data.validation : nullptr, fit);
     if (fs::exists(report)) std::cout << "report: " << report.string() << "\n";
     if (result.stop == train::StopReason::Signal) return train::exit_code_for_signal(result.signal);

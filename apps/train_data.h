@@ -8,7 +8,7 @@
 
 #include "apps/model_options.h"
 #include "data/data.h"
-#include "train/fit.h"
+#include "train/data_source.h"
 
 namespace tg::app {
 

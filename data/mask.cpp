@@ -156,8 +156,10 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
                                                  ") and not the ignore index");
     lookup.emplace(pack(e.rgb[0], e.rgb[1], e.rgb[2]), e.class_id);
   }
-  // 16-bit masks compare against the threshold on the same 0..255 scale as 8-bit ones.
+  // 16-bit masks compare against the threshold, the ignore value and the palette on the same 0..255 scale as 8-bit
+  // ones: an 8-bit value c is stored as c * 257 in 16 bits.
   const double threshold = encoding.threshold * (mask.max_value / 255.0);
+  const int64_t scale = mask.max_value / 255;
 
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
@@ -166,7 +168,8 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
       const int64_t b = colour ? static_cast<int64_t>(mask.at(y, x, 2)) : r;
       float& out = ids[static_cast<size_t>(y) * W + x];
       if (palette) {
-        const auto it = lookup.find(pack(r, g, b));
+        const bool widened = r % scale == 0 && g % scale == 0 && b % scale == 0;
+        const auto it = widened ? lookup.find(pack(r / scale, g / scale, b / scale)) : lookup.end();
         if (it == lookup.end())
           throw DataError(file, "pixel " + pixel_str(x, y) + " has colour (" + std::to_string(r) + ", " +
                                     std::to_string(g) + ", " + std::to_string(b) + "), which is not in the " +
@@ -180,7 +183,9 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
                                   " masks need one grey value per pixel: save the masks as greyscale or use "
                                   "--mask palette:FILE");
       if (encoding.kind == MaskEncoding::Kind::Binary) {
-        out = r > threshold ? 1.0f : 0.0f;
+        // The ignore value marks void pixels, whichever side of the threshold it lies on.
+        const bool ignored = rules.ignore_index >= 0 && r == rules.ignore_index * scale;
+        out = ignored ? static_cast<float>(rules.ignore_index) : r > threshold ? 1.0f : 0.0f;
       } else if (r == rules.ignore_index || r < rules.num_classes) {
         out = static_cast<float>(r);
       } else {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "autograd/random.h"
+#include "autograd/safetensors.h"
 #include "autograd/variable.h"
 #include "layers/graph.h"
 #include "layers/layer.h"
@@ -74,6 +75,12 @@ class Model {
   void save_weights(const std::filesystem::path& path) const;
   // Errors name the file and the first tensor that is missing, extra or of another shape.
   void load_weights(const std::filesystem::path& path);
+  // The weights as named tensors sharing the model's storage, in weights() order: what save_weights writes and a
+  // training checkpoint holds (clone them for a copy that later training leaves alone).
+  std::vector<NamedTensor> weight_tensors() const;
+  // Copies every weight from `tensors` (a checkpoint's "optimizer/..." entries are left aside), checking all of them
+  // first, so a failure changes nothing; errors name `source` and the first tensor missing, extra or misshapen.
+  void load_weights(const std::vector<NamedTensor>& tensors, const std::string& source);
 
   // Re-draws every weight from its initializer with streams derived from (seed, layer index).
   void initialize(uint64_t seed);

@@ -16,35 +16,47 @@ constexpr const char* kFormat = "tapegrad.functional";
 // one loader serves weight files and checkpoints alike.
 constexpr std::string_view kTrainingStatePrefix = "optimizer/";
 
-// Checks every weight against the file before touching any, so a failed load leaves the model as it was.
-void load_from(std::vector<Weight> weights, const SafetensorsFile& file, const std::string& model_name) {
-  std::string origin;
+// Where a file's weights came from, for error messages: " (it was saved from model 'NAME')" or "".
+std::string saved_from(const SafetensorsFile& file) {
   if (const auto it = file.metadata.find(kConfigKey); it != file.metadata.end()) {
     try {
-      origin = " (it was saved from model '" + nlohmann::json::parse(it->second).value("name", "?") + "')";
+      return " (it was saved from model '" + nlohmann::json::parse(it->second).value("name", "?") + "')";
     } catch (const nlohmann::json::exception&) {
     }
   }
-  const std::string file_name = file.path.string();
+  return "";
+}
+
+// Checks every weight against the tensors before touching any, so a failed load leaves the model as it was.
+void load_from(std::vector<Weight> weights, const std::vector<NamedTensor>& tensors, const std::string& source,
+               const std::string& origin, const std::string& model_name) {
+  std::unordered_map<std::string_view, const Tensor*> by_name;
+  for (const NamedTensor& t : tensors) by_name[t.name] = &t.tensor;
   std::unordered_map<std::string, const Weight*> wanted;
+  std::vector<const Tensor*> found;
   for (const Weight& w : weights) {
     wanted[w.name] = &w;
-    const Tensor* t = file.find(w.name);
-    if (!t)
-      throw std::runtime_error(file_name + ": has no tensor '" + w.name + "' " + shape_str(w.variable.shape()) +
+    const auto it = by_name.find(w.name);
+    if (it == by_name.end())
+      throw std::runtime_error(source + ": has no tensor '" + w.name + "' " + shape_str(w.variable.shape()) +
                                ", which model '" + model_name + "' needs" + origin +
                                "; the file holds another architecture");
-    if (t->shape() != w.variable.shape())
-      throw std::runtime_error(file_name + ": tensor '" + w.name + "' has shape " + shape_str(t->shape()) +
+    if (it->second->shape() != w.variable.shape())
+      throw std::runtime_error(source + ": tensor '" + w.name + "' has shape " + shape_str(it->second->shape()) +
                                " but model '" + model_name + "' needs " + shape_str(w.variable.shape()) + origin +
                                "; the file holds another architecture");
+    found.push_back(it->second);
   }
-  for (const NamedTensor& t : file.tensors)
+  for (const NamedTensor& t : tensors)
     if (!wanted.count(t.name) && !t.name.starts_with(kTrainingStatePrefix))
-      throw std::runtime_error(file_name + ": holds tensor '" + t.name + "' " + shape_str(t.tensor.shape()) +
+      throw std::runtime_error(source + ": holds tensor '" + t.name + "' " + shape_str(t.tensor.shape()) +
                                ", which model '" + model_name + "' does not have" + origin +
                                "; the file holds another architecture");
-  for (Weight& w : weights) w.variable.value().copy_from(file.at(w.name));
+  for (size_t i = 0; i < weights.size(); ++i) weights[i].variable.value().copy_from(*found[i]);
+}
+
+void load_from(std::vector<Weight> weights, const SafetensorsFile& file, const std::string& model_name) {
+  load_from(std::move(weights), file.tensors, file.path.string(), saved_from(file), model_name);
 }
 }  // namespace
 
@@ -94,13 +106,21 @@ Model Model::from_config(const nlohmann::json& config) {
   }
 }
 
-void Model::save_weights(const std::filesystem::path& path) const {
+std::vector<NamedTensor> Model::weight_tensors() const {
   std::vector<NamedTensor> tensors;
   for (const Weight& w : weights()) tensors.push_back({w.name, w.variable.value()});
-  save_safetensors(path, tensors, {{kConfigKey, config().dump()}});
+  return tensors;
+}
+
+void Model::save_weights(const std::filesystem::path& path) const {
+  save_safetensors(path, weight_tensors(), {{kConfigKey, config().dump()}});
 }
 
 void Model::load_weights(const std::filesystem::path& path) { load_from(weights(), load_safetensors(path), name_); }
+
+void Model::load_weights(const std::vector<NamedTensor>& tensors, const std::string& source) {
+  load_from(weights(), tensors, source, "", name_);
+}
 
 Model load_model(const std::filesystem::path& path) {
   const SafetensorsFile file = load_safetensors(path);

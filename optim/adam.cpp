@@ -5,14 +5,8 @@
 
 namespace tg {
 
-namespace {
-CommonOptions common(const AdamOptions& o) {
-  return {o.learning_rate, o.weight_decay, o.global_clipnorm, o.exclude_from_weight_decay};
-}
-}  // namespace
-
 Adam::Adam(std::vector<Parameter> parameters, AdamOptions options)
-    : Optimizer(std::move(parameters), common(options)), options_(std::move(options)) {
+    : Optimizer(std::move(parameters), options), options_(std::move(options)) {
   if (!(options_.beta_1 >= 0.0 && options_.beta_1 < 1.0) || !(options_.beta_2 >= 0.0 && options_.beta_2 < 1.0))
     throw std::invalid_argument("Adam: beta_1 and beta_2 must be in [0, 1)");
   if (options_.epsilon < 0.0) throw std::invalid_argument("Adam: epsilon must be >= 0");
@@ -55,13 +49,6 @@ void Adam::update(size_t parameter, Tensor& weight, const Tensor& grad, double l
       }
     }
   });
-}
-
-nlohmann::json Adam::specific_config() const {
-  return {{"beta_1", options_.beta_1},
-          {"beta_2", options_.beta_2},
-          {"epsilon", options_.epsilon},
-          {"amsgrad", options_.amsgrad}};
 }
 
 AdamW::AdamW(std::vector<Parameter> parameters, AdamWOptions options) : Adam(std::move(parameters), options) {}

@@ -9,16 +9,14 @@
 
 namespace tg {
 
-struct AdamOptions {
-  double learning_rate = 1e-3;
+struct AdamOptions : CommonOptions {
   double beta_1 = 0.9;
   double beta_2 = 0.999;
   double epsilon = 1e-7;
   bool amsgrad = false;  // divide by the running maximum of v instead of v
-  double weight_decay = 0.0;
-  double global_clipnorm = 0.0;
-  std::vector<std::string> exclude_from_weight_decay{};
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AdamOptions, TG_COMMON_OPTIMIZER_FIELDS, beta_1, beta_2, epsilon,
+                                                amsgrad)
 
 class Adam : public Optimizer {
  public:
@@ -28,7 +26,7 @@ class Adam : public Optimizer {
 
  protected:
   void update(size_t parameter, Tensor& weight, const Tensor& grad, double learning_rate) override;
-  nlohmann::json specific_config() const override;
+  nlohmann::json options_json() const override { return options_; }
 
  private:
   AdamOptions options_;
@@ -37,6 +35,8 @@ class Adam : public Optimizer {
 struct AdamWOptions : AdamOptions {
   AdamWOptions() { weight_decay = 0.004; }
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AdamWOptions, TG_COMMON_OPTIMIZER_FIELDS, beta_1, beta_2, epsilon,
+                                                amsgrad)
 
 class AdamW final : public Adam {
  public:

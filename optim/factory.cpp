@@ -1,79 +1,53 @@
 #include "optim/factory.h"
 
-#include <set>
 #include <stdexcept>
 
 #include "optim/adam.h"
+#include "optim/json_options.h"
 #include "optim/sgd.h"
 
 namespace tg {
 
 namespace {
-void check_fields(const nlohmann::json& config, const std::string& name, const std::set<std::string>& allowed) {
-  for (auto& [key, value] : config.items())
-    if (!allowed.contains(key)) {
-      std::string list;
-      for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw std::invalid_argument("optimizer '" + name + "' has no setting '" + key + "'; it takes: " + list);
-    }
-}
+enum class OptimizerKind { Adam, AdamW, SGD };
+NLOHMANN_JSON_SERIALIZE_ENUM(OptimizerKind, {{OptimizerKind::Adam, "adam"},
+                                             {OptimizerKind::AdamW, "adamw"},
+                                             {OptimizerKind::SGD, "sgd"}})
 
+// The options of one optimizer from its config: every key the options have, besides "name" and "schedule".
 template <class Options>
-void read_common(const nlohmann::json& c, Options& o) {
-  o.learning_rate = c.value("learning_rate", o.learning_rate);
-  o.weight_decay = c.value("weight_decay", o.weight_decay);
-  o.global_clipnorm = c.value("global_clipnorm", o.global_clipnorm);
-  o.exclude_from_weight_decay = c.value("exclude_from_weight_decay", o.exclude_from_weight_decay);
-}
-
-template <class Options>
-void read_adam(const nlohmann::json& c, Options& o) {
-  read_common(c, o);
-  o.beta_1 = c.value("beta_1", o.beta_1);
-  o.beta_2 = c.value("beta_2", o.beta_2);
-  o.epsilon = c.value("epsilon", o.epsilon);
-  o.amsgrad = c.value("amsgrad", o.amsgrad);
+Options read_options(const nlohmann::json& config, const std::string& name) {
+  nlohmann::json accepted = Options{};
+  accepted["name"] = name;
+  accepted["schedule"] = nullptr;
+  const std::string owner = "optimizer '" + name + "'";
+  check_known_keys(config, accepted, owner);
+  return settings_from_json<Options>(config, owner);
 }
 }  // namespace
 
 std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& config, std::vector<Parameter> parameters) {
   if (!config.is_object() || !config.contains("name"))
     throw std::invalid_argument("optimizer config needs a \"name\" (adam, adamw or sgd), got " + config.dump());
-  const std::string name = config.at("name").get<std::string>();
-  const std::set<std::string> common = {"name", "learning_rate", "weight_decay", "global_clipnorm",
-                                        "exclude_from_weight_decay", "schedule"};
+  const nlohmann::json& name_json = config.at("name");
+  if (!name_json.is_string() || nlohmann::json(name_json.get<OptimizerKind>()) != name_json)
+    throw std::invalid_argument("unknown optimizer '" + (name_json.is_string() ? name_json.get<std::string>() : name_json.dump()) +
+                                "'; use " + join_names(enum_names<OptimizerKind>()));
+  const std::string name = name_json.get<std::string>();
   std::unique_ptr<Optimizer> opt;
-  try {
-    if (name == "adam" || name == "adamw") {
-      std::set<std::string> allowed = common;
-      allowed.insert({"beta_1", "beta_2", "epsilon", "amsgrad"});
-      check_fields(config, name, allowed);
-      if (name == "adam") {
-        AdamOptions o;
-        read_adam(config, o);
-        opt = std::make_unique<Adam>(std::move(parameters), o);
-      } else {
-        AdamWOptions o;
-        read_adam(config, o);
-        opt = std::make_unique<AdamW>(std::move(parameters), o);
-      }
-    } else if (name == "sgd") {
-      std::set<std::string> allowed = common;
-      allowed.insert({"momentum", "nesterov"});
-      check_fields(config, name, allowed);
-      SGDOptions o;
-      read_common(config, o);
-      o.momentum = config.value("momentum", o.momentum);
-      o.nesterov = config.value("nesterov", o.nesterov);
-      opt = std::make_unique<SGD>(std::move(parameters), o);
-    } else {
-      throw std::invalid_argument("unknown optimizer '" + name + "'; use adam, adamw or sgd");
-    }
-    if (config.contains("schedule"))
-      opt->set_schedule(make_schedule(config.at("schedule"), opt->common_options().learning_rate));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument("optimizer '" + name + "': a setting has the wrong type: " + e.what());
+  switch (name_json.get<OptimizerKind>()) {
+    case OptimizerKind::Adam:
+      opt = std::make_unique<Adam>(std::move(parameters), read_options<AdamOptions>(config, name));
+      break;
+    case OptimizerKind::AdamW:
+      opt = std::make_unique<AdamW>(std::move(parameters), read_options<AdamWOptions>(config, name));
+      break;
+    case OptimizerKind::SGD:
+      opt = std::make_unique<SGD>(std::move(parameters), read_options<SGDOptions>(config, name));
+      break;
   }
+  if (config.contains("schedule"))
+    opt->set_schedule(make_schedule(config.at("schedule"), opt->common_options().learning_rate));
   return opt;
 }
 

@@ -116,12 +116,8 @@ void Optimizer::set_schedule(std::unique_ptr<LearningRateSchedule> schedule) {
 }
 
 nlohmann::json Optimizer::config() const {
-  nlohmann::json c = specific_config();
+  nlohmann::json c = options_json();
   c["name"] = name();
-  c["learning_rate"] = options_.learning_rate;
-  c["weight_decay"] = options_.weight_decay;
-  c["global_clipnorm"] = options_.global_clipnorm;
-  c["exclude_from_weight_decay"] = options_.exclude_from_weight_decay;
   c["schedule"] = schedule_->config();
   return c;
 }

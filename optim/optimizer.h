@@ -26,7 +26,7 @@ struct OptimizerState {
   nlohmann::json scalars;            // {"optimizer", "iterations", "config", "schedule": {"config", "state"}}
 };
 
-// Settings every optimizer shares (Keras's base Optimizer arguments).
+// Settings every optimizer shares (Keras's base Optimizer arguments); each optimizer's options derive from it.
 struct CommonOptions {
   double learning_rate = 1e-3;
   double weight_decay = 0.0;     // decoupled: w -= w * weight_decay * lr before the update (Keras 3)
@@ -34,6 +34,9 @@ struct CommonOptions {
   // Parameters whose name contains any of these are not decayed (e.g. "bias", "batch_normalization").
   std::vector<std::string> exclude_from_weight_decay{};
 };
+// The JSON keys of CommonOptions, for the serialisation of the options derived from it.
+#define TG_COMMON_OPTIMIZER_FIELDS learning_rate, weight_decay, global_clipnorm, exclude_from_weight_decay
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CommonOptions, TG_COMMON_OPTIMIZER_FIELDS)
 
 // Scales the tensors in place so their joint L2 norm is at most max_norm (TF's clip_by_global_norm) and returns the
 // norm before clipping. The sum of squares runs in a fixed order, so the result does not depend on the thread count.
@@ -49,7 +52,7 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   virtual std::string name() const = 0;  // "adam", "adamw", "sgd"
-  // Everything make_optimizer() needs to rebuild this optimizer, schedule included.
+  // Everything make_optimizer() needs to rebuild this optimizer: its options, "name" and "schedule".
   nlohmann::json config() const;
 
   // Applies the gradients the parameters hold (parameters without one are skipped) and counts one iteration.
@@ -79,7 +82,7 @@ class Optimizer {
   Tensor& slot(size_t parameter, size_t slot) { return slots_[parameter][slot]; }
   // One parameter's update with its (clipped) gradient; iterations() still counts the updates before this one.
   virtual void update(size_t parameter, Tensor& weight, const Tensor& grad, double learning_rate) = 0;
-  virtual nlohmann::json specific_config() const = 0;  // the subclass's own hyper-parameters
+  virtual nlohmann::json options_json() const = 0;  // the subclass's options, the common ones included
 
  private:
   bool decays(const Parameter& p) const;

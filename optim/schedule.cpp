@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "optim/json_number.h"
+#include "optim/json_options.h"
 
 namespace tg {
 
@@ -13,6 +14,12 @@ namespace {
 std::invalid_argument bad(const std::string& schedule, const std::string& what) {
   return std::invalid_argument("learning-rate schedule '" + schedule + "': " + what);
 }
+
+enum class ScheduleKind { Constant, StepDecay, Cosine, ReduceOnPlateau };
+NLOHMANN_JSON_SERIALIZE_ENUM(ScheduleKind, {{ScheduleKind::Constant, "constant"},
+                                            {ScheduleKind::StepDecay, "step_decay"},
+                                            {ScheduleKind::Cosine, "cosine"},
+                                            {ScheduleKind::ReduceOnPlateau, "reduce_on_plateau"}})
 }  // namespace
 
 ConstantLearningRate::ConstantLearningRate(double learning_rate) : learning_rate_(learning_rate) {
@@ -75,10 +82,9 @@ nlohmann::json CosineDecay::config() const {
           {"warmup_target", warmup_target_ ? nlohmann::json(*warmup_target_) : nlohmann::json(nullptr)}};
 }
 
-bool metric_is_maximized(const std::string& monitor, const std::string& mode) {
-  if (mode == "max") return true;
-  if (mode == "min") return false;
-  if (mode != "auto") throw std::invalid_argument("mode must be \"min\", \"max\" or \"auto\", got \"" + mode + "\"");
+bool metric_is_maximized(const std::string& monitor, MonitorMode mode) {
+  if (mode == MonitorMode::Max) return true;
+  if (mode == MonitorMode::Min) return false;
   for (const char* word : {"acc", "dice", "iou"})
     if (monitor.find(word) != std::string::npos) return true;
   return false;
@@ -131,9 +137,10 @@ bool ReduceLROnPlateau::on_epoch_end(const MetricLogs& logs) {
 }
 
 nlohmann::json ReduceLROnPlateau::config() const {
-  return {{"name", "reduce_on_plateau"}, {"initial_learning_rate", initial_}, {"monitor", options_.monitor},
-          {"factor", options_.factor},   {"patience", options_.patience},     {"mode", options_.mode},
-          {"min_delta", options_.min_delta}, {"cooldown", options_.cooldown}, {"min_lr", options_.min_lr}};
+  nlohmann::json c = options_;
+  c["name"] = "reduce_on_plateau";
+  c["initial_learning_rate"] = initial_;
+  return c;
 }
 
 nlohmann::json ReduceLROnPlateau::state() const {
@@ -155,36 +162,45 @@ void ReduceLROnPlateau::load_state(const nlohmann::json& state) {
 }
 
 std::unique_ptr<LearningRateSchedule> make_schedule(const nlohmann::json& config, double default_learning_rate) {
-  const std::string name = config.value("name", std::string("constant"));
+  if (!config.is_object()) throw std::invalid_argument("a learning-rate schedule must be a JSON object, got " + config.dump());
+  const nlohmann::json name = config.value("name", nlohmann::json("constant"));
+  if (!name.is_string() || nlohmann::json(name.get<ScheduleKind>()) != name)
+    throw std::invalid_argument("unknown learning-rate schedule " + name.dump() + "; use " +
+                                join_names(enum_names<ScheduleKind>()));
+  const ScheduleKind kind = name.get<ScheduleKind>();
+  const std::string owner = "learning-rate schedule " + name.dump();
+  std::unique_ptr<LearningRateSchedule> schedule;
   try {
     const double initial = config.value("initial_learning_rate", default_learning_rate);
-    if (name == "constant") return std::make_unique<ConstantLearningRate>(initial);
-    if (name == "step_decay")
-      return std::make_unique<StepDecay>(initial, config.at("decay_steps").get<int64_t>(),
-                                         config.value("decay_rate", 0.5));
-    if (name == "cosine") {
-      std::optional<double> target;
-      if (config.contains("warmup_target") && !config.at("warmup_target").is_null())
-        target = config.at("warmup_target").get<double>();
-      return std::make_unique<CosineDecay>(initial, config.at("decay_steps").get<int64_t>(), config.value("alpha", 0.0),
-                                           config.value("warmup_steps", int64_t{0}), target);
-    }
-    if (name == "reduce_on_plateau") {
-      PlateauOptions o;
-      o.monitor = config.value("monitor", o.monitor);
-      o.factor = config.value("factor", o.factor);
-      o.patience = config.value("patience", o.patience);
-      o.mode = config.value("mode", o.mode);
-      o.min_delta = config.value("min_delta", o.min_delta);
-      o.cooldown = config.value("cooldown", o.cooldown);
-      o.min_lr = config.value("min_lr", o.min_lr);
-      return std::make_unique<ReduceLROnPlateau>(initial, o);
+    switch (kind) {
+      case ScheduleKind::Constant:
+        schedule = std::make_unique<ConstantLearningRate>(initial);
+        break;
+      case ScheduleKind::StepDecay:
+        schedule = std::make_unique<StepDecay>(initial, config.at("decay_steps").get<int64_t>(),
+                                               config.value("decay_rate", 0.5));
+        break;
+      case ScheduleKind::Cosine: {
+        std::optional<double> target;
+        if (config.contains("warmup_target") && !config.at("warmup_target").is_null())
+          target = config.at("warmup_target").get<double>();
+        schedule = std::make_unique<CosineDecay>(initial, config.at("decay_steps").get<int64_t>(),
+                                                 config.value("alpha", 0.0), config.value("warmup_steps", int64_t{0}),
+                                                 target);
+        break;
+      }
+      case ScheduleKind::ReduceOnPlateau: {
+        PlateauOptions options = settings_from_json<PlateauOptions>(config, owner);
+        if (config.contains("mode")) options.mode = enum_from_json<MonitorMode>(config.at("mode"), owner + ": mode");
+        schedule = std::make_unique<ReduceLROnPlateau>(initial, options);
+        break;
+      }
     }
   } catch (const nlohmann::json::exception& e) {
-    throw bad(name, std::string("bad or missing field: ") + e.what());
+    throw bad(name.get<std::string>(), std::string("bad or missing field: ") + e.what());
   }
-  throw std::invalid_argument("unknown learning-rate schedule '" + name +
-                              "'; use constant, step_decay, cosine or reduce_on_plateau");
+  check_known_keys(config, schedule->config(), owner);  // config() names every setting the schedule has
+  return schedule;
 }
 
 }  // namespace tg

@@ -4,15 +4,19 @@
 // restores it exactly and make_schedule(config) rebuilds it from config.json.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "optim/metric_logs.h"
+
 namespace tg {
 
-using MetricLogs = std::map<std::string, double>;  // "loss", "val_loss", "val_mean_iou", ...
+// Whether a monitored metric is better when smaller (Min) or larger (Max); Auto decides by its name
+// (metric_is_maximized).
+enum class MonitorMode { Auto, Min, Max };
+NLOHMANN_JSON_SERIALIZE_ENUM(MonitorMode, {{MonitorMode::Auto, "auto"}, {MonitorMode::Min, "min"}, {MonitorMode::Max, "max"}})
 
 class LearningRateSchedule {
  public:
@@ -71,16 +75,18 @@ class CosineDecay final : public LearningRateSchedule {
 
 // Keras's ReduceLROnPlateau callback as a schedule: when `monitor` has not improved by more than min_delta for
 // `patience` epochs, the rate is multiplied by `factor` (not below min_lr), then `cooldown` epochs pass before
-// counting again. mode "auto" maximises metrics whose name contains "acc", "dice" or "iou" and minimises the rest.
+// counting again. mode Auto maximises metrics whose name contains "acc", "dice" or "iou" and minimises the rest.
 struct PlateauOptions {
   std::string monitor = "val_loss";
   double factor = 0.1;
   int patience = 10;
-  std::string mode = "auto";  // "min", "max" or "auto"
+  MonitorMode mode = MonitorMode::Auto;
   double min_delta = 1e-4;
   int cooldown = 0;
   double min_lr = 0.0;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlateauOptions, monitor, factor, patience, mode, min_delta, cooldown,
+                                                min_lr)
 
 class ReduceLROnPlateau final : public LearningRateSchedule {
  public:
@@ -100,8 +106,9 @@ class ReduceLROnPlateau final : public LearningRateSchedule {
   int wait_ = 0, cooldown_counter_ = 0;
 };
 
-// True when `monitor` is better when larger under Keras's "auto" rule, extended to segmentation metrics.
-bool metric_is_maximized(const std::string& monitor, const std::string& mode = "auto");
+// True when `monitor` is better when larger: Max, or under Auto (Keras's rule, extended to segmentation metrics) a
+// name containing "acc", "dice" or "iou".
+bool metric_is_maximized(const std::string& monitor, MonitorMode mode = MonitorMode::Auto);
 
 // Rebuilds a schedule from its config(). "initial_learning_rate" may be left out, and then defaults to
 // `default_learning_rate` (the optimizer's). Throws naming the unknown schedule or the bad field.

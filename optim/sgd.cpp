@@ -5,8 +5,7 @@
 namespace tg {
 
 SGD::SGD(std::vector<Parameter> parameters, SGDOptions options)
-    : Optimizer(std::move(parameters), {options.learning_rate, options.weight_decay, options.global_clipnorm,
-                                        options.exclude_from_weight_decay}),
+    : Optimizer(std::move(parameters), options),
       options_(std::move(options)) {
   if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0))
     throw std::invalid_argument("SGD: momentum must be in [0, 1], got " + std::to_string(options_.momentum));
@@ -42,10 +41,6 @@ void SGD::update(size_t parameter, Tensor& weight, const Tensor& grad, double le
       }
     }
   });
-}
-
-nlohmann::json SGD::specific_config() const {
-  return {{"momentum", options_.momentum}, {"nesterov", options_.nesterov}};
 }
 
 }  // namespace tg

@@ -10,14 +10,12 @@
 
 namespace tg {
 
-struct SGDOptions {
-  double learning_rate = 0.01;
+struct SGDOptions : CommonOptions {
+  SGDOptions() { learning_rate = 0.01; }  // Keras's SGD default
   double momentum = 0.0;
   bool nesterov = false;
-  double weight_decay = 0.0;
-  double global_clipnorm = 0.0;
-  std::vector<std::string> exclude_from_weight_decay{};
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SGDOptions, TG_COMMON_OPTIMIZER_FIELDS, momentum, nesterov)
 
 class SGD final : public Optimizer {
  public:
@@ -27,7 +25,7 @@ class SGD final : public Optimizer {
 
  protected:
   void update(size_t parameter, Tensor& weight, const Tensor& grad, double learning_rate) override;
-  nlohmann::json specific_config() const override;
+  nlohmann::json options_json() const override { return options_; }
 
  private:
   SGDOptions options_;

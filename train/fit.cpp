@@ -2,23 +2,26 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <fstream>
+#include <memory>
 #include <optional>
-#include <sstream>
 
-#include "autograd/safetensors.h"
-#include "autograd/tape.h"
 #include "data/loader.h"
-#include "data/split.h"
 #include "optim/factory.h"
+#include "optim/json_options.h"
 #include "train/checkpoint.h"
 #include "train/fit_state.h"
 #include "train/logging.h"
 #include "train/loss.h"
+#include "train/mode_guard.h"
+#include "train/progress.h"
+#include "train/report.h"
+#include "train/run_checkpoint.h"
+#include "train/run_config.h"
 #include "train/run_dir.h"
 #include "train/signals.h"
+#include "train/validation.h"
 
 namespace tg::train {
 
@@ -26,101 +29,54 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Settings that decide which numbers a run computes; a resumed run must keep them.
-constexpr const char* kIdentityKeys[] = {"batch_size", "steps_per_epoch", "validation_batch_size",
-                                         "validation_steps", "shuffle", "augment", "mean", "std", "seed", "loss",
-                                         "class_weights", "optimizer", "monitor", "monitor_mode"};
-
-std::string short_number(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4f", x);
-  return buf;
-}
-
-std::vector<size_t> indices_of(const DataSource& s) {
-  return s.indices.empty() ? data::all_indices(s.dataset->size()) : s.indices;
-}
-
-std::vector<NamedTensor> model_tensors(const Model& model) {
-  std::vector<NamedTensor> out;
-  for (const Weight& w : model.weights()) out.push_back({w.name, w.variable.value()});
-  return out;
-}
-
-// Copies every model weight from `tensors`, after checking all of them, so a failure changes nothing.
-void copy_weights(Model& model, const std::vector<NamedTensor>& tensors, const std::filesystem::path& from) {
-  const std::vector<Weight> weights = model.weights();
-  std::vector<const Tensor*> found;
-  for (const Weight& w : weights) {
-    const Tensor* t = nullptr;
-    for (const NamedTensor& nt : tensors)
-      if (nt.name == w.name) t = &nt.tensor;
-    if (!t) throw CheckpointError(from.string() + ": has no tensor '" + w.name + "' for the model");
-    if (t->shape() != w.variable.shape())
-      throw CheckpointError(from.string() + ": tensor '" + w.name + "' has shape " + shape_str(t->shape()) +
-                            " but the model's weight is " + shape_str(w.variable.shape()));
-    found.push_back(t);
+// OpenMP's thread count for the scope of a fit with FitOptions::threads, then back to what it was.
+class ThreadCountGuard {
+ public:
+  explicit ThreadCountGuard(int threads) : previous_(omp_get_max_threads()), changed_(threads > 0) {
+    if (changed_) omp_set_num_threads(threads);
   }
-  for (size_t i = 0; i < weights.size(); ++i) {
-    Tensor value = weights[i].variable.value();
-    value.copy_from(*found[i]);
+  ~ThreadCountGuard() {
+    if (changed_) omp_set_num_threads(previous_);
   }
-}
+  ThreadCountGuard(const ThreadCountGuard&) = delete;
+  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
+
+ private:
+  int previous_;
+  bool changed_;
+};
 
 std::string resume_hint(const FitOptions& o) {
   return "resume with `tapegrad train --resume " + o.run_dir.string() + "` (or fit with resume = true on that folder)";
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
-// The epoch line: loss and the headline metrics; per-class values are in metrics.csv.
-std::string epoch_summary(const EpochRecord& r, int64_t epochs) {
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.1fs", r.seconds);
-  std::string line = "Epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + " - " + seconds;
-  for (const std::string& name : ordered_metric_names(r.metrics)) {
-    const std::string base = name.rfind("val_", 0) == 0 ? name.substr(4) : name;
-    if (base == "loss" || base == "pixel_accuracy" || base == "mean_iou" || base == "mean_dice")
-      line += " - " + name + ": " + short_number(r.metrics.at(name));
-  }
-  char lr[32];
-  std::snprintf(lr, sizeof lr, "%.4g", r.learning_rate);
-  return line + " - lr: " + lr;
-}
-
-MetricLogs running_display(const FitState& s) {
-  MetricLogs m;
-  if (s.samples == 0) return m;
-  m["loss"] = s.loss_sum / static_cast<double>(s.samples);
-  m["pixel_accuracy"] = s.confusion.pixel_accuracy();
-  m["mean_iou"] = s.confusion.mean_iou();
-  return m;
-}
-
 class Trainer {
  public:
   Trainer(Model& model, const DataSource& train, const DataSource* validation, const FitOptions& options)
-      : model_(model), train_(train), validation_(validation), options_(options), run_(options.run_dir) {}
+      : model_(model), options_(options), run_(options.run_dir) {
+    if (!train.dataset) throw std::invalid_argument("fit: no training dataset");
+    TrainAndValidation data = resolve_validation(train, validation, options);
+    train_ = std::move(data.train);
+    validation_ = std::move(data.validation);
+  }
 
   FitResult run();
 
  private:
+  bool has_validation() const { return validation_.dataset != nullptr; }
   void check_inputs();
+  void check_monitors();
   void prepare_run_folder();
-  void restore(const Checkpoint& checkpoint);
-  void write_config() const;
+  void start_components();
+  void resume();
   void save(bool best);
   FitResult finish(StopReason stop, int signal, std::string message);
-  void train_step(const data::Batch& batch, int64_t steps_per_epoch);
-  bool end_epoch(double seconds);  // true: stop early
+  void step(const data::Batch& batch);
+  bool end_epoch(double seconds);  // true: stop (early stopping or a hook)
+  std::string stopped_at() const;
 
   Model& model_;
-  const DataSource& train_;
-  const DataSource* validation_;
+  DataSource train_, validation_;
   FitOptions options_;
   RunDir run_;
   RunLogger logger_;
@@ -128,14 +84,15 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<data::DataLoader> loader_;
   std::optional<MetricLog> metric_log_;
+  std::optional<EarlyStopping> early_stopping_;
   FitState state_;
-  std::vector<Tensor> best_weights_;  // in memory, for restore_best_weights
-  std::string monitor_note_;
+  int64_t steps_per_epoch_ = 0;
+  bool hook_stop_ = false;  // a step hook set stop_training
+  std::string monitor_note_, model_summary_;
   int threads_ = 1;
 };
 
 void Trainer::check_inputs() {
-  if (!train_.dataset) throw std::invalid_argument("fit: no training dataset");
   if (options_.epochs < 1) throw std::invalid_argument("fit: epochs must be at least 1");
   if (options_.batch_size < 1) throw std::invalid_argument("fit: batch_size must be at least 1");
   if (options_.keep_last < 0) throw std::invalid_argument("fit: keep_last must be >= 0");
@@ -147,48 +104,31 @@ void Trainer::check_inputs() {
     throw std::invalid_argument("fit: the model takes inputs of " + shape_str(in) + " but the training data is [" +
                                 std::to_string(spec.height) + ", " + std::to_string(spec.width) + ", " +
                                 std::to_string(spec.channels) + "]; build the model for the data's size");
-  if (validation_ && validation_->dataset) {
-    const data::DatasetSpec& v = validation_->dataset->spec();
+  if (has_validation()) {
+    const data::DatasetSpec& v = validation_.dataset->spec();
     if (v.height != spec.height || v.width != spec.width || v.channels != spec.channels ||
         v.num_classes != spec.num_classes)
       throw std::invalid_argument("fit: the validation data differs from the training data in size, channels or "
                                   "classes");
   }
   loss_.emplace(options_.loss, model_, spec.num_classes, spec.ignore_index, options_.class_weights);
-  const bool has_validation = validation_ && validation_->dataset;
-  if (!has_validation && options_.monitor.rfind("val_", 0) == 0) {
+}
+
+// The metrics that pick the best checkpoint, stop early and drive the schedule must be ones this run logs.
+void Trainer::check_monitors() {
+  if (!has_validation() && options_.monitor.rfind("val_", 0) == 0) {
     monitor_note_ = "No validation data: monitoring '" + options_.monitor.substr(4) + "' instead of '" +
                     options_.monitor + "'";
     options_.monitor = options_.monitor.substr(4);
   }
-  const std::vector<std::string> names = metric_names(loss_->metric_classes(), has_validation);
+  const std::vector<std::string> names = metric_names(loss_->metric_classes(), has_validation());
   const auto known = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   if (!known(options_.monitor))
     throw std::invalid_argument("fit: monitor '" + options_.monitor + "' is not a metric this run logs; choose one of " +
-                                join(names));
-  state_.monitor = options_.monitor;
-  state_.maximize = metric_is_maximized(options_.monitor, options_.monitor_mode);
-  state_.best = state_.stopping_best =
-      state_.maximize ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-  state_.confusion = ConfusionMatrix(loss_->metric_classes(), spec.ignore_index);
-}
-
-void Trainer::write_config() const {
-  nlohmann::json config = {
-      {"tapegrad_version", TAPEGRAD_VERSION},
-      {"fit", options_.to_json()},
-      {"model", model_.config()},
-      {"threads", threads_},
-      {"data",
-       {{"train_samples", indices_of(train_).size()},
-        {"validation_samples", validation_ && validation_->dataset ? indices_of(*validation_).size() : 0},
-        {"height", train_.dataset->spec().height},
-        {"width", train_.dataset->spec().width},
-        {"channels", train_.dataset->spec().channels},
-        {"num_classes", train_.dataset->spec().num_classes},
-        {"ignore_index", train_.dataset->spec().ignore_index}}}};
-  for (const auto& [key, value] : options_.extra_config.items()) config[key] = value;
-  write_file_atomically(run_.config(), config.dump(2) + "\n");
+                                join_names(names));
+  if (const std::string m = optimizer_->schedule().monitor(); !m.empty() && !known(m))
+    throw std::invalid_argument("fit: the learning-rate schedule monitors '" + m +
+                                "', which this run does not log; choose one of " + join_names(names));
 }
 
 void Trainer::prepare_run_folder() {
@@ -200,90 +140,56 @@ void Trainer::prepare_run_folder() {
   remove_stale_temporaries(run_);
 }
 
-void Trainer::restore(const Checkpoint& checkpoint) {
-  if (checkpoint.model_config != model_.config())
-    throw std::invalid_argument("fit: the model differs from the one " + run_.root.string() +
-                                " was trained with; rebuild it from the run (load_model or "
-                                "Model::from_config(read_run_config(run_dir)[\"model\"]))");
-  const nlohmann::json& saved = checkpoint.state;
-  const nlohmann::json now = options_.to_json();
-  std::vector<std::string> changed;
-  for (const char* key : kIdentityKeys)
-    if (saved.at("fit").value(key, nlohmann::json()) != now.at(key))
-      changed.push_back(std::string(key) + " (was " + saved.at("fit").value(key, nlohmann::json()).dump() + ", now " +
-                        now.at(key).dump() + ")");
-  if (!changed.empty())
-    throw std::invalid_argument("fit: cannot resume " + run_.root.string() + " with other settings: " + join(changed) +
-                                "; resume with the run's settings (config.json) or start a new run");
-  FitState restored = FitState::from_json(saved);
-  copy_weights(model_, checkpoint.tensors, checkpoint.path);
-  OptimizerState opt_state{{}, saved.at("optimizer")};
-  for (const NamedTensor& t : checkpoint.tensors)
-    if (t.name.rfind("optimizer/", 0) == 0) opt_state.tensors.push_back(t);
-  optimizer_->load_state(opt_state);
-  loader_->load_state(saved.at("loader"));
-  if (loader_->global_step() != restored.global_step)
-    throw CheckpointError(checkpoint.path.string() + ": the loader is at step " +
-                          std::to_string(loader_->global_step()) + " but the run at " +
-                          std::to_string(restored.global_step));
-  state_ = std::move(restored);
-  const int saved_threads = saved.value("threads", threads_);
+// The optimizer over the trainable weights, the loader of the training batches, the monitor and early stopping.
+void Trainer::start_components() {
+  std::vector<Parameter> params;
+  for (const Weight& w : model_.trainable_weights()) params.push_back({w.name, w.variable});
+  optimizer_ = make_optimizer(options_.optimizer, std::move(params));
+  check_monitors();
+  loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), options_);
+  steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
+  state_.monitor = BestMetric(options_.monitor, options_.monitor_mode);
+  early_stopping_.emplace(options_.early_stopping_patience, options_.early_stopping_min_delta, state_.monitor.maximize,
+                          options_.restore_best_weights);
+  state_.stopping = early_stopping_->initial_state();
+  state_.confusion = ConfusionMatrix(loss_->metric_classes(), train_.dataset->spec().ignore_index);
+}
+
+void Trainer::resume() {
+  std::vector<std::string> skipped;
+  const Checkpoint checkpoint = load_latest_checkpoint(run_, &skipped);
+  for (const std::string& s : skipped) logger_.log->warn("Skipping an unreadable checkpoint: {}", s);
+  state_ = restore_run_checkpoint(checkpoint, model_, *optimizer_, *loader_, options_, run_.root);
+  const int saved_threads = checkpoint.state.value("threads", threads_);
   if (saved_threads != threads_)
     logger_.log->warn("This run started with {} threads and resumes with {}; tapegrad's reductions do not depend on "
                       "the thread count, but bit-identical results are only promised for the same count",
                       saved_threads, threads_);
+  logger_.log->info("Resuming {} from {} at epoch {}, step {} (global step {})", run_.root.string(),
+                    checkpoint.path.filename().string(), state_.epoch + 1, state_.step, state_.global_step);
 }
 
 void Trainer::save(bool best) {
   if (options_.run_dir.empty()) return;
-  Checkpoint c;
-  c.tensors = model_tensors(model_);
-  OptimizerState opt = optimizer_->state();
-  for (NamedTensor& t : opt.tensors) c.tensors.push_back(std::move(t));
-  c.model_config = model_.config();
-  const RngState dropout = model_.rng().state();
-  c.state = state_.to_json({{"optimizer", opt.scalars},
-                            {"loader", loader_->state()},
-                            {"rng",
-                             {{"shuffle_and_augment", {{"seed", options_.seed}, {"rule", "pure function of (seed, epoch, position)"}}},
-                              {"dropout", {{"seed", dropout.seed}, {"counter", dropout.counter},
-                                           {"stream", kDropoutStream}, {"rule", "Rng::derive(seed, stream, global_step)"}}}}},
-                            {"fit", options_.to_json()},
-                            {"threads", threads_}});
-  write_run_checkpoint(run_, c, state_.global_step, best, options_.keep_last);
+  write_run_checkpoint(run_, make_run_checkpoint(model_, *optimizer_, *loader_, state_, options_, threads_),
+                       state_.global_step, best, options_.keep_last);
 }
 
-void Trainer::train_step(const data::Batch& batch, int64_t steps_per_epoch) {
-  model_.rng() = Rng::derive(options_.seed, kDropoutStream, static_cast<uint64_t>(state_.global_step));
-  optimizer_->zero_grad();
-  const Variable outputs = loss_->outputs(model_, Variable(batch.images));
-  Variable loss = (*loss_)(outputs, batch.labels);
-  const double value = loss.item();
-  if (!std::isfinite(value)) {
-    Tape::current().clear();
-    std::string samples;
-    for (size_t i = 0; i < batch.indices.size() && i < 16; ++i)
-      samples += (i ? ", " : "") + train_.dataset->name(batch.indices[i]);
-    if (batch.indices.size() > 16) samples += ", ...";
-    std::string where = "the loss is " + format_number(value) + " at epoch " + std::to_string(state_.epoch + 1) +
-                        ", step " + std::to_string(state_.step + 1) + "/" + std::to_string(steps_per_epoch) +
-                        " (global step " + std::to_string(state_.global_step + 1) + "), on the batch of samples [" +
-                        samples + "]; training stopped";
-    where += options_.run_dir.empty() || !run_.has_checkpoint()
-                 ? ". "
-                 : " and the last good checkpoint " + run_.last_checkpoint().string() + " is untouched. ";
-    where += "Lower the learning rate or set the optimizer's global_clipnorm, check those samples, and resume.";
-    throw NonFiniteLossError(where, state_.global_step, batch.indices);
-  }
-  loss.backward();
-  optimizer_->step();
-  optimizer_->zero_grad();
-  state_.loss_sum += value * static_cast<double>(batch.size());
-  state_.samples += batch.size();
-  state_.confusion.add(outputs.value(), batch.labels, loss_->binary_threshold());
+void Trainer::step(const data::Batch& batch) {
+  const StepResult result = train_step(model_, *loss_, *optimizer_, batch, options_.seed, state_.global_step);
+  if (!result.applied())
+    throw non_finite_loss_error(result.loss, batch, *train_.dataset,
+                                {state_.epoch, state_.step, steps_per_epoch_, state_.global_step},
+                                options_.run_dir.empty() || !run_.has_checkpoint() ? std::filesystem::path()
+                                                                                    : run_.last_checkpoint());
+  state_.add_batch(result.loss, batch.size(), result.outputs, batch.labels, loss_->binary_threshold());
   ++state_.step;
   ++state_.global_step;
-  if (options_.on_step_end) options_.on_step_end({state_.epoch, state_.step, state_.global_step, value});
+  if (options_.on_step_end) {
+    StepEnd end{state_.epoch, state_.step, state_.global_step, result.loss};
+    options_.on_step_end(end);
+    hook_stop_ = hook_stop_ || end.stop_training;
+  }
 }
 
 bool Trainer::end_epoch(double seconds) {
@@ -292,49 +198,20 @@ bool Trainer::end_epoch(double seconds) {
   record.global_step = state_.global_step;
   record.learning_rate = optimizer_->schedule()(std::max<int64_t>(state_.global_step - 1, 0));
   record.seconds = seconds;
-  record.metrics = state_.confusion.metrics();
-  record.metrics["loss"] = state_.loss_sum / static_cast<double>(std::max<int64_t>(state_.samples, 1));
-  if (validation_ && validation_->dataset) {
-    EvaluateOptions eo;
-    eo.batch_size = options_.validation_batch_size > 0 ? options_.validation_batch_size : options_.batch_size;
-    eo.steps = options_.validation_steps;
-    eo.loss = options_.loss;
-    eo.class_weights = options_.class_weights;
-    eo.mean = options_.mean;
-    eo.std = options_.std;
-    eo.workers = options_.workers;
-    for (auto& [name, value] : evaluate(model_, *validation_, eo, "val_")) record.metrics[name] = value;
-  }
+  record.metrics = state_.epoch_metrics();
+  if (has_validation())
+    for (auto& [name, value] : validate(model_, validation_, options_)) record.metrics[name] = value;
   if (optimizer_->schedule().on_epoch_end(record.metrics))
     logger_.log->info("{} reduced the learning rate to {}", optimizer_->schedule().config().value("name", "schedule"),
                       format_number(optimizer_->learning_rate()));
 
-  const double current = record.metrics.at(state_.monitor);
-  const bool improved = state_.maximize ? current > state_.best : current < state_.best;
-  std::string note;
-  if (improved) {
-    note = " - " + state_.monitor + " improved from " + short_number(state_.best) + " to " + short_number(current);
-    state_.best = current;
-    state_.best_epoch = record.epoch;
-  }
-  // Keras's EarlyStopping.on_epoch_end (its best includes min_delta, so it can differ from the best checkpoint's).
-  bool stop = false;
-  if (options_.early_stopping_patience > 0) {
-    ++state_.stopping_wait;
-    const double d = options_.early_stopping_min_delta;
-    const bool better = state_.maximize ? current - d > state_.stopping_best : current + d < state_.stopping_best;
-    if (better) {
-      state_.stopping_best = current;
-      state_.stopping_best_epoch = record.epoch;
-      state_.stopping_wait = 0;
-      if (options_.restore_best_weights) {
-        best_weights_.clear();
-        for (const Weight& w : model_.weights()) best_weights_.push_back(w.variable.value().clone());
-      }
-    } else if (state_.stopping_wait >= options_.early_stopping_patience && state_.epoch > 0) {
-      stop = true;
-    }
-  }
+  const double current = record.metrics.at(state_.monitor.name);
+  const double previous_best = state_.monitor.best;
+  const bool improved = state_.monitor.update(current, record.epoch);
+  const std::string note = improved ? " - " + state_.monitor.name + " improved from " + four_decimals(previous_best) +
+                                          " to " + four_decimals(current)
+                                    : "";
+  const bool early_stop = early_stopping_->on_epoch_end(state_.stopping, current, record.epoch, model_);
 
   state_.history.push_back(record);
   if (metric_log_) metric_log_->append(record);
@@ -342,9 +219,15 @@ bool Trainer::end_epoch(double seconds) {
   state_.step = 0;
   state_.reset_epoch_sums();
   save(improved);
-  logger_.log->info("{}{}", epoch_summary(record, options_.epochs), note);
-  if (options_.on_epoch_end) options_.on_epoch_end({record, state_.history, model_, options_, improved});
-  return stop;
+  logger_.log->info("{}{}", epoch_line(record, options_.epochs), note);
+  EpochEnd end{record, state_.history, model_, options_, improved};
+  if (!options_.run_dir.empty())
+    write_report((run_.root / "report.html").string(),
+                 epoch_report(end, model_summary_, steps_per_epoch_,
+                              predict_samples(model_, has_validation() ? validation_ : train_, options_.report_samples)));
+  if (options_.on_epoch_end) options_.on_epoch_end(end);
+  hook_stop_ = hook_stop_ || end.stop_training;
+  return early_stop;
 }
 
 FitResult Trainer::finish(StopReason stop, int signal, std::string message) {
@@ -354,9 +237,9 @@ FitResult Trainer::finish(StopReason stop, int signal, std::string message) {
   r.global_step = state_.global_step;
   r.stop = stop;
   r.signal = signal;
-  r.monitor = state_.monitor;
-  r.best_value = state_.best;
-  r.best_epoch = state_.best_epoch;
+  r.monitor = state_.monitor.name;
+  r.best_value = state_.monitor.best;
+  r.best_epoch = state_.monitor.best_epoch;
   if (!options_.run_dir.empty()) {
     if (std::filesystem::exists(run_.last_checkpoint())) r.last_checkpoint = run_.last_checkpoint();
     if (std::filesystem::exists(run_.best_checkpoint())) r.best_checkpoint = run_.best_checkpoint();
@@ -366,53 +249,34 @@ FitResult Trainer::finish(StopReason stop, int signal, std::string message) {
   return r;
 }
 
+// "at epoch 2, step 3 (global step 8)" within an epoch, "after epoch 2" at its end.
+std::string Trainer::stopped_at() const {
+  const std::string where = state_.step == 0 ? "after epoch " + std::to_string(state_.epoch)
+                                             : "at epoch " + std::to_string(state_.epoch + 1) + ", step " +
+                                                   std::to_string(state_.step) + " (global step " +
+                                                   std::to_string(state_.global_step) + ")";
+  return where + (options_.run_dir.empty() ? "" : "; checkpoint written, " + resume_hint(options_));
+}
+
 FitResult Trainer::run() {
   threads_ = omp_get_max_threads();
   check_inputs();
+  start_components();
   prepare_run_folder();
   logger_ = make_run_logger(options_.run_dir.empty() ? std::filesystem::path() : run_.log(), options_.console);
-
-  std::vector<Parameter> params;
-  for (const Weight& w : model_.trainable_weights()) params.push_back({w.name, w.variable});
-  optimizer_ = make_optimizer(options_.optimizer, std::move(params));
-  if (const std::string m = optimizer_->schedule().monitor(); !m.empty()) {
-    const auto names = metric_names(loss_->metric_classes(), validation_ && validation_->dataset);
-    if (std::find(names.begin(), names.end(), m) == names.end())
-      throw std::invalid_argument("fit: the learning-rate schedule monitors '" + m +
-                                  "', which this run does not log; choose one of " + join(names));
-  }
-
-  data::LoaderOptions lo;
-  lo.batch_size = options_.batch_size;
-  lo.shuffle = options_.shuffle;
-  lo.seed = options_.seed;
-  lo.workers = options_.workers;
-  lo.augment = options_.augment;
-  lo.mean = options_.mean;
-  lo.std = options_.std;
-  loader_ = std::make_unique<data::DataLoader>(train_.dataset, indices_of(train_), lo);
-  const int64_t steps_per_epoch = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
-
-  if (options_.resume) {
-    std::vector<std::string> skipped;
-    const Checkpoint checkpoint = load_latest_checkpoint(run_, &skipped);
-    for (const std::string& s : skipped) logger_.log->warn("Skipping an unreadable checkpoint: {}", s);
-    restore(checkpoint);
-    logger_.log->info("Resuming {} from {} at epoch {}, step {} (global step {})", run_.root.string(),
-                      checkpoint.path.filename().string(), state_.epoch + 1, state_.step, state_.global_step);
-  }
+  if (options_.resume) resume();
   if (!options_.run_dir.empty()) {
-    write_config();
+    write_run_config(run_, options_, model_, threads_, train_.size(), has_validation() ? validation_.size() : 0,
+                     train_.dataset->spec());
     metric_log_.emplace(run_.metrics_csv(), run_.metrics_jsonl());
     metric_log_->rewrite(state_.history);  // drops rows a killed run logged after its last checkpoint
+    model_summary_ = model_.summary();
   }
   logger_.log->info("Training '{}' ({} parameters) on {} samples{}, {} steps per epoch of batch {}, {} with loss {}, "
                     "seed {}, {} threads{}",
-                    model_.name(), model_.count_params(), indices_of(train_).size(),
-                    validation_ && validation_->dataset
-                        ? " (" + std::to_string(indices_of(*validation_).size()) + " for validation)"
-                        : std::string(),
-                    steps_per_epoch, options_.batch_size, optimizer_->name(), loss_->name(), options_.seed, threads_,
+                    model_.name(), model_.count_params(), train_.size(),
+                    has_validation() ? " (" + std::to_string(validation_.size()) + " for validation)" : std::string(),
+                    steps_per_epoch_, options_.batch_size, optimizer_->name(), loss_->name(), options_.seed, threads_,
                     options_.run_dir.empty() ? std::string() : ", run folder " + run_.root.string());
   if (!monitor_note_.empty()) logger_.log->info("{}", monitor_note_);
   if (state_.epoch >= options_.epochs)
@@ -424,87 +288,58 @@ FitResult Trainer::run() {
   Progress progress(options_.progress, options_.progress_interval_seconds, stdout,
                     [this](const std::string& s) { logger_.log->info("{}", s); },
                     [this](const std::string& s) { logger_.file_only->info("{}", s); });
+  ModeGuard mode(model_);
   model_.train();
   while (state_.epoch < options_.epochs) {
     const auto epoch_start = Clock::now();
-    progress.begin_epoch(state_.epoch + 1, options_.epochs, steps_per_epoch, state_.step);
-    while (state_.step < steps_per_epoch) {
+    progress.begin_epoch(state_.epoch + 1, options_.epochs, steps_per_epoch_, state_.step);
+    while (state_.step < steps_per_epoch_) {
       const data::Batch batch = loader_->next();
-      train_step(batch, steps_per_epoch);
-      progress.update(state_.step, batch.size(), running_display(state_));
-      if (state_.step == steps_per_epoch) break;
-      if (stop_requested()) {
+      step(batch);
+      progress.update(state_.step, batch.size(), state_.running_metrics());
+      if (state_.step == steps_per_epoch_) break;  // a stop asked at the epoch's last step waits for its end
+      if (stop_requested() || hook_stop_) {
         progress.end_epoch();
+        save(false);
+        if (hook_stop_) return finish(StopReason::Requested, 0, "Stopped by a hook " + stopped_at());
         const int sig = stop_signal();
         clear_stop_request();
-        save(false);
-        return finish(StopReason::Signal, sig,
-                      std::string("Stopped by ") + signal_name(sig) + " at epoch " + std::to_string(state_.epoch + 1) +
-                          ", step " + std::to_string(state_.step) + " (global step " +
-                          std::to_string(state_.global_step) + ")" +
-                          (options_.run_dir.empty() ? "" : "; checkpoint written, " + resume_hint(options_)));
+        return finish(StopReason::Signal, sig, std::string("Stopped by ") + signal_name(sig) + " " + stopped_at());
       }
       if (options_.checkpoint_every > 0 && state_.global_step % options_.checkpoint_every == 0) save(false);
     }
     progress.end_epoch();
-    const bool early = end_epoch(std::chrono::duration<double>(Clock::now() - epoch_start).count());
-    if (early) {
-      const int64_t best_epoch = state_.stopping_best_epoch;
-      std::string message = "Early stopping: " + state_.monitor + " did not improve for " +
-                            std::to_string(options_.early_stopping_patience) + " epochs (best " +
-                            short_number(state_.stopping_best) + " at epoch " + std::to_string(best_epoch) + ")";
-      if (options_.restore_best_weights) {
-        if (!best_weights_.empty()) {
-          const std::vector<Weight> weights = model_.weights();
-          for (size_t i = 0; i < weights.size(); ++i) {
-            Tensor v = weights[i].variable.value();
-            v.copy_from(best_weights_[i]);
-          }
-          message += "; restored the weights of epoch " + std::to_string(best_epoch);
-        } else if (state_.best_epoch == best_epoch && std::filesystem::exists(run_.best_checkpoint())) {
-          const Checkpoint best = load_checkpoint(run_.best_checkpoint());
-          copy_weights(model_, best.tensors, best.path);
-          message += "; restored the weights of epoch " + std::to_string(best_epoch) + " from " +
-                     run_.best_checkpoint().string();
-        } else {
-          message += "; the weights of epoch " + std::to_string(best_epoch) +
-                     " were not kept across the resume, so the last weights stay";
-        }
-      }
+    if (end_epoch(std::chrono::duration<double>(Clock::now() - epoch_start).count())) {
+      const EarlyStoppingState& s = state_.stopping;
+      const std::string message =
+          "Early stopping: " + state_.monitor.name + " did not improve for " +
+          std::to_string(options_.early_stopping_patience) + " epochs (best " + four_decimals(s.best) + " at epoch " +
+          std::to_string(s.best_epoch) + ")" +
+          early_stopping_->restore_best_weights(model_, s, options_.run_dir.empty() ? "" : run_.best_checkpoint(),
+                                                state_.monitor.best_epoch);
       return finish(StopReason::EarlyStopping, 0, message);
     }
-    if (stop_requested() && state_.epoch < options_.epochs) {
-      const int sig = stop_signal();
-      clear_stop_request();
-      return finish(StopReason::Signal, sig,
-                    std::string("Stopped by ") + signal_name(sig) + " after epoch " + std::to_string(state_.epoch) +
-                        (options_.run_dir.empty() ? "" : "; checkpoint written, " + resume_hint(options_)));
+    if (state_.epoch < options_.epochs) {
+      if (hook_stop_) return finish(StopReason::Requested, 0, "Stopped by a hook " + stopped_at());
+      if (stop_requested()) {
+        const int sig = stop_signal();
+        clear_stop_request();
+        return finish(StopReason::Signal, sig, std::string("Stopped by ") + signal_name(sig) + " " + stopped_at());
+      }
     }
   }
   clear_stop_request();  // a signal during the very last step: the run is complete anyway
   return finish(StopReason::Completed, 0,
-                "Finished " + std::to_string(state_.epoch) + " epochs; best " + state_.monitor + " " +
-                    short_number(state_.best) + " at epoch " + std::to_string(state_.best_epoch));
+                "Finished " + std::to_string(state_.epoch) + " epochs; best " + state_.monitor.name + " " +
+                    four_decimals(state_.monitor.best) + " at epoch " + std::to_string(state_.monitor.best_epoch));
 }
 
 }  // namespace
 
 FitResult fit(Model& model, const DataSource& train, const DataSource* validation, const FitOptions& options) {
+  const ThreadCountGuard threads(options.threads);
   Trainer trainer(model, train, validation, options);
   return trainer.run();
-}
-
-nlohmann::json read_run_config(const std::filesystem::path& run_dir) {
-  const RunDir run(run_dir);
-  std::ifstream in(run.config());
-  if (!in)
-    throw std::runtime_error(run.config().string() + " is missing; is " + run_dir.string() +
-                             " a tapegrad run folder (made by fit)?");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(run.config().string() + ": not valid JSON: " + e.what());
-  }
 }
 
 }  // namespace tg::train

@@ -1,144 +1,49 @@
-// FitOptions <-> JSON, for RUN_DIR/config.json and for checking that a resumed run uses the settings it began with.
-#include <stdexcept>
+// FitOptions <-> JSON through nlohmann's macros. The loader's settings sit at the top level beside fit's own, as
+// config.json has always had them, so files written by earlier versions still load.
+#include "train/fit_options.h"
 
-#include "train/fit.h"
+#include "optim/json_options.h"
+
+namespace tg::data {
+NLOHMANN_JSON_SERIALIZE_ENUM(FillMode, {{FillMode::Nearest, "nearest"},
+                                        {FillMode::Reflect, "reflect"},
+                                        {FillMode::Constant, "constant"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, horizontal_flip, vertical_flip, rotate90, crop_scale,
+                                                brightness, contrast, rotation_deg, width_shift, height_shift,
+                                                shear_deg, zoom, fill_mode, fill_value, mask_fill_value)
+}  // namespace tg::data
 
 namespace tg::train {
 
-namespace {
-const char* fill_mode_name(data::FillMode m) {
-  switch (m) {
-    case data::FillMode::Nearest: return "nearest";
-    case data::FillMode::Reflect: return "reflect";
-    case data::FillMode::Constant: return "constant";
-  }
-  return "nearest";
-}
+NLOHMANN_JSON_SERIALIZE_ENUM(ProgressMode, {{ProgressMode::Auto, "auto"},
+                                            {ProgressMode::Bar, "bar"},
+                                            {ProgressMode::Lines, "lines"},
+                                            {ProgressMode::Off, "off"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FitOptions,
+                                                // data::LoaderOptions
+                                                batch_size, shuffle, drop_last, seed, workers, prefetch, augment, mean,
+                                                std,
+                                                // fit's own
+                                                epochs, steps_per_epoch, validation_split, validation_batch_size,
+                                                validation_steps, loss, class_weights, optimizer, run_dir, resume,
+                                                monitor, monitor_mode, keep_last, checkpoint_every,
+                                                early_stopping_patience, early_stopping_min_delta,
+                                                restore_best_weights, report_title, report_samples, threads, progress,
+                                                progress_interval_seconds, console, handle_signals)
 
-data::FillMode fill_mode_from(const std::string& s) {
-  if (s == "nearest") return data::FillMode::Nearest;
-  if (s == "reflect") return data::FillMode::Reflect;
-  if (s == "constant") return data::FillMode::Constant;
-  throw std::invalid_argument("augment.fill_mode must be nearest, reflect or constant, got '" + s + "'");
-}
-
-nlohmann::json augment_to_json(const data::AugmentOptions& a) {
-  return {{"horizontal_flip", a.horizontal_flip}, {"vertical_flip", a.vertical_flip},
-          {"rotate90", a.rotate90},               {"crop_scale", a.crop_scale},
-          {"brightness", a.brightness},           {"contrast", a.contrast},
-          {"rotation_deg", a.rotation_deg},       {"width_shift", a.width_shift},
-          {"height_shift", a.height_shift},       {"shear_deg", a.shear_deg},
-          {"zoom", a.zoom},                       {"fill_mode", fill_mode_name(a.fill_mode)},
-          {"fill_value", a.fill_value},           {"mask_fill_value", a.mask_fill_value}};
-}
-
-data::AugmentOptions augment_from_json(const nlohmann::json& j) {
-  data::AugmentOptions a;
-  for (auto& [key, value] : j.items()) {
-    if (key == "horizontal_flip") a.horizontal_flip = value.get<bool>();
-    else if (key == "vertical_flip") a.vertical_flip = value.get<bool>();
-    else if (key == "rotate90") a.rotate90 = value.get<bool>();
-    else if (key == "crop_scale") a.crop_scale = value.get<double>();
-    else if (key == "brightness") a.brightness = value.get<double>();
-    else if (key == "contrast") a.contrast = value.get<double>();
-    else if (key == "rotation_deg") a.rotation_deg = value.get<double>();
-    else if (key == "width_shift") a.width_shift = value.get<double>();
-    else if (key == "height_shift") a.height_shift = value.get<double>();
-    else if (key == "shear_deg") a.shear_deg = value.get<double>();
-    else if (key == "zoom") a.zoom = value.get<double>();
-    else if (key == "fill_mode") a.fill_mode = fill_mode_from(value.get<std::string>());
-    else if (key == "fill_value") a.fill_value = value.get<float>();
-    else if (key == "mask_fill_value") a.mask_fill_value = value.get<float>();
-    else throw std::invalid_argument("augment has no setting '" + key + "'");
-  }
-  return a;
-}
-
-const char* progress_name(ProgressMode m) {
-  switch (m) {
-    case ProgressMode::Auto: return "auto";
-    case ProgressMode::Bar: return "bar";
-    case ProgressMode::Lines: return "lines";
-    case ProgressMode::Off: return "off";
-  }
-  return "auto";
-}
-
-ProgressMode progress_from(const std::string& s) {
-  if (s == "auto") return ProgressMode::Auto;
-  if (s == "bar") return ProgressMode::Bar;
-  if (s == "lines") return ProgressMode::Lines;
-  if (s == "off") return ProgressMode::Off;
-  throw std::invalid_argument("progress must be auto, bar, lines or off, got '" + s + "'");
-}
-}  // namespace
-
-nlohmann::json FitOptions::to_json() const {
-  return {{"epochs", epochs},
-          {"batch_size", batch_size},
-          {"steps_per_epoch", steps_per_epoch},
-          {"validation_batch_size", validation_batch_size},
-          {"validation_steps", validation_steps},
-          {"shuffle", shuffle},
-          {"augment", augment ? augment_to_json(*augment) : nlohmann::json(nullptr)},
-          {"mean", mean},
-          {"std", std},
-          {"workers", workers},
-          {"seed", seed},
-          {"loss", loss},
-          {"class_weights", class_weights},
-          {"optimizer", optimizer},
-          {"run_dir", run_dir.string()},
-          {"resume", resume},
-          {"monitor", monitor},
-          {"monitor_mode", monitor_mode},
-          {"keep_last", keep_last},
-          {"checkpoint_every", checkpoint_every},
-          {"early_stopping_patience", early_stopping_patience},
-          {"early_stopping_min_delta", early_stopping_min_delta},
-          {"restore_best_weights", restore_best_weights},
-          {"progress", progress_name(progress)},
-          {"progress_interval_seconds", progress_interval_seconds},
-          {"console", console},
-          {"handle_signals", handle_signals}};
-}
+nlohmann::json FitOptions::to_json() const { return *this; }
 
 FitOptions FitOptions::from_json(const nlohmann::json& j) {
-  FitOptions o;
-  const nlohmann::json defaults = o.to_json();
-  try {
-    for (auto& [key, value] : j.items())
-      if (!defaults.contains(key)) throw std::invalid_argument("fit options have no setting '" + key + "'");
-    o.epochs = j.value("epochs", o.epochs);
-    o.batch_size = j.value("batch_size", o.batch_size);
-    o.steps_per_epoch = j.value("steps_per_epoch", o.steps_per_epoch);
-    o.validation_batch_size = j.value("validation_batch_size", o.validation_batch_size);
-    o.validation_steps = j.value("validation_steps", o.validation_steps);
-    o.shuffle = j.value("shuffle", o.shuffle);
-    if (j.contains("augment") && !j.at("augment").is_null()) o.augment = augment_from_json(j.at("augment"));
-    o.mean = j.value("mean", o.mean);
-    o.std = j.value("std", o.std);
-    o.workers = j.value("workers", o.workers);
-    o.seed = j.value("seed", o.seed);
-    o.loss = j.value("loss", o.loss);
-    o.class_weights = j.value("class_weights", o.class_weights);
-    if (j.contains("optimizer")) o.optimizer = j.at("optimizer");
-    o.run_dir = j.value("run_dir", std::string());
-    o.resume = j.value("resume", o.resume);
-    o.monitor = j.value("monitor", o.monitor);
-    o.monitor_mode = j.value("monitor_mode", o.monitor_mode);
-    o.keep_last = j.value("keep_last", o.keep_last);
-    o.checkpoint_every = j.value("checkpoint_every", o.checkpoint_every);
-    o.early_stopping_patience = j.value("early_stopping_patience", o.early_stopping_patience);
-    o.early_stopping_min_delta = j.value("early_stopping_min_delta", o.early_stopping_min_delta);
-    o.restore_best_weights = j.value("restore_best_weights", o.restore_best_weights);
-    o.progress = progress_from(j.value("progress", std::string("auto")));
-    o.progress_interval_seconds = j.value("progress_interval_seconds", o.progress_interval_seconds);
-    o.console = j.value("console", o.console);
-    o.handle_signals = j.value("handle_signals", o.handle_signals);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("fit options: a setting has the wrong type: ") + e.what());
-  }
+  const FitOptions defaults;
+  check_known_keys(j, defaults.to_json(), "FitOptions");
+  if (j.contains("augment") && !j.at("augment").is_null())
+    check_known_keys(j.at("augment"), nlohmann::json(data::AugmentOptions{}), "FitOptions' augment");
+  FitOptions o = settings_from_json<FitOptions>(j, "FitOptions");
+  // The macros map an unknown name to an enum's first value; refuse it instead.
+  if (j.contains("progress")) enum_from_json<ProgressMode>(j.at("progress"), "FitOptions' progress");
+  if (j.contains("monitor_mode")) enum_from_json<MonitorMode>(j.at("monitor_mode"), "FitOptions' monitor_mode");
+  if (o.augment && j.at("augment").contains("fill_mode"))
+    enum_from_json<data::FillMode>(j.at("augment").at("fill_mode"), "FitOptions' augment.fill_mode");
   return o;
 }
 

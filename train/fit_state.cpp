@@ -1,10 +1,33 @@
 #include "train/fit_state.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "optim/json_number.h"
 
 namespace tg::train {
+
+void FitState::add_batch(double loss, int64_t batch_size, const Tensor& outputs, const Tensor& labels,
+                         double binary_threshold) {
+  loss_sum += loss * static_cast<double>(batch_size);
+  samples += batch_size;
+  confusion.add(outputs, labels, binary_threshold);
+}
+
+MetricLogs FitState::running_metrics() const {
+  MetricLogs m;
+  if (samples == 0) return m;
+  m["loss"] = loss_sum / static_cast<double>(samples);
+  m["pixel_accuracy"] = confusion.pixel_accuracy();
+  m["mean_iou"] = confusion.mean_iou();
+  return m;
+}
+
+MetricLogs FitState::epoch_metrics() const {
+  MetricLogs m = confusion.metrics();
+  m["loss"] = loss_sum / static_cast<double>(std::max<int64_t>(samples, 1));
+  return m;
+}
 
 void FitState::reset_epoch_sums() {
   loss_sum = 0.0;
@@ -22,10 +45,8 @@ nlohmann::json FitState::to_json(const nlohmann::json& extra) const {
       {"step", step},
       {"global_step", global_step},
       {"epoch_sums", {{"loss_sum", json_from_double(loss_sum)}, {"samples", samples}, {"confusion", confusion.to_json()}}},
-      {"monitor",
-       {{"name", monitor}, {"maximize", maximize}, {"best", json_from_double(best)}, {"best_epoch", best_epoch}}},
-      {"early_stopping",
-       {{"best", json_from_double(stopping_best)}, {"best_epoch", stopping_best_epoch}, {"wait", stopping_wait}}},
+      {"monitor", monitor.to_json()},
+      {"early_stopping", stopping.to_json()},
       {"history", history_json}};
   for (auto& [key, value] : extra.items()) j[key] = value;
   return j;
@@ -43,14 +64,8 @@ FitState FitState::from_json(const nlohmann::json& j) {
     s.loss_sum = double_from_json(sums.at("loss_sum"));
     s.samples = sums.at("samples").get<int64_t>();
     s.confusion = ConfusionMatrix::from_json(sums.at("confusion"));
-    const nlohmann::json& m = j.at("monitor");
-    s.monitor = m.at("name").get<std::string>();
-    s.maximize = m.at("maximize").get<bool>();
-    s.best = double_from_json(m.at("best"));
-    s.best_epoch = m.at("best_epoch").get<int64_t>();
-    s.stopping_best = double_from_json(j.at("early_stopping").at("best"));
-    s.stopping_best_epoch = j.at("early_stopping").at("best_epoch").get<int64_t>();
-    s.stopping_wait = j.at("early_stopping").at("wait").get<int>();
+    s.monitor = BestMetric::from_json(j.at("monitor"));
+    s.stopping = EarlyStoppingState::from_json(j.at("early_stopping"));
     for (const nlohmann::json& r : j.at("history")) s.history.push_back(EpochRecord::from_json(r));
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("the checkpoint's training state is incomplete: ") + e.what());

@@ -2,11 +2,12 @@
 // (seed, global step). Internal to fit; the JSON form is the "tapegrad.train" metadata of a checkpoint.
 #pragma once
 #include <cstdint>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "train/best_metric.h"
+#include "train/early_stopping.h"
 #include "train/metric_log.h"
 #include "train/metrics.h"
 
@@ -20,16 +21,16 @@ struct FitState {
   double loss_sum = 0.0;
   int64_t samples = 0;
   ConfusionMatrix confusion{2};
-  // Best checkpoint and early stopping.
-  std::string monitor;
-  bool maximize = false;
-  double best = std::numeric_limits<double>::infinity();
-  int64_t best_epoch = 0;
-  double stopping_best = std::numeric_limits<double>::infinity();
-  int64_t stopping_best_epoch = 0;
-  int stopping_wait = 0;
+  BestMetric monitor;             // the best checkpoint
+  EarlyStoppingState stopping;
   std::vector<EpochRecord> history;
 
+  // Adds one training batch to the epoch's sums: its mean loss, its size, and the outputs against the labels.
+  void add_batch(double loss, int64_t batch_size, const Tensor& outputs, const Tensor& labels, double binary_threshold);
+  // The epoch so far: mean loss, pixel accuracy and mean IoU (the progress display); empty before the first batch.
+  MetricLogs running_metrics() const;
+  // The finished epoch's metrics: the confusion matrix's and the mean loss.
+  MetricLogs epoch_metrics() const;
   void reset_epoch_sums();
   // Adds the run's other state (loader, generators, optimizer scalars, options) under the given keys.
   nlohmann::json to_json(const nlohmann::json& extra) const;

@@ -150,4 +150,16 @@ ConfusionMatrix ConfusionMatrix::from_json(const nlohmann::json& j) {
   return m;
 }
 
+std::vector<std::string> metric_names(int num_classes, bool with_validation) {
+  std::vector<std::string> base = {"loss", "pixel_accuracy", "mean_iou", "mean_dice"};
+  for (int k = 0; k < num_classes; ++k) {
+    base.push_back("iou_" + std::to_string(k));
+    base.push_back("dice_" + std::to_string(k));
+  }
+  std::vector<std::string> names = base;
+  if (with_validation)
+    for (const std::string& n : base) names.push_back("val_" + n);
+  return names;
+}
+
 }  // namespace tg::train

@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "autograd/tensor.h"
+#include "optim/metric_logs.h"
 
 namespace tg::train {
-
-using MetricLogs = std::map<std::string, double>;  // "loss", "pixel_accuracy", "dice_1", "val_mean_iou", ...
 
 class ConfusionMatrix {
  public:
@@ -48,5 +47,9 @@ class ConfusionMatrix {
   int num_classes_, ignore_index_;
   std::vector<int64_t> counts_;  // [truth][predicted]
 };
+
+// The names fit logs for a model predicting `num_classes` classes: "loss", "pixel_accuracy", "mean_iou",
+// "mean_dice", "iou_<k>", "dice_<k>", and with validation the same again prefixed "val_".
+std::vector<std::string> metric_names(int num_classes, bool with_validation);
 
 }  // namespace tg::train

@@ -105,4 +105,24 @@ void Progress::end_epoch() {
   }
 }
 
+std::string four_decimals(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", x);
+  return buf;
+}
+
+std::string epoch_line(const EpochRecord& r, int64_t epochs) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.1fs", r.seconds);
+  std::string line = "Epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + " - " + seconds;
+  for (const std::string& name : ordered_metric_names(r.metrics)) {
+    const std::string base = name.rfind("val_", 0) == 0 ? name.substr(4) : name;
+    if (base == "loss" || base == "pixel_accuracy" || base == "mean_iou" || base == "mean_dice")
+      line += " - " + name + ": " + four_decimals(r.metrics.at(name));
+  }
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%.4g", r.learning_rate);
+  return line + " - lr: " + lr;
+}
+
 }  // namespace tg::train

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "train/metric_log.h"
 #include "train/metrics.h"
 
 namespace tg::train {
@@ -27,6 +28,11 @@ struct ProgressFrame {
 std::string format_duration(double seconds);
 // One line of progress; with bar_width > 0 it includes the [=====>....] bar.
 std::string render_progress(const ProgressFrame& frame, int bar_width);
+// The line logged at an epoch end: "Epoch 3/10 - 12.3s - loss: 0.1234 - ... - lr: 0.001", with the loss and the
+// headline metrics (pixel accuracy, mean IoU, mean Dice, and their val_ twins); per-class values are in metrics.csv.
+std::string epoch_line(const EpochRecord& record, int64_t epochs);
+// Four decimals, as the epoch line prints metrics.
+std::string four_decimals(double x);
 // Bar for a terminal (and TERM is not "dumb"), Lines otherwise.
 ProgressMode resolve_progress_mode(ProgressMode mode, std::FILE* stream);
 

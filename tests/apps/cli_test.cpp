@@ -399,7 +399,7 @@ TEST_CASE("cli: evaluate --json reports pixel accuracy, per-class Dice and IoU t
   CHECK(contains(table.output, "pixel_accuracy"));
 }
 
-TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model") {
+TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model" * doctest::test_suite("slow")) {
   TempDir tmp;
   const Result seed = run_cli({"summary", "--model", "unet", "--input", "256,256,1", "--classes", "2"}, tmp.path());
   REQUIRE_MESSAGE(seed.status == 0, seed.output);

@@ -83,6 +83,25 @@ TEST_CASE("batch_norm: hand-computed output and moving statistics after one step
   }
 }
 
+TEST_CASE("batch_norm: one row per channel: output beta, moving variance fed the zero spread (n - 1 floored at 1)") {
+  // A single row has mean = the value and variance 0: y = beta, and the Bessel factor n / (n - 1) would divide by
+  // zero, so the moving variance decays towards 0 (times 1 / max(n - 1, 1) = 1), finite.
+  const Tensor x = Tensor::from({3.0, -1.5}, {1, 1, 1, 2}, DType::F64);
+  Variable gamma(Tensor::from({2.0, 0.5}, {2}, DType::F64)), beta(Tensor::from({0.25, -1.0}, {2}, DType::F64));
+  BatchNormOptions o;
+  o.momentum = 0.9;
+  Tensor mm = Tensor::zeros({2}, DType::F64), mv = Tensor::ones({2}, DType::F64);
+  Variable y = batch_norm(Variable(x), gamma, beta, mm, mv, true, o);
+  CHECK(y.value().to_vector() == std::vector<double>{0.25, -1.0});
+  CHECK(mm.flat(0) == doctest::Approx(0.3).epsilon(1e-12));
+  CHECK(mm.flat(1) == doctest::Approx(-0.15).epsilon(1e-12));
+  CHECK(mv.to_vector() == std::vector<double>{0.9, 0.9});
+  // Two rows: the factor is 2 / 1. Rows 1 and 3: mean 2, biased variance 1, Bessel-corrected 2.
+  Tensor mm2 = Tensor::zeros({1}, DType::F64), mv2 = Tensor::ones({1}, DType::F64);
+  batch_norm(Variable(Tensor::from({1.0, 3.0}, {2, 1}, DType::F64)), {}, {}, mm2, mv2, true, o);
+  CHECK(mv2.flat(0) == doctest::Approx(0.9 + 0.1 * 2.0).epsilon(1e-12));
+}
+
 TEST_CASE("batch_norm: inference uses the moving statistics and leaves them alone") {
   Tensor mm = Tensor::from({1.0, -2.0}, {2}, DType::F64), mv = Tensor::from({4.0, 0.25}, {2}, DType::F64);
   const Tensor x = Tensor::from({3.0, 0.0, -1.0, -2.0}, {2, 2}, DType::F64);

@@ -20,15 +20,14 @@ Conv2DOptions options(std::array<int, 2> strides, Padding padding, std::array<in
 
 // Direct-definition convolution (float64), independent of im2col and GEMM: y[n, oy, ox, co] = b[co] +
 // sum x[n, oy*s - pad + ky*d, ox*s - pad + kx*d, ci] w[ky, kx, ci, co] over in-range taps. Returns y, and the
-// input and kernel gradients for the upstream gradient gy, by the same sum read backwards.
+// input and kernel gradients for the upstream gradient gy, by the same sum read backwards. The pads are given by
+// each case (worked out by hand), not taken from resolve_padding, the code under test.
 struct Reference {
   Tensor y, dx, dw;
 };
-Reference direct_conv(const Tensor& x, const Tensor& w, const Conv2DOptions& o, const Tensor& gy) {
+Reference direct_conv(const Tensor& x, const Tensor& w, const Conv2DOptions& o, const Pad2D& p, const Tensor& gy) {
   const int64_t n = x.dim(0), h = x.dim(1), wd = x.dim(2), ci = x.dim(3);
   const int64_t kh = w.dim(0), kw = w.dim(1), co = w.dim(3);
-  const Pad2D p = resolve_padding(o, static_cast<int>(h), static_cast<int>(wd), static_cast<int>(kh),
-                                  static_cast<int>(kw));
   const int64_t oh = gy.dim(1), ow = gy.dim(2);
   Reference r{Tensor({n, oh, ow, co}, DType::F64), Tensor(x.shape(), DType::F64), Tensor(w.shape(), DType::F64)};
   const double* px = x.data<double>();
@@ -118,6 +117,18 @@ TEST_CASE("conv2d: values by hand, odd and even kernels with 'same' padding") {
   }
 }
 
+TEST_CASE("conv2d: a kernel larger than the input under 'same', values by hand") {
+  // 2x2 input, 4x4 kernel, stride 1: out 2, total = 1 + 4 - 2 = 3, so one row/column before and two after.
+  // y[i, j] = sum x[i - 1 + ky, j - 1 + kx] w[ky, kx] over in-range taps, w[ky, kx] = 4 ky + kx + 1.
+  for (DType d : {DType::F32, DType::F64}) {
+    Variable x(Tensor::from({1, 2, 3, 4}, {1, 2, 2, 1}, d));
+    Variable w(Tensor::from({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, {4, 4, 1, 1}, d));
+    // y00 = 1*6 + 2*7 + 3*10 + 4*11, y01 = 1*5 + 2*6 + 3*9 + 4*10, y10 = 1*2 + 2*3 + 3*6 + 4*7, y11 = 1*1 + 2*2 + 3*5 + 4*6
+    CHECK(conv2d(x, w, Variable(), options({1, 1}, Padding::Same)).value().to_vector() ==
+          std::vector<double>{94, 84, 54, 44});
+  }
+}
+
 TEST_CASE("conv2d: gradcheck over every option that changes the math") {
   struct Case {
     const char* name;
@@ -155,20 +166,22 @@ TEST_CASE("conv2d: im2col chunks (across and within images) agree with the direc
   struct Case {
     Shape x;
     Conv2DOptions options;
+    Pad2D pads;  // TensorFlow's 'same' rule worked out by hand: total = (out - 1) * s + (k - 1) * d + 1 - in
   };
   // These sizes make the bounded im2col workspace split the batch: mid-image, and across images.
   const std::vector<Case> cases = {
-      {{1, 70, 70, 64}, options({1, 1}, Padding::Same)},
-      {{1, 141, 141, 64}, options({2, 2}, Padding::Same)},
-      {{3, 50, 40, 64}, options({1, 1}, Padding::Valid)},
-      {{2, 60, 64, 64}, options({1, 2}, Padding::Same, {2, 1})},
+      {{1, 70, 70, 64}, options({1, 1}, Padding::Same), {1, 1, 1, 1}},        // total 2 per axis
+      {{1, 141, 141, 64}, options({2, 2}, Padding::Same), {1, 1, 1, 1}},      // out 71: 140 + 3 - 141 = 2
+      {{3, 50, 40, 64}, options({1, 1}, Padding::Valid), {0, 0, 0, 0}},
+      {{2, 60, 64, 64}, options({1, 2}, Padding::Same, {2, 1}), {2, 2, 0, 1}},  // rows: dilated k 5, total 4;
+                                                                              // cols: out 32, 62 + 3 - 64 = 1
   };
   for (const Case& c : cases) {
     CAPTURE(shape_str(c.x));
     Variable x(random_tensor(c.x, 4), true), w(random_tensor({3, 3, 64, 4}, 5), true);
     Variable y = conv2d(x, w, Variable(), c.options);
     const Tensor gy = random_tensor(y.shape(), 6);
-    const Reference r = direct_conv(x.value(), w.value(), c.options, gy);
+    const Reference r = direct_conv(x.value(), w.value(), c.options, c.pads, gy);
     y.backward(gy);
     CHECK(max_abs_diff(y.value(), r.y) < 1e-11);
     CHECK(max_abs_diff(x.grad(), r.dx) < 1e-11);

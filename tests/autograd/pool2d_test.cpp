@@ -80,6 +80,19 @@ TEST_CASE("pool2d: gradcheck") {
   }
 }
 
+TEST_CASE("pool2d: a pool larger than the input under 'same', values by hand") {
+  // Height 3, pool 4x1, stride 1: out 3, total = 2 + 4 - 3 = 3, so one row before and two after; padding never
+  // wins a max and is not counted in an average (TensorFlow). Windows: rows 0..2, 0..2, 1..2.
+  Variable x(Tensor::from({5, 1, 2}, {1, 3, 1, 1}, DType::F64));
+  CHECK(max_pool2d(x, pool({4, 1}, {1, 1}, Padding::Same)).value().to_vector() == std::vector<double>{5, 5, 2});
+  CHECK(avg_pool2d(x, pool({4, 1}, {1, 1}, Padding::Same)).value().to_vector() ==
+        std::vector<double>{8.0 / 3, 8.0 / 3, 1.5});
+  // 2x3 input, 3x3 pool with the default strides: one window over everything (rows 0..1 plus one row after).
+  Variable y(Tensor::from({1, -2, 7, 4, 0.5, -1}, {1, 2, 3, 1}, DType::F64));
+  CHECK(max_pool2d(y, pool({3, 3}, {-1, -1}, Padding::Same)).value().to_vector() == std::vector<double>{7});
+  CHECK(avg_pool2d(y, pool({3, 3}, {-1, -1}, Padding::Same)).value().to_vector() == std::vector<double>{9.5 / 6});
+}
+
 TEST_CASE("pool2d: shape errors name the fault") {
   Variable x(Tensor({1, 2, 3, 4}));
   CHECK_THROWS_WITH_AS(max_pool2d(x, pool({3, 3}, {-1, -1}, Padding::Valid)),

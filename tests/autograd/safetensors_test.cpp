@@ -8,16 +8,12 @@
 #include <sys/stat.h>
 
 #include "autograd/safetensors.h"
+#include "tests/temp_dir.h"
 
 using namespace tg;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / ("tg_safetensors_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
@@ -25,7 +21,8 @@ std::string read_bytes(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("safetensors: layout matches the format (header length, JSON, little-endian data)") {
-  fs::path p = temp_dir() / "layout.safetensors";
+  const tg::testing::TempDir tmp;
+  fs::path p = tmp / "layout.safetensors";
   save_safetensors(p, {{"conv2d/bias", Tensor::from({1.5, -2.0}, {2})}}, {{"k", "v"}});
   std::string bytes = read_bytes(p);
   uint64_t n = 0;
@@ -42,7 +39,8 @@ TEST_CASE("safetensors: layout matches the format (header length, JSON, little-e
 }
 
 TEST_CASE("safetensors: round trip is bit-exact, f32 and f64, order and metadata kept") {
-  fs::path p = temp_dir() / "roundtrip.safetensors";
+  const tg::testing::TempDir tmp;
+  fs::path p = tmp / "roundtrip.safetensors";
   Tensor a({2, 3, 1, 4});
   for (int64_t i = 0; i < a.numel(); ++i) a.set_flat(i, 0.1 * i - 1.0 / 3.0);
   Tensor b = Tensor::from({1e-300, -0.0, 3.25}, {3}, DType::F64);
@@ -59,27 +57,29 @@ TEST_CASE("safetensors: round trip is bit-exact, f32 and f64, order and metadata
 }
 
 TEST_CASE("safetensors: truncated and corrupt files give clear errors naming the file") {
-  fs::path p = temp_dir() / "full.safetensors";
+  const tg::testing::TempDir tmp;
+  fs::path p = tmp / "full.safetensors";
   save_safetensors(p, {{"w", Tensor::full({64}, 1.0)}});
   std::string bytes = read_bytes(p);
-  fs::path t = temp_dir() / "truncated.safetensors";
+  fs::path t = tmp / "truncated.safetensors";
   std::ofstream(t, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 10));
   CHECK_THROWS_WITH_AS(load_safetensors(t), doctest::Contains("truncated.safetensors: truncated: tensor 'w'"),
                        std::runtime_error);
-  fs::path c = temp_dir() / "corrupt.safetensors";
+  fs::path c = tmp / "corrupt.safetensors";
   std::string bad = bytes;
   bad[9] = '#';
   std::ofstream(c, std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
   CHECK_THROWS_WITH_AS(load_safetensors(c), doctest::Contains("corrupt safetensors header"), std::runtime_error);
-  fs::path s = temp_dir() / "short.safetensors";
+  fs::path s = tmp / "short.safetensors";
   std::ofstream(s, std::ios::binary).write("abc", 3);
   CHECK_THROWS_WITH_AS(load_safetensors(s), doctest::Contains("not a safetensors file"), std::runtime_error);
-  CHECK_THROWS_WITH_AS(load_safetensors(temp_dir() / "absent.safetensors"), doctest::Contains("cannot open"),
+  CHECK_THROWS_WITH_AS(load_safetensors(tmp / "absent.safetensors"), doctest::Contains("cannot open"),
                        std::runtime_error);
 }
 
 TEST_CASE("safetensors: atomic write leaves no temporary files and replaces the old file") {
-  fs::path d = temp_dir() / "atomic";
+  const tg::testing::TempDir tmp;
+  fs::path d = tmp / "atomic";
   fs::remove_all(d);
   fs::create_directories(d);
   save_safetensors(d / "ckpt.safetensors", {{"w", Tensor::full({4}, 1.0)}});

@@ -79,15 +79,21 @@ TEST_CASE("augment: a quarter turn is counter-clockwise, a horizontal flip mirro
   CHECK(seen);
   AugmentOptions f;
   f.horizontal_flip = true;
+  // Every seed is checked: the flip happens exactly when the first draw is below 0.5, and both outcomes occur.
+  int flipped = 0, kept = 0;
   for (uint64_t seed = 0; seed < 20; ++seed) {
-    if (tg::Rng(seed).uniform() >= 0.5) continue;
+    CAPTURE(seed);
+    const bool flip = tg::Rng(seed).uniform() < 0.5;
     Sample t{s.image.clone(), s.labels.clone()};
     tg::Rng rng(seed);
     augment(t, f, rng);
-    CHECK(t.labels.to_vector() == std::vector<double>{2, 1, 4, 3});
-    CHECK(t.image.to_vector() == std::vector<double>{2, 1, 4, 3});
-    break;
+    const std::vector<double> expected = flip ? std::vector<double>{2, 1, 4, 3} : std::vector<double>{1, 2, 3, 4};
+    CHECK(t.labels.to_vector() == expected);
+    CHECK(t.image.to_vector() == expected);
+    (flip ? flipped : kept) += 1;
   }
+  CHECK(flipped >= 3);
+  CHECK(kept >= 3);
 }
 
 TEST_CASE("augment: a mask drawn from the image stays aligned through affine transforms and random crops") {

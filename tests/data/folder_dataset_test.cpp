@@ -346,3 +346,36 @@ TEST_CASE("folder: option checks say what to change") {
   o.height = 9;  // larger than the 8x8 files
   CHECK(error_of([&] { FolderDataset{o}; }).find("smaller") != std::string::npos);
 }
+
+TEST_CASE("folder: after resizing, image and mask line up over the whole image (30x45 -> 16x24)") {
+  // Dark shapes (50) on a light ground (200), the mask 255 on the shapes. Wherever the bilinear image is pure (all
+  // four source pixels on one side of an edge), the nearest-neighbour label must be that side's class.
+  TempDir tmp;
+  const int h = 30, w = 45;
+  auto inside = [](int y, int x) {
+    const double dy = (y - 11.5) / 8.0, dx = (x - 14.0) / 11.0;
+    return dy * dy + dx * dx < 1.0 || (y >= 17 && y < 27 && x >= 30 && x < 41);
+  };
+  write_image(tmp / "images" / "a.png", h, w, 1, grey(h, w, [&](int y, int x) { return inside(y, x) ? 50 : 200; }));
+  write_image(tmp / "masks" / "a.png", h, w, 1, grey(h, w, [&](int y, int x) { return inside(y, x) ? 255 : 0; }));
+  FolderOptions o = small(tmp.path());
+  o.height = 16;
+  o.width = 24;
+  const Sample s = FolderDataset(o).get(0);
+  REQUIRE(s.image.shape() == tg::Shape{16, 24, 1});
+  auto mismatches = [&](int shift) {  // labels read `shift` columns to the right
+    int pure = 0, wrong = 0;
+    for (int y = 0; y < 16; ++y)
+      for (int x = 0; x < 24 - shift; ++x) {
+        const double v = s.image.at({y, x, 0}) * 255.0;
+        const double label = s.labels.at({y, x + shift});
+        if (std::abs(v - 50) < 1e-3) ++pure, wrong += label != 1;
+        if (std::abs(v - 200) < 1e-3) ++pure, wrong += label != 0;
+      }
+    return std::pair{pure, wrong};
+  };
+  const auto [pure, wrong] = mismatches(0);
+  CHECK(pure > 16 * 24 / 2);
+  CHECK(wrong == 0);
+  CHECK(mismatches(1).second > 0);  // the check sees a one-pixel misalignment
+}

@@ -99,3 +99,30 @@ TEST_CASE("mask: spec parsing and bad palette files") {
     CHECK(error_of([&] { load_palette(tmp / name); }).find(name) != std::string::npos);
   }
 }
+
+TEST_CASE("mask: 16-bit palette masks match the palette's 8-bit colours widened to 16 bits (c * 257)") {
+  TempDir tmp;
+  std::ofstream(tmp / "pal.json") << R"({"0": [0,0,0], "1": [255,0,0], "2": [0,128,64], "255": [255,255,255]})";
+  const MaskEncoding enc = parse_mask_spec("palette:" + (tmp / "pal.json").string());
+  // Through a real 16-bit RGB PNG: red, (0, 128, 64), white (the ignore index), black.
+  tg::testing::write_png16(tmp / "m16.png", 1, 4, 3,
+                           {65535, 0, 0, 0, 128 * 257, 64 * 257, 65535, 65535, 65535, 0, 0, 0});
+  const RawImage m = read_image(tmp / "m16.png");
+  REQUIRE(m.max_value == 65535);
+  CHECK(decode_mask(m, enc, {3, 255}, "m16.png") == std::vector<float>{1, 2, 255, 0});
+  // A 16-bit value that is no widened 8-bit value is no palette colour, and the message shows it as stored.
+  const std::string msg =
+      error_of([&] { decode_mask(raw(1, 2, 3, {65535, 0, 0, 255, 0, 0}, 65535), enc, {3, 255}, "p16.png"); });
+  CHECK(msg.find("(x=1, y=0)") != std::string::npos);
+  CHECK(msg.find("(255, 0, 0)") != std::string::npos);
+}
+
+TEST_CASE("mask: binary masks with an ignore value: that value is void, the rest is thresholded") {
+  // 0 = background, 128 = unlabelled, 255 = foreground (8-bit); 16-bit masks name the value on the 0..255 scale.
+  CHECK(decode_mask(raw(1, 4, 1, {0, 128, 255, 127}), MaskEncoding::binary(), {2, 128}, "m.png") ==
+        std::vector<float>{0, 128, 1, 0});
+  CHECK(decode_mask(raw(1, 3, 1, {0, 128 * 257, 65535}, 65535), MaskEncoding::binary(), {2, 128}, "m.png") ==
+        std::vector<float>{0, 128, 1});
+  CHECK(decode_mask(raw(1, 3, 1, {0, 128, 255}), MaskEncoding::binary(), {2, -1}, "m.png") ==
+        std::vector<float>{0, 1, 1});
+}

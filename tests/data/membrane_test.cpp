@@ -1,5 +1,6 @@
 // The ISBI 2012 membrane set as the classic Keras U-Net reads it (../shared/datasets/membrane, read only).
 #include "data_test_util.h"
+#include "tests/skip.h"
 
 #include <algorithm>
 
@@ -14,12 +15,9 @@ FolderOptions membrane_options(const std::filesystem::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("membrane: 30 pairs of 512x512 grey images and 0/255 labels, resized to 256x256") {
+TEST_CASE("membrane: 30 pairs of 512x512 grey images and 0/255 labels, resized to 256x256" * doctest::test_suite("slow")) {
   const auto dir = tg::testing::membrane_dir();
-  if (dir.empty()) {
-    MESSAGE("skipped: no membrane data at " << TAPEGRAD_SHARED_DIR << "/datasets/membrane");
-    return;
-  }
+  if (dir.empty()) TG_SKIP_TEST("no membrane data at " << TAPEGRAD_SHARED_DIR << "/datasets/membrane");
   const FolderDataset ds(membrane_options(dir));
   REQUIRE(ds.size() == 30);
   CHECK(ds.layout().image_dir.filename() == "image");
@@ -40,12 +38,9 @@ TEST_CASE("membrane: 30 pairs of 512x512 grey images and 0/255 labels, resized t
   CHECK(ones / pixels == doctest::Approx(0.78).epsilon(0.01));
 }
 
-TEST_CASE("membrane: images 25-29 held out, a Keras-style augmented loader of batch 2") {
+TEST_CASE("membrane: images 25-29 held out, a Keras-style augmented loader of batch 2" * doctest::test_suite("slow")) {
   const auto dir = tg::testing::membrane_dir();
-  if (dir.empty()) {
-    MESSAGE("skipped: no membrane data at " << TAPEGRAD_SHARED_DIR << "/datasets/membrane");
-    return;
-  }
+  if (dir.empty()) TG_SKIP_TEST("no membrane data at " << TAPEGRAD_SHARED_DIR << "/datasets/membrane");
   auto ds = std::make_shared<FolderDataset>(membrane_options(dir));
   const Split split = split_by_names(*ds, parse_name_list("25-29"));
   CHECK(split.validation == std::vector<size_t>{25, 26, 27, 28, 29});

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "../apps/cli_util.h"
+#include "tests/skip.h"
 
 using namespace tg::cli_test;
 
@@ -21,10 +22,8 @@ TEST_CASE("membrane end to end: brief training lowers the loss and beats a membr
   const fs::path membrane =
       elsewhere ? fs::path(elsewhere) : fs::path(TAPEGRAD_SHARED_DIR) / "datasets" / "membrane" / "train";
   if (!fs::is_directory(membrane / "image") || !fs::is_directory(membrane / "label")) {
-    // ctest reports the test as skipped on this line (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt).
-    MESSAGE("skipped: the membrane dataset is not at " << membrane.string()
-                                                      << " (set TAPEGRAD_MEMBRANE_DIR to its train folder)");
-    return;
+    TG_SKIP_TEST("the membrane dataset is not at " << membrane.string()
+                                                   << " (set TAPEGRAD_MEMBRANE_DIR to its train folder)");
   }
   TempDir tmp;
   const fs::path run = tmp / "membrane";

@@ -39,7 +39,7 @@ TEST_CASE("corrected seed autoencoder in training matches PyTorch, moving statis
                   w.name);
 }
 
-TEST_CASE("the full-width seed U-Net runs forward (32x32, float32)") {
+TEST_CASE("the full-width seed U-Net runs forward (32x32, float32)" * doctest::test_suite("slow")) {
   Model m = unet({32, 32, 1}, 2);
   NoGrad no_grad;
   Variable y = m(Variable(random_tensor({1, 32, 32, 1}, 1, 0, 1, DType::F32)));

@@ -7,7 +7,7 @@
 
 using namespace tg;
 
-TEST_CASE("unet(256x256x1, 2 classes) has Keras's 31,030,658 parameters, all trainable") {
+TEST_CASE("unet(256x256x1, 2 classes) has Keras's 31,030,658 parameters, all trainable" * doctest::test_suite("slow")) {
   // 3x3 convs: 1->64: 640, 64->64: 36,928, 64->128: 73,856, 128->128: 147,584, 128->256: 295,168,
   // 256->256: 590,080, 256->512: 1,180,160, 512->512: 2,359,808, 512->1024: 4,719,616, 1024->1024: 9,438,208
   //   (contracting path and bottom: 18,841,984)

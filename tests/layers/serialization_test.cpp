@@ -6,18 +6,13 @@
 
 #include "autograd/safetensors.h"
 #include "tests/layers/layers_test_util.h"
+#include "tests/temp_dir.h"
 
 using namespace tg;
 using namespace tg::testing;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "tapegrad_layers_test";
-  fs::create_directories(dir);
-  return dir / name;
-}
-
 std::vector<std::vector<double>> values(const Model& m) {
   std::vector<std::vector<double>> out;
   for (const Weight& w : m.weights()) out.push_back(w.variable.value().to_vector());
@@ -31,7 +26,8 @@ Model two_convs(int second_filters = 3) {
 }  // namespace
 
 TEST_CASE("save_weights -> load_weights is bit-exact, and the file is what Keras users expect") {
-  const fs::path path = temp_path("autoencoder.safetensors");
+  const tg::testing::TempDir tmp;
+  const fs::path path = tmp / "autoencoder.safetensors";
   Model a = seed_autoencoder({16, 16, 3}, true, /*seed=*/1, 4);
   // Make the moving statistics non-trivial so that they are part of the check.
   a.train();
@@ -59,7 +55,8 @@ TEST_CASE("save_weights -> load_weights is bit-exact, and the file is what Keras
 }
 
 TEST_CASE("load_model rebuilds the model from the file alone") {
-  const fs::path path = temp_path("unet.safetensors");
+  const tg::testing::TempDir tmp;
+  const fs::path path = tmp / "unet.safetensors";
   Model a = unet({16, 16, 2}, 3, 2, 2, 0.25, true, 7);
   a.save_weights(path);
   Model b = load_model(path);
@@ -72,7 +69,8 @@ TEST_CASE("load_model rebuilds the model from the file alone") {
 }
 
 TEST_CASE("load_model reads a training checkpoint, leaving its optimizer state aside") {
-  const fs::path path = temp_path("checkpoint.safetensors");
+  const tg::testing::TempDir tmp;
+  const fs::path path = tmp / "checkpoint.safetensors";
   Model a = two_convs();
   std::vector<NamedTensor> tensors;
   for (const Weight& w : a.weights()) {
@@ -114,8 +112,9 @@ TEST_CASE("config round trip keeps every layer argument") {
 }
 
 TEST_CASE("a file of another architecture fails naming the first tensor that does not fit") {
+  const tg::testing::TempDir tmp;
   reset_layer_names();  // names as in a fresh session, whatever ran before
-  const fs::path path = temp_path("two_convs.safetensors");
+  const fs::path path = tmp / "two_convs.safetensors";
   const std::string file = path.string();
   two_convs().save_weights(path);
 
@@ -151,7 +150,8 @@ TEST_CASE("a file of another architecture fails naming the first tensor that doe
 }
 
 TEST_CASE("truncated, missing and foreign files give clear errors") {
-  const fs::path path = temp_path("truncated.safetensors");
+  const tg::testing::TempDir tmp;
+  const fs::path path = tmp / "truncated.safetensors";
   unet({16, 16, 1}, 2, 2, 1).save_weights(path);
   fs::resize_file(path, fs::file_size(path) - 100);
   Model m = unet({16, 16, 1}, 2, 2, 1);
@@ -160,16 +160,17 @@ TEST_CASE("truncated, missing and foreign files give clear errors") {
   fs::resize_file(path, 5);
   CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("not a safetensors file"), std::runtime_error);
 
-  CHECK_THROWS_WITH_AS(load_model(temp_path("does_not_exist.safetensors")), doctest::Contains("cannot open"),
+  CHECK_THROWS_WITH_AS(load_model(tmp / "does_not_exist.safetensors"), doctest::Contains("cannot open"),
                        std::runtime_error);
 
-  const fs::path bare = temp_path("bare.safetensors");
+  const fs::path bare = tmp / "bare.safetensors";
   save_safetensors(bare, {{"conv2d/kernel", Tensor({1, 1, 1, 1})}});
   CHECK_THROWS_WITH_AS(load_model(bare), doctest::Contains("has no model config"), std::runtime_error);
 }
 
 TEST_CASE("a float64 model loads a float32 file, and saves float64") {
-  const fs::path path = temp_path("f32.safetensors");
+  const tg::testing::TempDir tmp;
+  const fs::path path = tmp / "f32.safetensors";
   Model a = unet({8, 8, 1}, 2, 2, 1, 0.5, false, 3);
   a.save_weights(path);
   Model b = unet({8, 8, 1}, 2, 2, 1, 0.5, false, 4);

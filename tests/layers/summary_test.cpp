@@ -35,7 +35,7 @@ bool has_row(const std::string& summary, const std::vector<std::string>& want) {
 }
 }  // namespace
 
-TEST_CASE("summary of the seed U-Net: Keras's rows and totals") {
+TEST_CASE("summary of the seed U-Net: Keras's rows and totals" * doctest::test_suite("slow")) {
   const std::string s = unet({256, 256, 1}, 2).summary();
   CHECK(s.rfind("Model: \"unet\"\n", 0) == 0);
   CHECK(has_row(s, {"Layer (type)", "Output Shape", "Param #", "Padding (t, b, l, r)", "Connected to"}));

@@ -70,7 +70,7 @@ TEST_CASE("schedules: ReduceLROnPlateau maximises Dice/IoU/accuracy under mode a
   CHECK(metric_is_maximized("val_dice_1"));
   CHECK(metric_is_maximized("accuracy"));
   CHECK_FALSE(metric_is_maximized("val_loss"));
-  CHECK_FALSE(metric_is_maximized("val_mean_iou", "min"));
+  CHECK_FALSE(metric_is_maximized("val_mean_iou", MonitorMode::Min));
 
   ReduceLROnPlateau p(1.0, {.monitor = "val_mean_iou", .factor = 0.1, .patience = 1});
   CHECK_FALSE(p.on_epoch_end({{"val_mean_iou", 0.5}}));

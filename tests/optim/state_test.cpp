@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "tests/optim/optim_test_util.h"
+#include "tests/temp_dir.h"
 
 using namespace tg;
 using namespace tg::testing;
@@ -21,10 +22,10 @@ void check_resume(const nlohmann::json& config, int first, int total) {
   const OptimizerState saved = opt_b->state();
   std::vector<NamedTensor> tensors = saved.tensors;
   for (const Parameter& p : part.params) tensors.push_back({p.name, p.variable.value()});
-  const auto path = std::filesystem::temp_directory_path() / ("tg_optim_state_" + std::to_string(::getpid()));
+  const TempDir tmp;
+  const auto path = tmp / "optimizer.safetensors";
   save_safetensors(path, tensors, {{"optimizer", saved.scalars.dump()}});
   SafetensorsFile file = load_safetensors(path);
-  std::filesystem::remove(path);
 
   Quadratic resumed(c, DType::F32);
   for (Parameter& p : resumed.params) p.variable.value().copy_from(file.at(p.name));
@@ -48,7 +49,9 @@ void check_resume(const nlohmann::json& config, int first, int total) {
 
 TEST_CASE("optim: state names every slot of every parameter") {
   Variable k(Tensor({2, 3}), true), b(Tensor({3}), true);
-  Adam adam({{"dense/kernel", k}, {"dense/bias", b}}, {.amsgrad = true});
+  AdamOptions amsgrad;
+  amsgrad.amsgrad = true;
+  Adam adam({{"dense/kernel", k}, {"dense/bias", b}}, amsgrad);
   const OptimizerState s = adam.state();
   std::vector<std::string> names;
   for (const NamedTensor& t : s.tensors) names.push_back(t.name);
@@ -57,7 +60,9 @@ TEST_CASE("optim: state names every slot of every parameter") {
                                           "optimizer/dense/bias/v", "optimizer/dense/bias/vhat"});
   CHECK(s.scalars.at("iterations") == 0);
   CHECK(s.scalars.at("optimizer") == "adam");
-  SGD sgd({{"dense/kernel", k}}, {.momentum = 0.9});
+  SGDOptions momentum;
+  momentum.momentum = 0.9;
+  SGD sgd({{"dense/kernel", k}}, momentum);
   CHECK(sgd.state().tensors.at(0).name == "optimizer/dense/kernel/momentum");
   CHECK(SGD({{"dense/kernel", k}}).state().tensors.empty());
 }
@@ -80,7 +85,9 @@ TEST_CASE("optim: load_state refuses another optimizer's or another model's stat
   adam.step();
   const OptimizerState good = adam.state();
 
-  SGD sgd({{"dense/kernel", k}}, {.momentum = 0.9});
+  SGDOptions momentum;
+  momentum.momentum = 0.9;
+  SGD sgd({{"dense/kernel", k}}, momentum);
   CHECK_THROWS_WITH_AS(sgd.load_state(good), doctest::Contains("written by 'adam'"), std::runtime_error);
 
   Variable other(Tensor({2}), true);
@@ -103,12 +110,12 @@ TEST_CASE("optim: load_state refuses another optimizer's or another model's stat
 
 TEST_CASE("optim: the learning-rate schedule's own state travels with the optimizer state") {
   Variable k(Tensor::from({1.0}, {1}), true);
-  Adam adam({{"k", k}}, {.learning_rate = 0.1});
+  Adam adam({{"k", k}}, {{.learning_rate = 0.1}});
   adam.set_schedule(std::make_unique<ReduceLROnPlateau>(0.1, PlateauOptions{.monitor = "val_loss", .patience = 1}));
   adam.schedule().on_epoch_end({{"val_loss", 1.0}});
   adam.schedule().on_epoch_end({{"val_loss", 2.0}});  // no improvement for 1 epoch: reduce
   CHECK(adam.learning_rate() == doctest::Approx(0.01));
-  Adam copy({{"k", Variable(Tensor({1}), true)}}, {.learning_rate = 0.1});
+  Adam copy({{"k", Variable(Tensor({1}), true)}}, {{.learning_rate = 0.1}});
   copy.load_state(adam.state());
   CHECK(copy.learning_rate() == adam.learning_rate());
   CHECK(copy.schedule().state() == adam.schedule().state());

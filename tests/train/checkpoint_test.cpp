@@ -4,18 +4,13 @@
 #include <fstream>
 
 #include "train/checkpoint.h"
+#include "tests/temp_dir.h"
 
 using namespace tg;
 using namespace tg::train;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const char* name) {
-  fs::path d = fs::temp_directory_path() / (std::string("tg_ckpt_") + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 Checkpoint sample(int64_t step) {
   Checkpoint c;
   Tensor w({3, 2});
@@ -37,7 +32,8 @@ void flip_byte(const fs::path& p, std::streamoff from_end) {
 }  // namespace
 
 TEST_CASE("checkpoint: round trip keeps tensors bit for bit, config and state exactly") {
-  const fs::path d = temp_dir("roundtrip");
+  const tg::testing::TempDir tmp;
+  const fs::path d = tmp.path();
   const Checkpoint c = sample(5);
   save_checkpoint(d / "a.safetensors", c);
   const Checkpoint back = load_checkpoint(d / "a.safetensors");
@@ -50,11 +46,11 @@ TEST_CASE("checkpoint: round trip keeps tensors bit for bit, config and state ex
   CHECK(back.model_config == c.model_config);
   CHECK(back.state == c.state);
   CHECK(back.state["rng"]["seed"].get<uint64_t>() == 18446744073709551615ULL);
-  fs::remove_all(d);
 }
 
 TEST_CASE("checkpoint: damaged, truncated, missing and non-checkpoint files give clear errors") {
-  const fs::path d = temp_dir("corrupt");
+  const tg::testing::TempDir tmp;
+  const fs::path d = tmp.path();
   save_checkpoint(d / "c.safetensors", sample(1));
   flip_byte(d / "c.safetensors", 3);  // inside the tensor data
   CHECK_THROWS_WITH_AS(load_checkpoint(d / "c.safetensors"), doctest::Contains("checkpoint is corrupt: its checksum"),
@@ -69,11 +65,11 @@ TEST_CASE("checkpoint: damaged, truncated, missing and non-checkpoint files give
   save_safetensors(d / "weights.safetensors", {{"w", Tensor({2})}});
   CHECK_THROWS_WITH_AS(load_checkpoint(d / "weights.safetensors"),
                        doctest::Contains("not a tapegrad training checkpoint"), CheckpointError);
-  fs::remove_all(d);
 }
 
 TEST_CASE("checkpoint: a run keeps the last K step files plus last and best, and resumes from the newest") {
-  const RunDir run(temp_dir("rotation"));
+  const tg::testing::TempDir tmp;
+  const RunDir run(tmp.path());
   write_run_checkpoint(run, sample(10), 10, /*best=*/true, 2);
   write_run_checkpoint(run, sample(20), 20, false, 2);
   write_run_checkpoint(run, sample(30), 30, false, 2);
@@ -92,11 +88,11 @@ TEST_CASE("checkpoint: a run keeps the last K step files plus last and best, and
   CHECK(load_latest_checkpoint(run, &skipped).state["global_step"] == 20);
   REQUIRE(skipped.size() >= 1);
   CHECK(skipped[0].find("step-00000030") != std::string::npos);
-  fs::remove_all(run.root);
 }
 
 TEST_CASE("checkpoint: keep_last 0 writes only last/best, leftovers of a killed writer are cleaned up") {
-  const RunDir run(temp_dir("nosteps"));
+  const tg::testing::TempDir tmp;
+  const RunDir run(tmp.path());
   write_run_checkpoint(run, sample(1), 1, true, 0);
   write_run_checkpoint(run, sample(2), 2, false, 0);
   CHECK(run.step_checkpoints().empty());
@@ -107,5 +103,4 @@ TEST_CASE("checkpoint: keep_last 0 writes only last/best, leftovers of a killed 
   CHECK_FALSE(fs::exists(run.checkpoints() / ".last.safetensors.tmp-abc123"));
   CHECK_THROWS_WITH_AS(load_latest_checkpoint(RunDir(run.root / "elsewhere")), doctest::Contains("no checkpoint in"),
                        CheckpointError);
-  fs::remove_all(run.root);
 }

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <csignal>
 #include <cstring>
@@ -10,8 +11,11 @@
 #include "layers/functional.h"
 #include "layers/zoo.h"
 #include "train/checkpoint.h"
+#include "train/evaluate.h"
 #include "train/fit.h"
+#include "train/run_config.h"
 #include "train/signals.h"
+#include "tests/temp_dir.h"
 
 using namespace tg;
 using namespace tg::train;
@@ -19,11 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_run(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("tg_fit_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
+using tg::testing::TempDir;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
@@ -115,11 +115,12 @@ void check_same_weights(const Model& a, const Model& b) {
 
 }  // namespace
 
-TEST_CASE("fit: a tiny U-Net learns the synthetic shapes (validation Dice of the shapes above 0.9)") {
+TEST_CASE("fit: a tiny U-Net learns the synthetic shapes (validation Dice of the shapes above 0.9)" * doctest::test_suite("slow")) {
+  const TempDir tmp;
   auto data = shapes(32, 160);
   DataSource train{data, range(0, 128)}, validation{data, range(128, 160)};
   Model model = unet({32, 32, 1}, 2, 8, 2, 0.0, false, 3);
-  const fs::path dir = temp_run("learn");
+  const fs::path dir = tmp / "learn";
   FitOptions o;
   o.epochs = 8;
   o.batch_size = 8;
@@ -162,7 +163,6 @@ TEST_CASE("fit: a tiny U-Net learns the synthetic shapes (validation Dice of the
   CHECK(m.at("val_dice_1") == r.best_value);
   CHECK(m.at("val_loss") == r.history[r.best_epoch - 1].metrics.at("val_loss"));
   CHECK_FALSE(best.training());
-  fs::remove_all(dir);
 }
 
 TEST_CASE("fit: same seed and threads give the same loss curve and weights, run to run") {
@@ -178,19 +178,86 @@ TEST_CASE("fit: same seed and threads give the same loss curve and weights, run 
   CHECK(ra.history[0].metrics.at("loss") != ra.history[1].metrics.at("loss"));
 }
 
-TEST_CASE("fit: stopped by a signal and resumed ends bit-identical to an uninterrupted run") {
+namespace {
+// Sets the OpenMP thread count for a scope and restores it, also when a REQUIRE leaves early.
+class Threads {
+ public:
+  explicit Threads(int n) : saved_(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~Threads() { omp_set_num_threads(saved_); }
+  Threads(const Threads&) = delete;
+  Threads& operator=(const Threads&) = delete;
+
+ private:
+  int saved_;
+};
+}  // namespace
+
+TEST_CASE("fit: 1 and 2 threads train bit-identically, and a run may resume with another thread count" * doctest::test_suite("slow")) {
+  // Large enough (32x32, 8 base filters, batch 8) that the convolutions, BN and the bias gradients cross their
+  // parallel thresholds. Resuming with another thread count is allowed and gives the same run: every reduction has a
+  // fixed order whatever the number of threads.
   SmallRun s;
-  const fs::path straight_dir = temp_run("straight");
+  s.data = shapes(32, 40);
+  s.train = {s.data, range(0, 32)};
+  s.validation = {s.data, range(32, 40)};
+  auto model = [] { return unet({32, 32, 1}, 2, 8, 2, 0.3, true, 5); };
+  const TempDir tmp;
+  auto options = [&](const fs::path& dir) {
+    FitOptions o = s.options(dir);
+    o.epochs = 2;  // 4 steps per epoch
+    return o;
+  };
+  Model one = model(), two = model();
+  FitResult r1, r2;
+  {
+    Threads t(1);
+    r1 = fit(one, s.train, &s.validation, options(tmp / "one"));
+  }
+  {
+    Threads t(2);
+    r2 = fit(two, s.train, &s.validation, options(tmp / "two"));
+  }
+  check_same_history(r1.history, r2.history);
+  check_same_weights(one, two);
+  check_same_checkpoint(RunDir(tmp / "one").last_checkpoint(), RunDir(tmp / "two").last_checkpoint());
+
+  // Stopped mid-epoch at 2 threads, resumed at 1.
+  const fs::path dir = tmp / "switched";
+  {
+    Threads t(2);
+    Model first = model();
+    FitOptions o = options(dir);
+    o.on_step_end = [](const StepEnd& e) {
+      if (e.global_step == 3) std::raise(SIGINT);
+    };
+    REQUIRE(fit(first, s.train, &s.validation, o).stop == StopReason::Signal);
+  }
+  Threads t(1);
+  Model resumed = Model::from_config(read_run_config(dir).at("model"));
+  FitOptions o = options(dir);
+  o.resume = true;
+  const FitResult r = fit(resumed, s.train, &s.validation, o);
+  CHECK(r.global_step == 8);
+  check_same_weights(one, resumed);
+  check_same_history(r1.history, r.history);
+  check_same_checkpoint(RunDir(tmp / "one").last_checkpoint(), RunDir(dir).last_checkpoint());
+}
+
+TEST_CASE("fit: stopped by a signal and resumed ends bit-identical to an uninterrupted run") {
+  const TempDir tmp;
+  SmallRun s;
+  const fs::path straight_dir = tmp / "straight";
   Model straight = s.model();
   const FitResult full = fit(straight, s.train, &s.validation, s.options(straight_dir));
   REQUIRE(full.global_step == 15);
 
   for (const int64_t stop_at : {5, 7}) {  // at an epoch boundary, and in the middle of the second epoch
     CAPTURE(stop_at);
-    const fs::path dir = temp_run("resumed_" + std::to_string(stop_at));
+    const fs::path dir = tmp / ("resumed_" + std::to_string(stop_at));
     {
       Model first = s.model();
       FitOptions o = s.options(dir);
+      o.handle_signals = true;  // the library leaves signals alone unless asked
       o.on_step_end = [&](const StepEnd& e) {
         if (e.global_step == stop_at) std::raise(SIGINT);
       };
@@ -214,19 +281,18 @@ TEST_CASE("fit: stopped by a signal and resumed ends bit-identical to an uninter
     check_same_history(full.history, r.history);
     CHECK(read_text(dir / "metrics.jsonl").size() > 0);
     CHECK(std::count(std::istreambuf_iterator<char>(std::ifstream(dir / "metrics.csv").rdbuf()), {}, '\n') == 4);
-    fs::remove_all(dir);
   }
-  fs::remove_all(straight_dir);
 }
 
 TEST_CASE("fit: a run killed mid-epoch resumes from its periodic checkpoint and still ends bit-identical") {
+  const TempDir tmp;
   SmallRun s;
-  const fs::path straight_dir = temp_run("straight_kill");
+  const fs::path straight_dir = tmp / "straight_kill";
   Model straight = s.model();
   FitOptions so = s.options(straight_dir);
   fit(straight, s.train, &s.validation, so);
 
-  const fs::path dir = temp_run("killed");
+  const fs::path dir = tmp / "killed";
   {
     Model first = s.model();
     FitOptions o = s.options(dir);
@@ -246,8 +312,6 @@ TEST_CASE("fit: a run killed mid-epoch resumes from its periodic checkpoint and 
   fit(resumed, s.train, &s.validation, o);
   check_same_weights(straight, resumed);
   check_same_checkpoint(RunDir(straight_dir).last_checkpoint(), RunDir(dir).last_checkpoint());
-  fs::remove_all(dir);
-  fs::remove_all(straight_dir);
 }
 
 namespace {
@@ -271,9 +335,10 @@ class OnePoisonedSample : public data::Dataset {
 }  // namespace
 
 TEST_CASE("fit: a non-finite loss stops training, names the step and batch, and leaves the last checkpoint alone") {
+  const TempDir tmp;
   SmallRun s;
   const auto poisoned = std::make_shared<OnePoisonedSample>(s.data, 13);
-  const fs::path dir = temp_run("nan");
+  const fs::path dir = tmp / "nan";
   // Without a relu on the way (relu maps NaN to 0), the bad pixel reaches the loss.
   const SymbolicTensor x = Input({16, 16, 1});
   Model model(x, Conv2D(2, 3).padding("same").activation("softmax")(x), 1);
@@ -302,12 +367,12 @@ TEST_CASE("fit: a non-finite loss stops training, names the step and batch, and 
   CHECK(fs::equivalent(run.last_checkpoint(), run.step_checkpoint(failed_at)));
   for (const NamedTensor& t : last.tensors)
     for (int64_t i = 0; i < t.tensor.numel(); ++i) REQUIRE(std::isfinite(t.tensor.flat(i)));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("fit: early stopping restores the best weights, plateau lowers the rate, both logged") {
+  const TempDir tmp;
   SmallRun s;
-  const fs::path dir = temp_run("early");
+  const fs::path dir = tmp / "early";
   Model model = s.model();
   FitOptions o = s.options(dir);
   o.epochs = 6;
@@ -324,20 +389,35 @@ TEST_CASE("fit: early stopping restores the best weights, plateau lowers the rat
   CHECK(r.stop == StopReason::EarlyStopping);
   REQUIRE(r.history.size() == 3);  // epoch 1, then two without improvement
   CHECK(r.message.find("restored the weights of epoch 1") != std::string::npos);
+  // Every weight (trainable or not) equals epoch 1's checkpoint, and the last epoch's weights differed from it.
   const Checkpoint epoch1 = load_checkpoint(RunDir(dir).step_checkpoint(5));
-  for (const Weight& w : model.weights())
-    for (const NamedTensor& t : epoch1.tensors)
-      if (t.name == w.name) CHECK(bit_equal(t.tensor, w.variable.value()));
+  const Checkpoint epoch3 = load_checkpoint(RunDir(dir).step_checkpoint(15));
+  auto find = [](const Checkpoint& c, const std::string& name) -> const Tensor* {
+    for (const NamedTensor& t : c.tensors)
+      if (t.name == name) return &t.tensor;
+    return nullptr;
+  };
+  size_t differ_from_last = 0;
+  for (const Weight& w : model.weights()) {
+    INFO("weight " << w.name);
+    const Tensor* best = find(epoch1, w.name);
+    const Tensor* last = find(epoch3, w.name);
+    REQUIRE(best != nullptr);
+    REQUIRE(last != nullptr);
+    CHECK(bit_equal(*best, w.variable.value()));
+    differ_from_last += !bit_equal(*last, w.variable.value());
+  }
+  CHECK(differ_from_last > model.weights().size() / 2);
   // Logged: the rate each epoch trained with (Keras logs it before ReduceLROnPlateau acts).
   CHECK(r.history[0].learning_rate == doctest::Approx(1e-2));
   CHECK(r.history[1].learning_rate == doctest::Approx(1e-2));
   CHECK(r.history[2].learning_rate == doctest::Approx(5e-3));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("fit: refuses to overwrite a run, to resume with other settings, and unknown monitors") {
+  const TempDir tmp;
   SmallRun s;
-  const fs::path dir = temp_run("refuse");
+  const fs::path dir = tmp / "refuse";
   Model model = s.model();
   FitOptions o = s.options(dir);
   o.epochs = 1;
@@ -356,7 +436,6 @@ TEST_CASE("fit: refuses to overwrite a run, to resume with other settings, and u
   o.epochs = 2;  // more epochs are fine
   const FitResult r = fit(again, s.train, &s.validation, o);
   CHECK(r.history.size() == 2);
-  fs::remove_all(dir);
 
   FitOptions bad = s.options({});
   bad.monitor = "val_dice_7";
@@ -365,14 +444,35 @@ TEST_CASE("fit: refuses to overwrite a run, to resume with other settings, and u
   bad.resume = true;
   CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, bad), doctest::Contains("needs the run folder"),
                        std::invalid_argument);
-  const fs::path empty = temp_run("empty");
+  const fs::path empty = tmp / "empty";
   bad.run_dir = empty;
   CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, bad), doctest::Contains("no checkpoint"), CheckpointError);
-  fs::remove_all(empty);
+}
+
+TEST_CASE("fit: class weights reach the training loss, one weight per true class") {
+  // A learning rate of 0 keeps the weights, so every run logs the loss of the same model on the same batches:
+  // weights {2, 2} double it, and {1, 0} plus {0, 1} split it between the two classes.
+  SmallRun s;
+  auto train_loss = [&](std::vector<double> class_weights) {
+    Model model = unet({16, 16, 1}, 2, 4, 2, 0.0, false, 5);
+    FitOptions o = s.options({});
+    o.epochs = 1;
+    o.augment.reset();
+    o.optimizer = {{"name", "sgd"}, {"learning_rate", 0.0}};
+    o.class_weights = std::move(class_weights);
+    return fit(model, s.train, nullptr, o).history.at(0).metrics.at("loss");
+  };
+  const double plain = train_loss({});
+  const double background = train_loss({1.0, 0.0}), shapes = train_loss({0.0, 1.0});
+  CHECK(train_loss({2.0, 2.0}) == doctest::Approx(2 * plain).epsilon(1e-12));
+  CHECK(background + shapes == doctest::Approx(plain).epsilon(1e-6));
+  CHECK(background > 0.05 * plain);
+  CHECK(shapes > 0.05 * plain);
+  CHECK(train_loss({1.0, 3.0}) == doctest::Approx(background + 3 * shapes).epsilon(1e-6));
 }
 
 TEST_CASE("fit: options round-trip through JSON, and unknown settings are named") {
-  FitOptions o = SmallRun().options("/tmp/x");
+  FitOptions o = SmallRun().options("run");
   o.mean = {0.5f};
   o.class_weights = {1.0, 3.0};
   const FitOptions back = FitOptions::from_json(nlohmann::json::parse(o.to_json().dump()));

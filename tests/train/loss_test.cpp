@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "autograd/ops.h"
 #include "data/batch.h"
 #include "layers/functional.h"
@@ -21,6 +23,35 @@ LossOptions void_255(bool from_logits) {
   o.ignore_index = 255;
   return o;
 }
+// Written out in double from the logits, independent of the loss ops; class weights multiply each pixel's loss
+// and the mean divides by the number of labelled pixels (Keras's class_weight).
+double hand_crossentropy(const Tensor& logits, const Tensor& labels, std::vector<double> weights = {}) {
+  const int64_t c = logits.dim(3);
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t p = 0; p < labels.numel(); ++p) {
+    const auto label = static_cast<int64_t>(labels.flat(p));
+    if (label == 255) continue;
+    double mx = -1e300, se = 0;
+    for (int64_t k = 0; k < c; ++k) mx = std::max(mx, logits.flat(p * c + k));
+    for (int64_t k = 0; k < c; ++k) se += std::exp(logits.flat(p * c + k) - mx);
+    const double w = weights.empty() ? 1.0 : weights[static_cast<size_t>(label)];
+    sum += w * (mx + std::log(se) - logits.flat(p * c + label));
+    ++n;
+  }
+  return sum / static_cast<double>(n);
+}
+double hand_binary_crossentropy(const Tensor& logits, const Tensor& labels) {
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t p = 0; p < labels.numel(); ++p) {
+    if (labels.flat(p) == 255) continue;
+    const double z = logits.flat(p), y = labels.flat(p);
+    sum += std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::fabs(z)));
+    ++n;
+  }
+  return sum / static_cast<double>(n);
+}
 Variable images() {
   Tensor t({1, 4, 4, 2});
   Rng(1).fill_uniform(t, 0, 1);
@@ -34,9 +65,10 @@ TEST_CASE("loss: auto picks Keras's loss from the output activation and runs it 
   CHECK(ce.name() == "sparse_categorical_crossentropy");
   CHECK(ce.from_logits());
   const Variable logits = ce.outputs(softmax, images());
-  // The same number as the op on the logits, and (up to rounding) as the op on the model's probabilities.
+  // By hand from the logits: the mean over labelled pixels of logsumexp(z) - z[label]; and (up to rounding) the
+  // op on the model's probabilities.
   const double fused = ce(logits, labels()).item();
-  CHECK(fused == sparse_categorical_crossentropy(logits, labels(), void_255(true)).item());
+  CHECK(fused == doctest::Approx(hand_crossentropy(logits.value(), labels())).epsilon(1e-6));
   const double from_probs = sparse_categorical_crossentropy(softmax.forward(images()), labels(), void_255(false)).item();
   CHECK(fused == doctest::Approx(from_probs).epsilon(1e-5));
 
@@ -48,7 +80,7 @@ TEST_CASE("loss: auto picks Keras's loss from the output activation and runs it 
   const Variable z = bce.outputs(sigmoid, images());
   CHECK(z.shape() == Shape{1, 4, 4, 1});
   const double b = bce(z, binary_labels()).item();
-  CHECK(b == binary_crossentropy(z, binary_labels().reshape({1, 4, 4, 1}), void_255(true)).item());
+  CHECK(b == doctest::Approx(hand_binary_crossentropy(z.value(), binary_labels())).epsilon(1e-6));
 }
 
 TEST_CASE("loss: crossentropy+dice is the sum of the two, dice uses one-hot targets with void rows empty") {
@@ -62,6 +94,17 @@ TEST_CASE("loss: crossentropy+dice is the sum of the two, dice uses one-hot targ
   CHECK(both(logits, labels()).item() == doctest::Approx(ce + dice).epsilon(1e-6));  // float32 sum
   TrainingLoss categorical("categorical_crossentropy", softmax, 3, 255);
   CHECK(categorical(logits, labels()).item() == doctest::Approx(ce).epsilon(1e-6));
+}
+
+TEST_CASE("loss: class weights multiply each pixel's loss by its true class's weight, the mean stays per pixel") {
+  Model softmax = head(3, "softmax");
+  const std::vector<double> w = {0.5, 2.0, 3.0};
+  TrainingLoss weighted("auto", softmax, 3, 255, w);
+  const Variable logits = weighted.outputs(softmax, images());
+  CHECK(weighted(logits, labels()).item() ==
+        doctest::Approx(hand_crossentropy(logits.value(), labels(), w)).epsilon(1e-6));
+  CHECK(weighted(logits, labels()).item() !=
+        doctest::Approx(hand_crossentropy(logits.value(), labels())).epsilon(1e-3));
 }
 
 TEST_CASE("loss: mismatches are named") {

@@ -1,4 +1,4 @@
-#include "apps/render.h"
+#include "train/render.h"
 
 #include <stb/stb_image_write.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace tg::app {
+namespace tg::train {
 
 std::array<uint8_t, 3> class_colour(int class_id) {
   // Class 0 (background) is dark; the rest are well-separated hues (Tableau-like), repeating after 10.
@@ -125,4 +125,4 @@ std::string base64(const std::string& bytes) {
 
 std::string png_data_uri(const Picture& p) { return "data:image/png;base64," + base64(encode_png(p)); }
 
-}  // namespace tg::app
+}  // namespace tg::train

@@ -1,10 +1,10 @@
 #include <doctest/doctest.h>
 
-#include "apps/render.h"
-#include "apps/report.h"
+#include "train/render.h"
+#include "train/report.h"
 
 using namespace tg;
-using namespace tg::app;
+using namespace tg::train;
 
 TEST_CASE("render: base64 of the RFC 4648 test vectors") {
   CHECK(base64("") == "");

@@ -1,6 +1,6 @@
 // RUN_DIR/report.html: one self-contained page (no network, no scripts) with the metric curves as inline SVG,
 // a grid of validation samples (image, ground truth, prediction) as PNG data URIs, the model summary, the
-// configuration and the throughput. Rewritten after every epoch.
+// configuration and the throughput. fit rewrites it after every epoch of a run with a run folder.
 #pragma once
 #include <map>
 #include <string>
@@ -9,8 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/tensor.h"
+#include "layers/model.h"
+#include "train/data_source.h"
+#include "train/fit_hooks.h"
 
-namespace tg::app {
+namespace tg::train {
 
 struct ReportSample {
   std::string name;
@@ -35,4 +38,13 @@ std::string svg_line_chart(const std::string& title, const std::vector<std::map<
                            const std::vector<std::string>& series);
 void write_report(const std::string& path, const ReportData& data);  // atomically
 
-}  // namespace tg::app
+// The first `count` samples of `source` with the model's predicted classes (argmax over the channels; > 0.5 for a
+// single sigmoid channel), computed in inference mode; the model's mode is restored.
+std::vector<ReportSample> predict_samples(Model& model, const DataSource& source, int count);
+
+// The report fit writes at an epoch end: title (FitOptions::report_title, else "tapegrad: <model name>"), the history,
+// `samples`, the model summary, the configuration (FitOptions and extra_config) and the epoch's throughput.
+ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, int64_t steps_per_epoch,
+                        std::vector<ReportSample> samples);
+
+}  // namespace tg::train

@@ -8,7 +8,7 @@
 
 #include "autograd/tensor.h"
 
-namespace tg::app {
+namespace tg::train {
 
 // An 8-bit picture, row-major, interleaved channels (1 = grey, 3 = RGB).
 struct Picture {
@@ -32,4 +32,4 @@ void write_png(const std::string& path, const Picture& p);  // throws naming the
 std::string base64(const std::string& bytes);
 std::string png_data_uri(const Picture& p);
 
-}  // namespace tg::app
+}  // namespace tg::train

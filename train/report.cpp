@@ -1,4 +1,4 @@
-#include "apps/report.h"
+#include "train/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,10 +6,14 @@
 #include <limits>
 #include <sstream>
 
-#include "apps/render.h"
-#include "autograd/safetensors.h"
+#include <omp.h>
 
-namespace tg::app {
+#include "autograd/safetensors.h"
+#include "autograd/tape.h"
+#include "train/mode_guard.h"
+#include "train/render.h"
+
+namespace tg::train {
 
 namespace {
 std::string escape(const std::string& s) {
@@ -173,4 +177,65 @@ std::string render_report_html(const ReportData& d) {
 
 void write_report(const std::string& path, const ReportData& data) { write_file_atomically(path, render_report_html(data)); }
 
-}  // namespace tg::app
+std::vector<ReportSample> predict_samples(Model& model, const DataSource& source, int count) {
+  std::vector<ReportSample> samples;
+  if (!source.dataset || count <= 0) return samples;
+  ModeGuard mode(model);
+  model.eval();
+  NoGrad no_grad;
+  const std::vector<size_t> indices = source.sample_indices();
+  const size_t n = std::min(static_cast<size_t>(count), indices.size());
+  for (size_t i = 0; i < n; ++i) {
+    data::Sample s = source.dataset->get(indices[i]);
+    const Shape& in = s.image.shape();
+    Tensor out = model.forward(Variable(s.image.reshape({1, in[0], in[1], in[2]}))).value();
+    const int64_t k = out.dim(3);
+    Tensor pred({in[0], in[1]});
+    const float* p = out.data<float>();
+    for (int64_t px = 0; px < pred.numel(); ++px) {
+      int64_t best = 0;
+      if (k == 1) {
+        best = p[px] > 0.5f ? 1 : 0;
+      } else {
+        for (int64_t c = 1; c < k; ++c)
+          if (p[px * k + c] > p[px * k + best]) best = c;
+      }
+      pred.data<float>()[px] = static_cast<float>(best);
+    }
+    samples.push_back({source.dataset->name(indices[i]), s.image, s.labels, pred});
+  }
+  return samples;
+}
+
+ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, int64_t steps_per_epoch,
+                        std::vector<ReportSample> samples) {
+  const FitOptions& options = end.options;
+  ReportData r;
+  r.title = options.report_title.empty() ? "tapegrad: " + end.model.name() : options.report_title;
+  for (const EpochRecord& rec : end.history) {
+    std::map<std::string, double> row(rec.metrics.begin(), rec.metrics.end());
+    row["epoch"] = static_cast<double>(rec.epoch);
+    row["learning_rate"] = rec.learning_rate;
+    r.history.push_back(std::move(row));
+  }
+  r.samples = std::move(samples);
+  r.model_summary = model_summary;
+  r.config = options.extra_config;
+  r.config["fit"] = options.to_json();
+  const double seconds = end.record.seconds;
+  const double images = static_cast<double>(steps_per_epoch * options.batch_size);
+  const auto fixed = [](double v, int digits) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return std::string(buf);
+  };
+  r.throughput = {{"threads", std::to_string(omp_get_max_threads())},
+                  {"epoch time (s)", fixed(seconds, 1)},
+                  {"images/s (training, incl. data and validation)", fixed(images / seconds, 2)},
+                  {"ms per step (incl. validation)", fixed(1e3 * seconds / static_cast<double>(steps_per_epoch), 0)}};
+  r.status = "epoch " + std::to_string(end.record.epoch) + " of " + std::to_string(options.epochs) + ", step " +
+             std::to_string(end.record.global_step);
+  return r;
+}
+
+}  // namespace tg::train

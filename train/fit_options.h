@@ -1,0 +1,80 @@
+// FitOptions: every setting of fit() (train/fit.h), and their JSON form, which RUN_DIR/config.json and each
+// checkpoint hold so that a resumed run can be checked against the settings it began with.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "optim/schedule.h"
+#include "train/progress.h"
+
+namespace tg::train {
+
+struct EpochEnd;
+struct StepEnd;
+
+// The loader's settings are the base of FitOptions: fit hands them, as one struct, to the loader of the training
+// batches (batch_size, shuffle, drop_last, workers, prefetch, augment, mean, std); `seed` also draws the dropout
+// masks, so shuffling, augmentation and dropout all derive from it. Validation batches use the same normalisation
+// and workers, in order and without augmentation.
+struct FitOptions : data::LoaderOptions {
+  // Schedule and data.
+  int epochs = 1;
+  int64_t steps_per_epoch = 0;     // 0: one pass over the training samples (the last batch may be smaller)
+  // Keras's validation_split: this fraction of the training samples, the last ones in their given order (before any
+  // shuffling), validate instead of training. Only without validation data; 0: off.
+  double validation_split = 0.0;
+  int validation_batch_size = 0;   // 0: batch_size
+  int64_t validation_steps = 0;    // 0: the whole validation set
+
+  // What is minimised, and how.
+  std::string loss = "auto";  // see train/loss.h
+  std::vector<double> class_weights;
+  // {"name": "adam"|"adamw"|"sgd", settings..., "schedule": {...}}: optim/factory.h. Keras's Adam by default.
+  nlohmann::json optimizer = {{"name", "adam"}};
+
+  // The run folder (train/run_dir.h) with checkpoints, logs and report.html. Empty: train in memory, write nothing.
+  std::filesystem::path run_dir;
+  bool resume = false;               // continue the run in run_dir from its newest checkpoint
+  std::string monitor = "val_loss";  // best checkpoint and early stopping ("loss" etc. without validation data)
+  MonitorMode monitor_mode = MonitorMode::Auto;  // Auto: Dice/IoU/accuracy maximised, the rest minimised
+  int keep_last = 3;                 // step-numbered checkpoints kept besides last and best
+  int64_t checkpoint_every = 0;      // also checkpoint every N steps within an epoch; 0: at epoch ends only
+  int early_stopping_patience = 0;   // epochs without improvement of `monitor` before stopping; 0: off
+  double early_stopping_min_delta = 0.0;
+  bool restore_best_weights = false; // at an early stop, go back to the best epoch's weights
+  std::string report_title;          // RUN_DIR/report.html's title; empty: "tapegrad: <model name>"
+  int report_samples = 6;            // validation samples (training ones without validation data) in report.html
+
+  // Compute and display (not part of the run's identity; may change on resume).
+  int threads = 0;             // OpenMP threads while fit runs (put back when it returns); 0: as they are
+  ProgressMode progress = ProgressMode::Auto;
+  double progress_interval_seconds = 10.0;
+  bool console = true;         // log to stdout besides RUN_DIR/log.txt
+  // SIGINT/SIGTERM finish the step, checkpoint and return (train/signals.h). Off in the library, where the
+  // application owns its signals; the command line turns it on.
+  bool handle_signals = false;
+
+  // Extra top-level entries for RUN_DIR/config.json and the report's configuration, e.g. the command line that
+  // started the run (written as is, not part of the run's identity).
+  nlohmann::json extra_config = nlohmann::json::object();
+
+  // Hooks (not saved); either can end training by setting the stop_training flag it is handed.
+  std::function<void(EpochEnd&)> on_epoch_end;  // after each epoch's checkpoint and report
+  std::function<void(StepEnd&)> on_step_end;    // after each optimizer step
+
+  nlohmann::json to_json() const;  // every setting but the hooks and extra_config, defaults included
+  // Every key may be left out (then the default); an unknown key, enum name or type is an error naming it.
+  static FitOptions from_json(const nlohmann::json& j);
+};
+
+// The settings that decide which numbers a run computes: a resumed run must keep them.
+inline constexpr const char* kRunIdentityKeys[] = {
+    "batch_size", "drop_last", "steps_per_epoch", "validation_split", "validation_batch_size", "validation_steps",
+    "shuffle", "augment", "mean", "std", "seed", "loss", "class_weights", "optimizer", "monitor", "monitor_mode"};
+
+}  // namespace tg::train

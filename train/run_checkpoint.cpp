@@ -1,0 +1,76 @@
+#include "train/run_checkpoint.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "optim/json_options.h"
+#include "train/train_step.h"
+
+namespace tg::train {
+
+namespace {
+constexpr std::string_view kOptimizerPrefix = "optimizer/";
+
+// The identity settings that differ between the checkpoint's options and `now`. A key the checkpoint lacks (written
+// before the setting existed) counts as its default.
+std::vector<std::string> changed_settings(const nlohmann::json& saved, const FitOptions& now) {
+  const nlohmann::json current = now.to_json(), defaults = FitOptions{}.to_json();
+  std::vector<std::string> changed;
+  for (const char* key : kRunIdentityKeys) {
+    const nlohmann::json was = saved.value(key, defaults.at(key));
+    if (was != current.at(key))
+      changed.push_back(std::string(key) + " (was " + was.dump() + ", now " + current.at(key).dump() + ")");
+  }
+  return changed;
+}
+}  // namespace
+
+Checkpoint make_run_checkpoint(Model& model, const Optimizer& optimizer, const data::DataLoader& loader,
+                               const FitState& state, const FitOptions& options, int threads) {
+  Checkpoint c;
+  c.tensors = model.weight_tensors();
+  OptimizerState opt = optimizer.state();
+  for (NamedTensor& t : opt.tensors) c.tensors.push_back(std::move(t));
+  c.model_config = model.config();
+  const RngState dropout = model.rng().state();
+  c.state = state.to_json(
+      {{"optimizer", opt.scalars},
+       {"loader", loader.state()},
+       {"rng",
+        {{"shuffle_and_augment", {{"seed", options.seed}, {"rule", "pure function of (seed, epoch, position)"}}},
+         {"dropout",
+          {{"seed", dropout.seed},
+           {"counter", dropout.counter},
+           {"stream", kDropoutStream},
+           {"rule", "Rng::derive(seed, stream, global_step)"}}}}},
+       {"fit", options.to_json()},
+       {"threads", threads}});
+  return c;
+}
+
+FitState restore_run_checkpoint(const Checkpoint& checkpoint, Model& model, Optimizer& optimizer,
+                                data::DataLoader& loader, const FitOptions& options,
+                                const std::filesystem::path& run_root) {
+  if (checkpoint.model_config != model.config())
+    throw std::invalid_argument("fit: the model differs from the one " + run_root.string() +
+                                " was trained with; rebuild it from the run (load_model or "
+                                "Model::from_config(read_run_config(run_dir)[\"model\"]))");
+  const nlohmann::json& saved = checkpoint.state;
+  if (const std::vector<std::string> changed = changed_settings(saved.at("fit"), options); !changed.empty())
+    throw std::invalid_argument("fit: cannot resume " + run_root.string() + " with other settings: " +
+                                join_names(changed) + "; resume with the run's settings (config.json) or start a new run");
+  FitState restored = FitState::from_json(saved);
+  model.load_weights(checkpoint.tensors, checkpoint.path.string());
+  OptimizerState opt_state{{}, saved.at("optimizer")};
+  for (const NamedTensor& t : checkpoint.tensors)
+    if (t.name.starts_with(kOptimizerPrefix)) opt_state.tensors.push_back(t);
+  optimizer.load_state(opt_state);
+  loader.load_state(saved.at("loader"));
+  if (loader.global_step() != restored.global_step)
+    throw CheckpointError(checkpoint.path.string() + ": the loader is at step " + std::to_string(loader.global_step()) +
+                          " but the run at " + std::to_string(restored.global_step));
+  return restored;
+}
+
+}  // namespace tg::train
