@@ -23,7 +23,8 @@ void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw);  /
 
 // float32 on the packed micro-kernels (conv_packed.cpp), im2col fused into packing, the kernel packed once per call,
 // with an epilogue applied as each tile of the output is stored: + bias[out channel], ReLU, or accumulation into the
-// output instead of overwriting it. conv_forward<float> and conv_kernel_grad<float> are these with no epilogue.
+// output instead of overwriting it (a kernel gradient takes only accumulation). conv_forward<float> and
+// conv_kernel_grad<float> are these with no epilogue.
 void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue);
 void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw, const GemmEpilogue& epilogue);
 
