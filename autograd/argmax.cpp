@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/parallel.h"
+
 namespace tg {
 
 Tensor argmax(const Tensor& x, int axis) {
@@ -22,7 +24,7 @@ Tensor argmax(const Tensor& x, int axis) {
   float* ids = out.data<float>();
   dispatch(x.dtype(), [&]<class T>() {
     const T* v = x.data<T>();
-#pragma omp parallel for schedule(static) if (outer * inner * k > 65536)
+#pragma omp parallel for schedule(static) if (outer * inner * k > kParallelThreshold)
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < inner; ++i) {
         const T* p = v + o * k * inner + i;
