@@ -142,9 +142,7 @@ void Trainer::prepare_run_folder() {
 
 // The optimizer over the trainable weights, the loader of the training batches, the monitor and early stopping.
 void Trainer::start_components() {
-  std::vector<Parameter> params;
-  for (const Weight& w : model_.trainable_weights()) params.push_back({w.name, w.variable});
-  optimizer_ = make_optimizer(options_.optimizer, std::move(params));
+  optimizer_ = make_optimizer(options_.optimizer, model_.parameters());
   check_monitors();
   loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), options_);
   steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
@@ -162,8 +160,8 @@ void Trainer::resume() {
   state_ = restore_run_checkpoint(checkpoint, model_, *optimizer_, *loader_, options_, run_.root);
   const int saved_threads = checkpoint.state.value("threads", threads_);
   if (saved_threads != threads_)
-    logger_.log->warn("This run started with {} threads and resumes with {}; tapegrad's reductions do not depend on "
-                      "the thread count, but bit-identical results are only promised for the same count",
+    logger_.log->info("This run started with {} threads and resumes with {}; the results do not depend on the "
+                      "thread count (every reduction has a fixed order)",
                       saved_threads, threads_);
   logger_.log->info("Resuming {} from {} at epoch {}, step {} (global step {})", run_.root.string(),
                     checkpoint.path.filename().string(), state_.epoch + 1, state_.step, state_.global_step);

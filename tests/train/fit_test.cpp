@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "data/synthetic.h"
-#include "layers/functional.h"
+#include "layers/layers.h"
 #include "layers/zoo.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"

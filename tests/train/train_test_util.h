@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/synthetic.h"
-#include "layers/functional.h"
+#include "layers/layers.h"
 #include "layers/zoo.h"
 #include "tests/temp_dir.h"
 
