@@ -1,11 +1,10 @@
 // tapegrad evaluate: pixel accuracy, per-class Dice and IoU and mean IoU of a trained model on a dataset.
-#include <omp.h>
-
 #include <cstdio>
 #include <iostream>
 
 #include "apps/commands.h"
 #include "apps/train_data.h"
+#include "autograd/parallel.h"
 #include "train/evaluate.h"
 
 namespace tg::app {
@@ -28,7 +27,7 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
   return [o] {
-    if (o->threads > 0) omp_set_num_threads(o->threads);
+    if (o->threads > 0) set_num_threads(o->threads);
     Model model = load_model(o->checkpoint);
     const Shape input = model.input_shape();
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));

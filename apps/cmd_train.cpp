@@ -1,7 +1,5 @@
 // tapegrad train: a zoo model on a folder of images and masks (or the built-in synthetic set), with
 // validation, checkpoints, metric logs and an HTML report in RUN_DIR; `--resume RUN_DIR` continues a run.
-#include <omp.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +8,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/train_data.h"
+#include "autograd/parallel.h"
 #include "train/fit.h"
 #include "train/run_config.h"
 #include "train/signals.h"
@@ -117,7 +116,7 @@ Command add_train_command(CLI::App& app) {
       if (cmd->count("--workers")) run.workers = o->workers;  // loading threads do not change the results
       run.out = o->resume;
     }
-    if (run.threads > 0) omp_set_num_threads(run.threads);
+    if (run.threads > 0) set_num_threads(run.threads);
     run.model.seed = run.seed;
     TrainingData data = make_training_data(run.data, run.model, run.seed);
     Model model = build_model(run.model);

@@ -1,12 +1,11 @@
 #include "train/fit.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
 
+#include "autograd/parallel.h"
 #include "data/loader.h"
 #include "optim/factory.h"
 #include "optim/json_options.h"
@@ -29,14 +28,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// OpenMP's thread count for the scope of a fit with FitOptions::threads, then back to what it was.
+// The thread count for the scope of a fit with FitOptions::threads, then back to what it was.
 class ThreadCountGuard {
  public:
-  explicit ThreadCountGuard(int threads) : previous_(omp_get_max_threads()), changed_(threads > 0) {
-    if (changed_) omp_set_num_threads(threads);
+  explicit ThreadCountGuard(int threads) : previous_(num_threads()), changed_(threads > 0) {
+    if (changed_) set_num_threads(threads);
   }
   ~ThreadCountGuard() {
-    if (changed_) omp_set_num_threads(previous_);
+    if (changed_) set_num_threads(previous_);
   }
   ThreadCountGuard(const ThreadCountGuard&) = delete;
   ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
@@ -257,7 +256,7 @@ std::string Trainer::stopped_at() const {
 }
 
 FitResult Trainer::run() {
-  threads_ = omp_get_max_threads();
+  threads_ = num_threads();
   check_inputs();
   start_components();
   prepare_run_folder();

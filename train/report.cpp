@@ -6,9 +6,8 @@
 #include <limits>
 #include <sstream>
 
-#include <omp.h>
-
 #include "autograd/io/safetensors.h"
+#include "autograd/parallel.h"
 #include "autograd/tape.h"
 #include "train/mode_guard.h"
 #include "train/render.h"
@@ -229,7 +228,7 @@ ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, i
     std::snprintf(buf, sizeof buf, "%.*f", digits, v);
     return std::string(buf);
   };
-  r.throughput = {{"threads", std::to_string(omp_get_max_threads())},
+  r.throughput = {{"threads", std::to_string(num_threads())},
                   {"epoch time (s)", fixed(seconds, 1)},
                   {"images/s (training, incl. data and validation)", fixed(images / seconds, 2)},
                   {"ms per step (incl. validation)", fixed(1e3 * seconds / static_cast<double>(steps_per_epoch), 0)}};

@@ -216,6 +216,7 @@ TEST_CASE("fit: 1 and 2 threads train bit-identically, and a run may resume with
     Threads t(2);
     Model first = model();
     FitOptions o = options(dir);
+    o.handle_signals = true;  // the library leaves signals alone unless asked
     o.on_step_end = [](const StepEnd& e) {
       if (e.global_step == 3) std::raise(SIGINT);
     };
