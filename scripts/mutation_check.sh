@@ -119,12 +119,12 @@ mutation "metric log: rewrite keeps old JSONL" train/metric_log.cpp '^train/metr
   'write_file_atomically(jsonl_, jsonl);' '(void)jsonl;'
 mutation "resume: plateau wait not restored" optim/schedule.cpp '^train/fit: killed inside' "$T" \
   'wait_ = state.at("wait").get<int>();' 'wait_ = 0;'
-mutation "resume: early-stopping wait not restored" train/fit_state.cpp '^train/fit: killed inside' "$T" \
-  's.stopping_wait = j.at("early_stopping").at("wait").get<int>();' 's.stopping_wait = 0;'
+mutation "resume: early-stopping wait not restored" train/early_stopping.cpp '^train/fit: killed inside' "$T" \
+  'j.at("wait").get<int>()};' '0};'
 mutation "resume: torn temporaries left behind" train/checkpoint.cpp '^train/(fit: killed inside|checkpoint)' "$T" \
   '(name.find(".tmp-") != std::string::npos ||' '(false ||'
-mutation "restore_best_weights skipped" train/fit.cpp '^train/fit: early stopping' "$T" \
-  'v.copy_from(best_weights_[i]);' '(void)v;'
+mutation "restore_best_weights skipped" train/early_stopping.cpp '^train/fit: early stopping' "$T" \
+  'model.load_weights(best_weights_, "the weights kept at epoch " + epoch);' '(void)model;'
 
 # Leave the build matching the sources again.
 cmake --build "$build" -j "$jobs" --target $A $L $O $D $T $P >/dev/null 2>&1

@@ -227,6 +227,7 @@ TEST_CASE("fit: 1 and 2 threads train bit-identically, and a run may resume with
     Threads t(2);
     Model first = model();
     FitOptions o = options(dir);
+    o.handle_signals = true;
     o.on_step_end = [](const StepEnd& e) {
       if (e.global_step == 3) std::raise(SIGINT);
     };
