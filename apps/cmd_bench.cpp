@@ -94,9 +94,7 @@ Command add_bench_command(CLI::App& app) {
       Rng rng(2);
       for (int64_t i = 0; i < labels.numel(); ++i) labels.set_flat(i, static_cast<double>(rng.uniform_int(std::max(classes, 2))));
     }
-    std::vector<Parameter> parameters;
-    for (const Weight& w : model.trainable_weights()) parameters.push_back({w.name, w.variable});
-    auto optimizer = make_optimizer({{"name", "adam"}, {"epsilon", 1e-7}}, parameters);
+    auto optimizer = make_optimizer({{"name", "adam"}, {"epsilon", 1e-7}}, model.parameters());
     std::optional<train::TrainingLoss> loss;
     if (!autoencoder) loss.emplace("auto", model, std::max(classes, 2), -1);
 

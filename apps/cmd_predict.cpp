@@ -7,9 +7,8 @@
 #include <omp.h>
 
 #include "apps/commands.h"
-#include "apps/inference.h"
 #include "data/image_io.h"
-#include "train/fit.h"
+#include "train/predict.h"
 #include "train/render.h"
 
 namespace fs = std::filesystem;
@@ -69,15 +68,18 @@ Command add_predict_command(CLI::App& app) {
   return [o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
     Model model = load_model(o->checkpoint);
-    InferenceOptions options;
-    options.fit = parse_fit_mode(o->fit.empty() ? default_fit(o->checkpoint) : o->fit);
+    train::PredictImageOptions options;
+    const std::string fit = o->fit.empty() ? default_fit(o->checkpoint) : o->fit;
+    if (fit != "tile" && fit != "resize")
+      throw std::runtime_error("--fit " + fit + " (from the run's config.json): expected tile or resize");
+    options.fit = fit == "resize" ? train::ImageFit::Resize : train::ImageFit::Tile;
     options.overlap = o->overlap;
     const int channels = static_cast<int>(model.input_shape()[2]);
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
     fs::create_directories(o->out);
     for (const fs::path& file : list_inputs(o->input)) {
       const Tensor image = data::image_tensor(data::read_image(file), channels, file);
-      const Tensor mask = argmax_classes(predict_probabilities(model, image, options));
+      const Tensor mask = argmax(train::predict_image(model, image, options));
       const fs::path stem = fs::path(o->out) / file.stem();
       train::write_png(stem.string() + "_mask.png", train::grey_from_classes(mask, classes, o->raw));
       if (o->overlay) train::write_png(stem.string() + "_overlay.png", train::overlay(image, mask));

@@ -19,10 +19,10 @@ Command add_summary_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   return [=] {
     if (!checkpoint->empty()) {
-      std::cout << load_model(*checkpoint).summary();
+      load_model(*checkpoint).print_summary(std::cout);
       return 0;
     }
-    std::cout << build_model(*model).summary();
+    build_model(*model).print_summary(std::cout);
     return 0;
   };
 }

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "apps/cli_wording.h"
 #include "apps/commands.h"
 
 namespace tg::app {
@@ -13,7 +14,7 @@ int run_command(const Command& command) {
     std::cerr << "tapegrad: " << e.what() << "\nRun with --help for more information.\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "tapegrad: error: " << e.what() << "\n";
+    std::cerr << "tapegrad: error: " << in_cli_terms(e.what()) << "\n";
     return 1;
   }
 }

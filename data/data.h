@@ -12,4 +12,5 @@
 #include "data/resize.h"
 #include "data/split.h"
 #include "data/synthetic.h"
+#include "data/tensor_dataset.h"
 #include "data/write_dataset.h"

@@ -6,6 +6,7 @@
 
 #include "data/data_error.h"
 #include "data/image_io.h"
+#include "data/mask_survey.h"
 #include "data/resize.h"
 
 namespace tg::data {
@@ -21,10 +22,28 @@ void check_options(const FolderOptions& o) {
   if (o.num_classes < 2) fail("num_classes must be at least 2 (binary masks give classes 0 and 1)");
   if (o.mask.kind == MaskEncoding::Kind::Binary && o.num_classes != 2)
     fail("binary masks give 2 classes, but num_classes is " + std::to_string(o.num_classes) +
-         "; use --mask index or palette:FILE for more");
+         "; for more, use FolderOptions::mask = MaskEncoding::index() or MaskEncoding::from_palette(...)");
   if (o.ignore_index != -1 && o.ignore_index < o.num_classes)
     fail("the ignore index " + std::to_string(o.ignore_index) + " is one of the classes [0, " +
          std::to_string(o.num_classes) + "); choose a value >= num_classes, e.g. 255");
+}
+
+// Without decoding everything up front, a sample of the masks spread over the set: enough to tell index masks from
+// binary ones, and cheap beside a training run. Unreadable masks are left to get() to report.
+MaskSurvey survey_masks(const std::vector<FilePair>& pairs, const MaskEncoding& encoding) {
+  constexpr size_t kMasksScanned = 32;
+  const size_t n = std::min(pairs.size(), kMasksScanned);
+  std::vector<MaskSurvey> surveys(n);
+#pragma omp parallel for schedule(dynamic)
+  for (size_t k = 0; k < n; ++k) {
+    try {
+      surveys[k].add(read_image(pairs[k * pairs.size() / n].mask), encoding);
+    } catch (const DataError&) {
+    }
+  }
+  MaskSurvey all;
+  for (const MaskSurvey& s : surveys) all.merge(s);
+  return all;
 }
 
 }  // namespace
@@ -56,14 +75,16 @@ FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options
       reject(e);
     }
   }
+  MaskSurvey survey;
   if (options_.skip_bad || options_.cache) {
     // Decoding in parallel is safe here: the constructor is not a loader worker.
     std::vector<Sample> full(pairs_.size());
     std::vector<std::optional<DataError>> errors(pairs_.size());
+    std::vector<MaskSurvey> surveys(pairs_.size());
 #pragma omp parallel for schedule(dynamic)
     for (size_t i = 0; i < pairs_.size(); ++i) {
       try {
-        full[i] = load_full_size(pairs_[i]);
+        full[i] = load_full_size(pairs_[i], &surveys[i]);
       } catch (const DataError& e) {
         errors[i] = e;
       }
@@ -75,13 +96,17 @@ FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options
         continue;
       }
       kept.push_back(pairs_[i]);
+      survey.merge(surveys[i]);
       // Resizing is deterministic, so it is cached too; a crop is drawn per get() from the full size.
       if (options_.cache)
         cache_.push_back(options_.size_mode == SizeMode::Resize ? fit_to_input(std::move(full[i]), kept.back(), nullptr)
                                                                 : std::move(full[i]));
     }
     pairs_ = std::move(kept);
+  } else if (options_.mask.kind == MaskEncoding::Kind::Binary) {
+    survey = survey_masks(pairs_, options_.mask);
   }
+  check_mask_survey(survey, options_.mask, layout_.mask_dir);
   if (!skipped_.empty())
     spdlog::warn("{}: skipped {} bad file(s), kept {} pairs", options_.root.string(), skipped_.size(), pairs_.size());
   if (pairs_.empty()) throw DataError(options_.root, "no usable image/mask pair is left after skipping bad files");
@@ -93,9 +118,10 @@ size_t FolderDataset::index_of(const std::string& stem) const {
   throw std::out_of_range("no image with stem '" + stem + "' in '" + layout_.image_dir.string() + "'");
 }
 
-Sample FolderDataset::load_full_size(const FilePair& p) const {
+Sample FolderDataset::load_full_size(const FilePair& p, MaskSurvey* survey) const {
   const RawImage img = read_image(p.image);
   const RawImage msk = read_image(p.mask);
+  if (survey) survey->add(msk, options_.mask);
   if (img.height != msk.height || img.width != msk.width)
     throw DataError(p.mask, "is " + size_str(msk.height, msk.width) + " but its image is " +
                                 size_str(img.height, img.width));

@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 #include "data/folder_scan.h"
 #include "data/mask.h"
+#include "data/mask_survey.h"
 
 namespace tg::data {
 
@@ -33,7 +34,10 @@ class FolderDataset : public Dataset {
  public:
   // Pairs the files and checks every header (size, channels). With skip_bad or cache every pair is also
   // decoded now, so truncated files and bad mask values are found before training starts; otherwise they
-  // are reported (naming the file) by get(). Never writes anything.
+  // are reported (naming the file) by get(). The masks (all of them, or up to 32 spread over the set when
+  // nothing is decoded up front) are checked against the encoding: binary masks whose values all look like class
+  // ids (index masks read as binary, every pixel class 0) throw a DataError naming the encoding to use.
+  // Never writes anything.
   explicit FolderDataset(FolderOptions options);
 
   size_t size() const override { return pairs_.size(); }
@@ -48,7 +52,8 @@ class FolderDataset : public Dataset {
   size_t index_of(const std::string& stem) const;
 
  private:
-  Sample load_full_size(const FilePair& pair) const;  // decoded, checked, not yet resized
+  // Decoded, checked, not yet resized; notes the mask's values in `survey` when given.
+  Sample load_full_size(const FilePair& pair, MaskSurvey* survey = nullptr) const;
   Sample fit_to_input(Sample full, const FilePair& pair, Rng* rng) const;
 
   FolderOptions options_;

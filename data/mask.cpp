@@ -180,8 +180,8 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
       if (r != g || r != b)
         throw DataError(file, "is a colour mask (pixel " + pixel_str(x, y) + " = (" + std::to_string(r) + ", " +
                                   std::to_string(g) + ", " + std::to_string(b) + ")), but " + describe(encoding) +
-                                  " masks need one grey value per pixel: save the masks as greyscale or use "
-                                  "--mask palette:FILE");
+                                  " masks need one grey value per pixel: save the masks as greyscale or read them with "
+                                  "FolderOptions::mask = MaskEncoding::from_palette(...)");
       if (encoding.kind == MaskEncoding::Kind::Binary) {
         // The ignore value marks void pixels, whichever side of the threshold it lies on.
         const bool ignored = rules.ignore_index >= 0 && r == rules.ignore_index * scale;
@@ -195,7 +195,8 @@ std::vector<float> decode_mask(const RawImage& mask, const MaskEncoding& encodin
                                   (rules.ignore_index >= 0
                                        ? " and not the ignore index " + std::to_string(rules.ignore_index)
                                        : std::string()) +
-                                  "; set the number of classes, --ignore-index, or --mask binary for 0/255 masks");
+                                  "; set FolderOptions::num_classes, FolderOptions::ignore_index, or "
+                                  "FolderOptions::mask = MaskEncoding::binary() for 0/255 masks");
       }
     }
   }

@@ -12,7 +12,7 @@
 
 #include "data/synthetic.h"
 #include "layers/layers.h"
-#include "optim/factory.h"
+#include "optim/adam.h"
 
 using namespace tg;
 
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   reset_layer_names();  // the failed attempt used up names, as a Keras session would; start afresh
   std::printf("corrected (up1 taken from conv6):\n");
   Model model = build_model({size, size, 3}, true);
-  std::printf("%s", model.summary().c_str());
+  model.print_summary();
   const Model zoo = seed_autoencoder({size, size, 3}, true);
   if (zoo.config().at("layers") != model.config().at("layers")) {
     std::printf("DIFFERS from tg::seed_autoencoder({%lld, %lld, 3}, true)\n", (long long)size, (long long)size);
@@ -118,9 +118,7 @@ int main(int argc, char** argv) {
   // Denoising: noise of standard deviation 0.1, so returning the noisy input unchanged scores an MSE of 0.01.
   const double noise = 0.1;
   const Tensor train_images = synthetic_images(64, size, 1), test_images = synthetic_images(8, size, 2);
-  std::vector<Parameter> parameters;
-  for (const Weight& w : model.trainable_weights()) parameters.push_back({w.name, w.variable});
-  auto optimizer = make_optimizer({{"name", "adam"}, {"learning_rate", 1e-3}}, std::move(parameters));
+  Adam optimizer(model.parameters(), {.learning_rate = 1e-3});
 
   std::printf("denoising %lldx%lld RGB shapes, noise sd %.2f, batch %lld, Adam 1e-3, MSE loss\n", (long long)size,
               (long long)size, noise, (long long)batch);
@@ -129,10 +127,10 @@ int main(int argc, char** argv) {
   for (int step = 0; step < steps; ++step) {
     const Tensor clean = rows(train_images, step * batch, batch);
     const Tensor noisy = add_noise(clean, noise, Rng::derive(1, 0, static_cast<uint64_t>(step)));
-    optimizer->zero_grad();
+    optimizer.zero_grad();
     Variable loss = mse(model(Variable(noisy)), clean);
     loss.backward();
-    optimizer->step();
+    optimizer.step();
     losses.push_back(loss.item());
     if (step % 10 == 0 || step == steps - 1) std::printf("step %3d  mse %.5f\n", step, losses.back());
   }

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   const int num_classes = 3;  // background and two kinds of shapes
 
   Model model = build_unet({size, size, 1}, num_classes, filters);
-  std::printf("%s", model.summary().c_str());
+  model.print_summary();
   const Model zoo = unet({size, size, 1}, num_classes, filters);
   if (zoo.config().at("layers") != model.config().at("layers") || zoo.count_params() != model.count_params()) {
     std::printf("the zoo's unet differs from the seed written out here\n");

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/tape.h"
+
 namespace tg {
 
 namespace {
@@ -146,6 +148,36 @@ const LayerCall& Model::single_output(const char* what) const {
                                 std::to_string(inputs_.size()) + " and " + std::to_string(outputs_.size()) +
                                 ", use forward(std::vector<Variable>)");
   return *calls_[outputs_[0]];
+}
+
+Tensor Model::predict(const Tensor& inputs, int64_t batch_size) {
+  single_output("predict");
+  if (batch_size <= 0)
+    throw std::invalid_argument("Model '" + name_ + "': predict needs batch_size > 0, got " + std::to_string(batch_size));
+  const Shape& per_sample = calls_[inputs_[0]]->output_shape;
+  if (!inputs.defined() || inputs.rank() != static_cast<int>(per_sample.size()) + 1 ||
+      !std::equal(per_sample.begin(), per_sample.end(), inputs.shape().begin() + 1))
+    throw std::invalid_argument("Model '" + name_ + "': predict expects inputs " + keras_shape(per_sample) + ", got " +
+                                (inputs.defined() ? shape_str(inputs.shape()) : "an empty Tensor"));
+  // Restores the mode on every way out, exceptions included.
+  struct ModeGuard {
+    Model& model;
+    bool was_training;
+    ~ModeGuard() { was_training ? model.train() : model.eval(); }
+  } guard{*this, training_};
+  eval();
+  NoGrad no_grad;
+  const int64_t n = inputs.dim(0);
+  Shape out_shape = output_shape();
+  out_shape.insert(out_shape.begin(), n);
+  Tensor out(out_shape, dtype_);
+  const int64_t per_row = shape_numel(output_shape());
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t end = std::min(n, begin + batch_size);
+    const Tensor y = run({Variable(inputs.slice(begin, end))}, false)[0].value();
+    std::copy_n(y.bytes(), y.nbytes(), out.bytes() + static_cast<size_t>(begin * per_row) * out.element_size());
+  }
+  return out;
 }
 
 std::string Model::output_activation() const { return single_output("output_activation").layer->activation(); }

@@ -6,18 +6,20 @@
 //   tg::Variable probs = model(batch);     // batch [N, 256, 256, 1]
 //
 // Weights are float32 for training; model.to(DType::F64) converts them in place for gradient checks. The model is
-// in inference mode until train() (Dropout off, BatchNormalization on its moving statistics).
+// in inference mode until train() (Dropout off, BatchNormalization on its moving statistics). predict() always
+// runs in inference mode and leaves the mode as it found it.
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "autograd/random.h"
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
+#include "autograd/random/rng.h"
 #include "autograd/variable.h"
 #include "layers/graph.h"
 #include "layers/layer.h"
@@ -52,6 +54,9 @@ class Model {
   std::vector<Weight> weights() const;
   std::vector<Weight> trainable_weights() const;
   std::vector<Weight> non_trainable_weights() const;
+  // What an optimizer updates (PyTorch's model.parameters()): the trainable weights, e.g.
+  // `tg::Adam optimizer(model.parameters(), {.learning_rate = 1e-3});`.
+  std::vector<Parameter> parameters() const { return trainable_weights(); }
   int64_t count_params() const;
   int64_t count_trainable_params() const;
 
@@ -66,7 +71,14 @@ class Model {
   uint64_t seed() const { return seed_; }
 
   // The Keras table: layer (type), output shape, params, padding applied by 'same' layers, connected to; totals.
-  std::string summary() const;
+  // summary() returns it; print_summary() prints it (Keras's model.summary() prints, through print_fn).
+  [[nodiscard]] std::string summary() const;
+  void print_summary(std::ostream& out = std::cout) const;
+
+  // Keras's model.predict: the outputs for `inputs` [N, ...], batch_size samples at a time, in inference mode
+  // (Dropout off, BatchNormalization on its moving statistics, which stay as they are) and without recording a
+  // graph; the model's mode is restored afterwards. Single-input, single-output models.
+  Tensor predict(const Tensor& inputs, int64_t batch_size = 32);
 
   nlohmann::json config() const;  // architecture and seed, enough to rebuild
   static Model from_config(const nlohmann::json& config);

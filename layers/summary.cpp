@@ -91,4 +91,6 @@ std::string Model::summary() const {
   return out;
 }
 
+void Model::print_summary(std::ostream& out) const { out << summary() << std::flush; }
+
 }  // namespace tg

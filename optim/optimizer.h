@@ -10,16 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
+#include "autograd/parameter.h"
 #include "autograd/variable.h"
 #include "optim/schedule.h"
 
 namespace tg {
-
-struct Parameter {
-  std::string name;  // "conv2d_3/kernel"; slot tensors are named "optimizer/<name>/<slot>"
-  Variable variable;
-};
 
 struct OptimizerState {
   std::vector<NamedTensor> tensors;  // every slot of every parameter, in parameter order

@@ -142,9 +142,7 @@ void Trainer::prepare_run_folder() {
 
 // The optimizer over the trainable weights, the loader of the training batches, the monitor and early stopping.
 void Trainer::start_components() {
-  std::vector<Parameter> params;
-  for (const Weight& w : model_.trainable_weights()) params.push_back({w.name, w.variable});
-  optimizer_ = make_optimizer(options_.optimizer, std::move(params));
+  optimizer_ = make_optimizer(options_.optimizer, model_.parameters());
   check_monitors();
   loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), options_);
   steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "apps/inference.h"
 #include "layers/layers.h"
+#include "train/predict.h"
 
 using namespace tg;
 
@@ -45,10 +45,10 @@ TEST_CASE("inference: tiled prediction with a 1x1-convolution model equals one f
     CAPTURE(c.w);
     CAPTURE(c.overlap);
     const Tensor image = random_image(c.h, c.w, 100 + c.h);
-    app::InferenceOptions o;
-    o.fit = app::FitMode::Tile;
+    train::PredictImageOptions o;
+    o.fit = train::ImageFit::Tile;
     o.overlap = c.overlap;
-    const Tensor tiled = app::predict_probabilities(model, image, o);
+    const Tensor tiled = train::predict_image(model, image, o);
 
     Model whole = pointwise({c.h, c.w, 2});
     set_weights(whole);
@@ -58,6 +58,6 @@ TEST_CASE("inference: tiled prediction with a 1x1-convolution model equals one f
     double worst = 0;
     for (int64_t i = 0; i < full.numel(); ++i) worst = std::max(worst, std::fabs(tiled.flat(i) - full.flat(i)));
     CHECK(worst < 1e-6);  // blending identical values rounds at most in the last bits of float32
-    CHECK(app::argmax_classes(tiled).to_vector() == app::argmax_classes(full).to_vector());
+    CHECK(argmax(tiled).to_vector() == argmax(full).to_vector());
   }
 }

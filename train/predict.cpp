@@ -1,28 +1,20 @@
-#include "apps/inference.h"
+#include "train/predict.h"
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 
-#include "autograd/tape.h"
 #include "data/resize.h"
 
-namespace tg::app {
-
-FitMode parse_fit_mode(const std::string& s) {
-  if (s == "tile") return FitMode::Tile;
-  if (s == "resize") return FitMode::Resize;
-  throw std::invalid_argument("--fit " + s + ": expected tile or resize");
-}
+namespace tg::train {
 
 namespace {
 
-// Runs the model on a batch of model-sized crops and returns probabilities [B, h, w, K], K >= 2.
-Tensor run_batch(Model& model, const Tensor& batch) {
-  Tensor out = model.forward(Variable(batch)).value();
+// Probabilities [B, h, w, K], K >= 2, for a batch of model-sized crops.
+Tensor predict_batch(Model& model, const Tensor& batch, int batch_size) {
+  Tensor out = model.predict(batch, batch_size);
   if (out.rank() != 4)
-    throw std::invalid_argument("predict needs a model with an image output [N, H, W, K], this one gives " +
-                                shape_str(out.shape()));
+    throw std::invalid_argument("predict_image needs a model with an image output [N, H, W, K], model '" +
+                                model.name() + "' gives " + shape_str(out.shape()));
   if (out.dim(3) != 1) return out;
   Tensor two({out.dim(0), out.dim(1), out.dim(2), 2});
   const float* p = out.data<float>();
@@ -69,7 +61,7 @@ Tensor pad_to(const Tensor& image, int h, int w) {
   return out;
 }
 
-Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, const InferenceOptions& o) {
+Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, const PredictImageOptions& o) {
   const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1)), C = static_cast<int>(image.dim(2));
   const Tensor padded = pad_to(image, size_h, size_w);
   const int PH = static_cast<int>(padded.dim(0)), PW = static_cast<int>(padded.dim(1));
@@ -82,14 +74,15 @@ Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, 
   Tensor accum, weight_sum({PH, PW});
   int64_t K = 0;
   const int ramp = std::max(1, overlap / 2);
-  for (size_t first = 0; first < tiles.size(); first += static_cast<size_t>(std::max(1, o.tiles_per_batch))) {
-    const size_t count = std::min(tiles.size() - first, static_cast<size_t>(std::max(1, o.tiles_per_batch)));
+  const size_t per_batch = static_cast<size_t>(std::max(1, o.tiles_per_batch));
+  for (size_t first = 0; first < tiles.size(); first += per_batch) {
+    const size_t count = std::min(tiles.size() - first, per_batch);
     Tensor batch({static_cast<int64_t>(count), size_h, size_w, C});
     for (size_t t = 0; t < count; ++t) {
       const Tensor crop = data::crop(padded, tiles[first + t].first, tiles[first + t].second, size_h, size_w);
       std::copy_n(crop.data<float>(), crop.numel(), batch.data<float>() + t * crop.numel());
     }
-    const Tensor probs = run_batch(model, batch);
+    const Tensor probs = predict_batch(model, batch, static_cast<int>(per_batch));
     if (!accum.defined()) {
       K = probs.dim(3);
       accum = Tensor({PH, PW, K});
@@ -118,39 +111,27 @@ Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, 
 
 }  // namespace
 
-Tensor predict_probabilities(Model& model, const Tensor& image, const InferenceOptions& o) {
+Tensor predict_image(Model& model, const Tensor& image, const PredictImageOptions& o) {
   const Shape& in = model.input_shape();
-  if (image.rank() != 3 || image.dim(2) != in[2])
-    throw std::invalid_argument("the model takes images [H, W, " + std::to_string(in[2]) + "], got " +
-                                shape_str(image.shape()));
-  NoGrad no_grad;
-  const bool was_training = model.training();
-  model.eval();
+  if (in.size() != 3)
+    throw std::invalid_argument("predict_image needs a model with image input [H, W, C], model '" + model.name() +
+                                "' takes " + keras_shape(in));
+  if (!image.defined() || image.rank() != 3 || image.dim(2) != in[2] || image.dtype() != DType::F32)
+    throw std::invalid_argument("predict_image: model '" + model.name() + "' takes float32 images [H, W, " +
+                                std::to_string(in[2]) + "], got " +
+                                (image.defined() ? std::string(dtype_name(image.dtype())) + " " + shape_str(image.shape())
+                                                 : std::string("an empty Tensor")));
+  if (model.dtype() != DType::F32)
+    throw std::invalid_argument("predict_image: model '" + model.name() + "' is " + dtype_name(model.dtype()) +
+                                "; convert it with model.to(DType::F32)");
   const int size_h = static_cast<int>(in[0]), size_w = static_cast<int>(in[1]);
   const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
-  Tensor probs;
-  if (o.fit == FitMode::Resize && (H != size_h || W != size_w)) {
+  if (o.fit == ImageFit::Resize && (H != size_h || W != size_w)) {
     const Tensor small = data::resize_bilinear(image, size_h, size_w);
-    const Tensor p = run_batch(model, small.reshape({1, size_h, size_w, in[2]}));
-    probs = data::resize_bilinear(p.reshape({size_h, size_w, p.dim(3)}), H, W);
-  } else {
-    probs = predict_tiled(model, image, size_h, size_w, o);
+    const Tensor p = predict_batch(model, small.reshape({1, size_h, size_w, in[2]}), 1);
+    return data::resize_bilinear(p.reshape({size_h, size_w, p.dim(3)}), H, W);
   }
-  if (was_training) model.train();
-  return probs;
+  return predict_tiled(model, image, size_h, size_w, o);
 }
 
-Tensor argmax_classes(const Tensor& probabilities) {
-  const int64_t H = probabilities.dim(0), W = probabilities.dim(1), K = probabilities.dim(2);
-  Tensor classes({H, W});
-  const float* p = probabilities.data<float>();
-  for (int64_t i = 0; i < H * W; ++i) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < K; ++k)
-      if (p[i * K + k] > p[i * K + best]) best = k;
-    classes.data<float>()[i] = static_cast<float>(best);
-  }
-  return classes;
-}
-
-}  // namespace tg::app
+}  // namespace tg::train

@@ -1,0 +1,25 @@
+#include "apps/cli_wording.h"
+
+#include <regex>
+#include <utility>
+#include <vector>
+
+namespace tg::app {
+
+std::string in_cli_terms(const std::string& message) {
+  // Longest phrases first: an assignment becomes the flag with its value, a bare option name the flag.
+  static const std::vector<std::pair<std::regex, std::string>> flags = {
+      {std::regex(R"(FolderOptions::mask = MaskEncoding::index\(\))"), "--mask index"},
+      {std::regex(R"(FolderOptions::mask = MaskEncoding::binary\(\))"), "--mask binary"},
+      {std::regex(R"(FolderOptions::mask = MaskEncoding::from_palette\(\.\.\.\))"), "--mask palette:FILE"},
+      {std::regex(R"(MaskEncoding::from_palette\(\.\.\.\))"), "palette:FILE"},
+      {std::regex(R"(FolderOptions::num_classes = (\d+))"), "--classes $1"},
+      {std::regex(R"(FolderOptions::num_classes)"), "--classes"},
+      {std::regex(R"(FolderOptions::ignore_index)"), "--ignore-index"},
+  };
+  std::string out = message;
+  for (const auto& [library, flag] : flags) out = std::regex_replace(out, library, flag);
+  return out;
+}
+
+}  // namespace tg::app

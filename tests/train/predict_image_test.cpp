@@ -1,0 +1,78 @@
+// Whole-image inference (train/predict.h): tiles and resizing give what the model gives pixel by pixel.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "layers/layers.h"
+#include "train/predict.h"
+
+using namespace tg;
+
+namespace {
+
+// A per-pixel model: 1x1 convolution to 2 classes and softmax, so any image size has an exact answer.
+Model per_pixel(int size, const char* activation = "softmax", int classes = 2) {
+  auto x = Input({size, size, 1});
+  return Model(x, Conv2D(classes, 1).activation(activation)(x), /*seed=*/4);
+}
+
+// The 2-class softmax of the 1x1 convolution at value v, written out.
+std::array<double, 2> by_hand(const Model& m, double v) {
+  const std::vector<Weight> w = m.weights();
+  const double z0 = w[0].variable.value().flat(0) * v + w[1].variable.value().flat(0);
+  const double z1 = w[0].variable.value().flat(1) * v + w[1].variable.value().flat(1);
+  const double p1 = 1.0 / (1.0 + std::exp(z0 - z1));
+  return {1.0 - p1, p1};
+}
+
+Tensor ramp_image(int h, int w) {
+  Tensor image({h, w, 1});
+  for (int64_t i = 0; i < image.numel(); ++i) image.set_flat(i, static_cast<double>(i % 97) / 48.0 - 1.0);
+  return image;
+}
+
+}  // namespace
+
+TEST_CASE("predict_image: tiles over a larger image, and a smaller one, match the model pixel by pixel") {
+  Model m = per_pixel(8);
+  m.train();
+  for (const auto& [h, w] : {std::pair{20, 13}, std::pair{8, 8}, std::pair{5, 11}}) {
+    CAPTURE(h);
+    CAPTURE(w);
+    const Tensor image = ramp_image(h, w);
+    const Tensor probs = train::predict_image(m, image, {.fit = train::ImageFit::Tile, .overlap = 3});
+    REQUIRE(probs.shape() == Shape{h, w, 2});
+    for (int64_t p = 0; p < int64_t{h} * w; ++p) {
+      const auto want = by_hand(m, image.flat(p));
+      REQUIRE(probs.flat(2 * p) == doctest::Approx(want[0]).epsilon(1e-5));
+      REQUIRE(probs.flat(2 * p + 1) == doctest::Approx(want[1]).epsilon(1e-5));
+    }
+    const Tensor classes = argmax(probs);
+    CHECK(classes.shape() == Shape{h, w});
+  }
+  CHECK(m.training());  // the mode the model was in
+}
+
+TEST_CASE("predict_image: resize brings the image to the input size and the probabilities back") {
+  Model m = per_pixel(8);
+  const Tensor flat = Tensor::full({16, 24, 1}, 0.3);
+  const Tensor probs = train::predict_image(m, flat, {.fit = train::ImageFit::Resize});
+  REQUIRE(probs.shape() == Shape{16, 24, 2});
+  const auto want = by_hand(m, 0.3);
+  for (int64_t p = 0; p < 16 * 24; ++p) REQUIRE(probs.flat(2 * p + 1) == doctest::Approx(want[1]).epsilon(1e-5));
+}
+
+TEST_CASE("predict_image: a 1-channel sigmoid output becomes two classes, 1 - p and p, and bad images are errors") {
+  Model m = per_pixel(8, "sigmoid", 1);
+  const Tensor image = ramp_image(9, 9);
+  const Tensor probs = train::predict_image(m, image);
+  REQUIRE(probs.shape() == Shape{9, 9, 2});
+  const double k = m.weights()[0].variable.value().flat(0), b = m.weights()[1].variable.value().flat(0);
+  for (int64_t p = 0; p < 81; ++p) {
+    const double sig = 1.0 / (1.0 + std::exp(-(k * image.flat(p) + b)));
+    REQUIRE(probs.flat(2 * p + 1) == doctest::Approx(sig).epsilon(1e-5));
+    REQUIRE(probs.flat(2 * p) == doctest::Approx(1.0 - sig).epsilon(1e-5));
+  }
+  CHECK_THROWS_WITH_AS(train::predict_image(m, Tensor({9, 9, 3})), doctest::Contains("takes float32 images [H, W, 1]"),
+                       std::invalid_argument);
+}
