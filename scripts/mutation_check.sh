@@ -112,7 +112,7 @@ mutation "mask: binary ignores the ignore value" data/mask.cpp '^data/mask' "$D"
   'const bool ignored = rules.ignore_index >= 0 && r == rules.ignore_index * scale;' 'const bool ignored = false;'
 mutation "augment: horizontal flip mirrors rows" data/augment.cpp '^data/augment' "$D" \
   $'flip(s.image, false);\n    flip(s.labels, false);' $'flip(s.image, true);\n    flip(s.labels, true);'
-mutation "tile: window cut one column off" apps/inference.cpp '^apps/inference' "$P" \
+mutation "tile: window cut one column off" train/predict.cpp '^train/inference' "$T" \
   'data::crop(padded, tiles[first + t].first, tiles[first + t].second, size_h, size_w)' \
   'data::crop(padded, tiles[first + t].first, std::max(0, tiles[first + t].second - 1), size_h, size_w)'
 mutation "metric log: rewrite keeps old JSONL" train/metric_log.cpp '^train/metric log' "$T" \
