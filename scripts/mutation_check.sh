@@ -112,19 +112,19 @@ mutation "mask: binary ignores the ignore value" data/mask.cpp '^data/mask' "$D"
   'const bool ignored = rules.ignore_index >= 0 && r == rules.ignore_index * scale;' 'const bool ignored = false;'
 mutation "augment: horizontal flip mirrors rows" data/augment.cpp '^data/augment' "$D" \
   $'flip(s.image, false);\n    flip(s.labels, false);' $'flip(s.image, true);\n    flip(s.labels, true);'
-mutation "tile: window cut one column off" apps/inference.cpp '^apps/inference' "$P" \
+mutation "tile: window cut one column off" train/predict.cpp '^train/inference' "$T" \
   'data::crop(padded, tiles[first + t].first, tiles[first + t].second, size_h, size_w)' \
   'data::crop(padded, tiles[first + t].first, std::max(0, tiles[first + t].second - 1), size_h, size_w)'
 mutation "metric log: rewrite keeps old JSONL" train/metric_log.cpp '^train/metric log' "$T" \
   'write_file_atomically(jsonl_, jsonl);' '(void)jsonl;'
 mutation "resume: plateau wait not restored" optim/schedule.cpp '^train/fit: killed inside' "$T" \
   'wait_ = state.at("wait").get<int>();' 'wait_ = 0;'
-mutation "resume: early-stopping wait not restored" train/fit_state.cpp '^train/fit: killed inside' "$T" \
-  's.stopping_wait = j.at("early_stopping").at("wait").get<int>();' 's.stopping_wait = 0;'
+mutation "resume: early-stopping wait not restored" train/early_stopping.cpp '^train/fit: killed inside' "$T" \
+  'j.at("wait").get<int>()};' '0};'
 mutation "resume: torn temporaries left behind" train/checkpoint.cpp '^train/(fit: killed inside|checkpoint)' "$T" \
   '(name.find(".tmp-") != std::string::npos ||' '(false ||'
-mutation "restore_best_weights skipped" train/fit.cpp '^train/fit: early stopping' "$T" \
-  'v.copy_from(best_weights_[i]);' '(void)v;'
+mutation "restore_best_weights skipped" train/early_stopping.cpp '^train/fit: early stopping' "$T" \
+  'model.load_weights(best_weights_, "the weights kept at epoch " + epoch);' '(void)model;'
 
 # Leave the build matching the sources again.
 cmake --build "$build" -j "$jobs" --target $A $L $O $D $T $P >/dev/null 2>&1
