@@ -85,8 +85,7 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--keep-last", o->keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "Also checkpoint every N steps within an epoch");
   cmd->add_option("--seed", o->seed, "Seed for weights, data order, augmentation and dropout")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Compute threads (default: all cores; resume with the same count for "
-                                           "bit-identical results)");
+  cmd->add_option("--threads", o->threads, "Compute threads (default: all cores; the results do not depend on it)");
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--report-samples", o->report_samples, "Validation samples shown in report.html")->capture_default_str();
   cmd->add_option("--progress", o->progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")

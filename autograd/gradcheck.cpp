@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "autograd/ops.h"
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 #include "autograd/tape.h"
 
 namespace tg {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 #include "autograd/tape.h"
 #include "autograd/variable.h"
 
@@ -44,7 +44,7 @@ Variable tanh(const Variable& x);
 Variable softmax(const Variable& x);
 Variable log_softmax(const Variable& x);
 
-// ---- reductions and shape (ops/reduce.cpp, ops/reshape.cpp) ------------------------------------------
+// ---- reductions and reshape (ops/reduce.cpp) ---------------------------------------------------------
 Variable sum(const Variable& x);                              // all elements -> shape []
 Variable sum(const Variable& x, int axis, bool keepdims = false);
 Variable mean(const Variable& x);
@@ -54,7 +54,8 @@ Variable reshape(const Variable& x, Shape shape);             // a view; one -1 
 // ---- linear algebra (ops/matmul.cpp) -----------------------------------------------------------------
 Variable matmul(const Variable& a, const Variable& b);         // [M, K] x [K, N] -> [M, N]
 
-// ---- image ops (issue 3) ----------------------------------------------------------------------------
+// ---- convolutions (ops/conv2d.cpp, ops/conv2d_transpose.cpp; their shared checks and the padding rules of
+// ---- convolution and pooling in ops/conv_family.cpp) ------------------------------------------------------
 enum class Padding { Valid, Same, Explicit };
 struct Pad2D {
   int top = 0, bottom = 0, left = 0, right = 0;
@@ -66,29 +67,29 @@ std::array<int, 2> same_padding_1d(int in, int kernel, int stride, int dilation 
 // Output size of a conv/pool along one axis with the given explicit padding.
 int conv_output_size(int in, int kernel, int stride, int dilation, int pad_before, int pad_after);
 
-struct Conv2DOptions {
+// The arguments of both convolutions.
+struct ConvOptions {
   std::array<int, 2> strides{1, 1};
   std::array<int, 2> dilation{1, 1};
-  Padding padding = Padding::Valid;
-  Pad2D pads{};  // used when padding == Explicit
+  Padding padding = Padding::Valid;           // conv2d_transpose: Valid or Same
+  Pad2D pads{};                               // conv2d, when padding == Explicit
+  std::array<int, 2> output_padding{-1, -1};  // conv2d_transpose; -1 = not given (Keras's None)
 };
-// Padding actually applied for input height/width and kernel size (resolves Same/Valid/Explicit).
-Pad2D resolve_padding(const Conv2DOptions& o, int in_h, int in_w, int kh, int kw);
-// x [N, H, W, Cin], kernel [kh, kw, Cin, Cout], bias [Cout] or undefined.
-Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias, const Conv2DOptions& options);
+using Conv2DOptions = ConvOptions;
+using Conv2DTransposeOptions = ConvOptions;
 
-struct Conv2DTransposeOptions {
-  std::array<int, 2> strides{1, 1};
-  std::array<int, 2> dilation{1, 1};
-  Padding padding = Padding::Valid;  // Valid or Same
-  std::array<int, 2> output_padding{-1, -1};  // -1 = not given (Keras's None)
-};
+// Padding actually applied for input height/width and kernel size (resolves Same/Valid/Explicit).
+Pad2D resolve_padding(const ConvOptions& o, int in_h, int in_w, int kh, int kw);
+// x [N, H, W, Cin], kernel [kh, kw, Cin, Cout], bias [Cout] or undefined.
+Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias, const ConvOptions& options);
+
 // Keras's deconv_output_length for one axis (output_padding < 0 means None).
 int conv_transpose_output_size(int in, int kernel, int stride, int dilation, Padding padding, int output_padding);
 // x [N, H, W, Cin], kernel [kh, kw, Cout, Cin] (Keras's layout), bias [Cout] or undefined.
 Variable conv2d_transpose(const Variable& x, const Variable& kernel, const Variable& bias,
-                          const Conv2DTransposeOptions& options);
+                          const ConvOptions& options);
 
+// ---- other image ops (ops/pool2d.cpp, upsample2d.cpp, batch_norm.cpp, dropout.cpp, concat.cpp) -----------
 struct Pool2DOptions {
   std::array<int, 2> pool_size{2, 2};
   std::array<int, 2> strides{-1, -1};  // -1 = pool_size, as Keras

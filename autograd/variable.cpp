@@ -1,5 +1,6 @@
 #include "autograd/variable.h"
 
+#include "autograd/parallel.h"
 #include "autograd/tape.h"
 
 namespace tg {
@@ -16,7 +17,7 @@ void Node::accumulate_grad(Tensor g) {
     T* dst = grad.data<T>();
     const T* src = g.data<T>();
     const int64_t n = grad.numel();
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
   });
 }

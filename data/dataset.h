@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <string>
 
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 #include "autograd/tensor.h"
 
 namespace tg::data {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "autograd/argmax.h"         // tg::argmax
-#include "autograd/random.h"         // tg::Rng
+#include "autograd/random/rng.h"     // tg::Rng
 #include "data/tensor_dataset.h"     // data::TensorDataset
 #include "layers/layers.h"           // tg::unet
 #include "train/fit.h"               // train::fit

@@ -1,11 +1,11 @@
 #include "layers/activation.h"
 
-#include "layers/activations.h"
-#include "layers/layer_util.h"
+#include "layers/activation_functions.h"
+#include "layers/layer_arguments.h"
 
 namespace tg {
 
-Activation::Activation(const std::string& activation) : activation_(checked_activation(activation, "Activation")) {}
+Activation::Activation(const std::string& activation) : activation_(parse_activation(activation, "Activation")) {}
 
 Shape Activation::output_shape(const std::vector<Shape>& inputs) const {
   return single_input(inputs, class_name(), false);

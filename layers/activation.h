@@ -1,6 +1,7 @@
 // Activation("relu"): an activation as a layer of its own.
 #pragma once
-#include "layers/layer.h"
+#include "layers/activation_functions.h"
+#include "layers/layer_builder.h"
 
 namespace tg {
 
@@ -12,13 +13,13 @@ class Activation final : public LayerBuilder<Activation> {
   std::string base_name() const override { return "activation"; }
   Shape output_shape(const std::vector<Shape>& inputs) const override;
   Variable call(const std::vector<Variable>& inputs, CallContext& context) const override;
-  nlohmann::json config() const override { return {{"activation", activation_}}; }
-  std::string activation() const override { return activation_; }
+  nlohmann::json config() const override { return {{"activation", activation()}}; }
+  std::string activation() const override { return activation_name(activation_); }
   bool passes_through() const override { return true; }
   static std::shared_ptr<Layer> from_config(const nlohmann::json& config);
 
  private:
-  std::string activation_;
+  ActivationFunction activation_;
 };
 
 }  // namespace tg

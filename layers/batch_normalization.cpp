@@ -1,7 +1,7 @@
 #include "layers/batch_normalization.h"
 
 #include "layers/initializers.h"
-#include "layers/layer_util.h"
+#include "layers/layer_arguments.h"
 
 namespace tg {
 

@@ -3,7 +3,7 @@
 // Bessel-corrected batch variance as tf.keras does; unbiased_moving_variance(false) gives Keras 3's behaviour.
 #pragma once
 #include "autograd/ops.h"
-#include "layers/layer.h"
+#include "layers/layer_builder.h"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 #include "layers/dropout.h"
 
 #include "autograd/ops.h"
-#include "layers/layer_util.h"
+#include "layers/layer_arguments.h"
 
 namespace tg {
 

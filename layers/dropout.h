@@ -1,7 +1,7 @@
 // Dropout(rate): inverted dropout in training, identity at inference. Masks come from the model's generator
 // (Model::rng()), drawn in graph order, so a step replays exactly from the generator's state.
 #pragma once
-#include "layers/layer.h"
+#include "layers/layer_builder.h"
 
 namespace tg {
 

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "autograd/random.h"
+#include "autograd/parallel.h"
+#include "autograd/random/rng.h"
 
 namespace tg {
 
@@ -24,7 +25,7 @@ void fill_truncated_normal(Tensor& t, double stddev, uint64_t seed) {
   const Rng rng(seed);
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data<T>();
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       const uint64_t base = static_cast<uint64_t>(i) * kDrawsPerElement;
       double z = 0;

@@ -1,5 +1,6 @@
 // Input: the entry of a functional graph, a shape without the batch axis.
 #pragma once
+#include "layers/graph.h"
 #include "layers/layer.h"
 
 namespace tg {

@@ -1,18 +1,13 @@
 #include "layers/layer.h"
 
-#include <atomic>
 #include <map>
-#include <unordered_set>
 
-#include "layers/graph.h"
 #include "layers/initializers.h"
-#include "layers/shape_errors.h"
 
 namespace tg {
 
 namespace {
 thread_local std::map<std::string, int> name_counters;
-std::atomic<uint64_t> next_call_order{0};
 
 // Keras's unique_object_name: `conv2d`, `conv2d_1`, ...; inputs count from 1 (`input_1`) as in tf.keras.
 std::string next_name(const std::string& base, const std::unordered_set<std::string>& taken) {
@@ -31,10 +26,6 @@ std::string next_name(const std::string& base, const std::unordered_set<std::str
   }
 }
 }  // namespace
-
-const Shape& SymbolicTensor::shape() const { return call_->output_shape; }
-const Layer& SymbolicTensor::layer() const { return *call_->layer; }
-const std::string& SymbolicTensor::name() const { return call_->layer->name(); }
 
 int64_t Layer::count_params() const {
   int64_t n = 0;
@@ -72,34 +63,14 @@ void Layer::set_name(std::string name) {
   name_ = std::move(name);
 }
 
-SymbolicTensor connect(std::shared_ptr<Layer> layer, std::vector<SymbolicTensor> inputs) {
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (!inputs[i].defined())
-      throw std::invalid_argument(layer->class_name() + (layer->name().empty() ? "" : " '" + layer->name() + "'") +
-                                  ": input " + std::to_string(i) + " is an empty SymbolicTensor");
-  std::unordered_set<std::string> taken;
-  for (const CallPtr& c : ancestors(inputs)) taken.insert(c->layer->name());
-  if (layer->name().empty()) {
-    layer->name_ = next_name(layer->base_name(), taken);
-  } else if (taken.count(layer->name())) {
-    throw std::invalid_argument(layer->class_name() + ": the name '" + layer->name() +
+void Layer::join_graph(const std::unordered_set<std::string>& taken) {
+  if (name_.empty()) {
+    name_ = next_name(base_name(), taken);
+  } else if (taken.count(name_)) {
+    throw std::invalid_argument(class_name() + ": the name '" + name_ +
                                 "' is already used by a layer this one depends on; layer names must be unique");
   }
-  std::vector<Shape> shapes;
-  for (const SymbolicTensor& t : inputs) shapes.push_back(t.shape());
-  Shape out;
-  try {
-    out = layer->output_shape(shapes);
-  } catch (const ShapeError& problem) {
-    throw_shape_error(*layer, inputs, problem);
-  }
-  layer->connected_ = true;
-  auto call = std::make_shared<LayerCall>();
-  call->layer = std::move(layer);
-  call->inputs = std::move(inputs);
-  call->output_shape = std::move(out);
-  call->order = next_call_order++;
-  return SymbolicTensor(std::move(call));
+  connected_ = true;
 }
 
 void reset_layer_names() { name_counters.clear(); }
@@ -111,14 +82,6 @@ std::string keras_shape(const Shape& shape) {
   std::string s = "(None";
   for (int64_t d : shape) s += ", " + std::to_string(d);
   return s + ")";
-}
-
-std::string checked_padding(const std::string& padding, const std::string& who) {
-  std::string p;
-  for (char c : padding) p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (p != "valid" && p != "same")
-    throw std::invalid_argument(who + ": padding '" + padding + "' is not one of 'valid', 'same'");
-  return p;
 }
 
 }  // namespace tg

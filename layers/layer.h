@@ -1,12 +1,8 @@
-// Layers and the symbolic tensors they are called on (Keras's functional API).
+// Layer, the base of every Keras layer class: its name, shape rule, weights, forward pass and config.
 //
-//   auto x = tg::Input({256, 256, 1});
-//   auto y = tg::Conv2D(64, 3).activation("relu").padding("same")(x);   // a SymbolicTensor: shape + producer
-//
-// A layer object is a description (its Keras arguments). Calling it on symbolic tensors copies it into the graph,
-// gives it a name when it has none (`conv2d`, `conv2d_1`, ...), and infers its output shape right away, so a
-// graph whose shapes do not line up fails at the call that breaks it, naming the layer, its inputs and their shapes.
-// Weights are created when a Model is built from the graph (layers/model.h).
+// A layer object is a description (its Keras arguments). Calling it on symbolic tensors (layers/layer_builder.h)
+// copies it into the graph (layers/graph.h), gives it a name when it has none (`conv2d`, `conv2d_1`, ...), and
+// infers its output shape right away. Weights are created when a Model is built from the graph (layers/model.h).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -14,10 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "autograd/parameter.h"
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 #include "autograd/tensor.h"
 #include "autograd/variable.h"
 
@@ -45,34 +42,6 @@ struct CallContext {
   bool training = false;
   Rng* rng = nullptr;            // Dropout masks
   bool skip_activation = false;  // return the pre-activation output (Model::forward_logits)
-};
-
-class Layer;
-struct LayerCall;
-
-// The output of a layer call in a graph under construction: its shape without the batch axis and its producer.
-class SymbolicTensor {
- public:
-  SymbolicTensor() = default;
-  explicit SymbolicTensor(std::shared_ptr<const LayerCall> call) : call_(std::move(call)) {}
-
-  bool defined() const { return call_ != nullptr; }
-  const Shape& shape() const;        // without the batch axis, e.g. {128, 128, 64}
-  const Layer& layer() const;        // the layer that produced it
-  const std::string& name() const;   // that layer's name
-  const std::shared_ptr<const LayerCall>& call() const { return call_; }
-
- private:
-  std::shared_ptr<const LayerCall> call_;
-};
-
-// One node of the graph: a layer applied to its inputs. `order` grows with every call in the process, so sorting
-// a graph's calls by it gives a topological order (a call is always created after its inputs).
-struct LayerCall {
-  std::shared_ptr<Layer> layer;
-  std::vector<SymbolicTensor> inputs;
-  Shape output_shape;
-  uint64_t order = 0;
 };
 
 class Layer {
@@ -105,6 +74,11 @@ class Layer {
   // messages describe their outputs by the layer they follow.
   virtual bool passes_through() const { return false; }
 
+  // Joining a graph (layers/graph.h's connect): names the layer when it has no name (`conv2d`, `conv2d_1`, ...,
+  // skipping `taken`), or throws when its name is in `taken` (the layers it depends on); afterwards it cannot
+  // be renamed.
+  void join_graph(const std::unordered_set<std::string>& taken);
+
   bool built() const { return built_; }
   // Builds the weights for these input shapes unless already built; true when it built them now.
   bool ensure_built(const std::vector<Shape>& inputs);
@@ -120,33 +94,11 @@ class Layer {
   const Variable& weight(size_t i) const { return weights_.at(i).variable; }
 
  private:
-  friend SymbolicTensor connect(std::shared_ptr<Layer> layer, std::vector<SymbolicTensor> inputs);
   std::string name_;
   bool built_ = false;
   bool connected_ = false;
   std::vector<Weight> weights_;
   std::vector<std::string> initializers_;  // one per weight
-};
-
-// Puts `layer` into the graph: names it if unnamed, infers its output shape (throwing a ShapeError that names the
-// layer, its inputs and their shapes) and returns its output.
-SymbolicTensor connect(std::shared_ptr<Layer> layer, std::vector<SymbolicTensor> inputs);
-
-// The builder half of every layer class: `name(...)` and the call operators, returning the concrete type so that
-// Keras's keyword arguments chain: Conv2D(64, 3).activation("relu").padding("same")(x).
-template <class Derived, class Base = Layer>
-class LayerBuilder : public Base {
- public:
-  using Base::Base;
-  using Layer::name;
-  Derived& name(std::string name) {
-    this->set_name(std::move(name));
-    return static_cast<Derived&>(*this);
-  }
-  SymbolicTensor operator()(const SymbolicTensor& x) const { return (*this)(std::vector<SymbolicTensor>{x}); }
-  SymbolicTensor operator()(std::vector<SymbolicTensor> xs) const {
-    return connect(std::make_shared<Derived>(static_cast<const Derived&>(*this)), std::move(xs));
-  }
 };
 
 // Generated names restart with every model (as in a fresh Keras session), so a model built twice gets the same
@@ -165,8 +117,5 @@ class NameScope {
 
 // "(None, 128, 128, 64)", Keras's way of printing a shape with its batch axis.
 std::string keras_shape(const Shape& shape_without_batch);
-
-// Parses Keras's padding strings; `who` names the layer for the error.
-std::string checked_padding(const std::string& padding, const std::string& who);
 
 }  // namespace tg

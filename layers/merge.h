@@ -1,7 +1,7 @@
 // Joins: Concatenate(axis = -1) / concatenate({a, b}, axis) and Add() / add({a, b}). When their inputs do not
 // line up the error names every input with its shape and, for height or width, the input sizes that would work.
 #pragma once
-#include "layers/layer.h"
+#include "layers/layer_builder.h"
 
 namespace tg {
 

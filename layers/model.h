@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "autograd/random.h"
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
+#include "autograd/random/rng.h"
 #include "autograd/variable.h"
 #include "layers/graph.h"
 #include "layers/layer.h"

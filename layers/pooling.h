@@ -2,7 +2,7 @@
 // "valid". 'same' pools pad with cells that never win the max and are left out of the average's count.
 #pragma once
 #include "autograd/ops.h"
-#include "layers/layer.h"
+#include "layers/layer_builder.h"
 
 namespace tg {
 
@@ -25,7 +25,7 @@ class Pooling2D : public Layer {
  private:
   std::array<int, 2> pool_size_;
   std::array<int, 2> strides_{-1, -1};  // -1 = pool_size (Keras's None)
-  std::string padding_ = "valid";
+  Padding padding_ = Padding::Valid;
 };
 
 template <class Derived>

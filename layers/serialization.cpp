@@ -3,7 +3,7 @@
 #include <map>
 #include <unordered_map>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "layers/model.h"
 #include "layers/registry.h"
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <vector>
 
+#include "layers/graph.h"
 #include "layers/layer.h"
 
 namespace tg {

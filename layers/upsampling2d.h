@@ -1,7 +1,7 @@
 // UpSampling2D(size = (2, 2), interpolation = "nearest" | "bilinear"), as Keras; bilinear uses half-pixel
 // centres like tf.image.resize.
 #pragma once
-#include "layers/layer.h"
+#include "layers/layer_builder.h"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 #include "layers/zoo.h"
 
-#include "layers/functional.h"
+#include "layers/layers.h"
 
 namespace tg {
 

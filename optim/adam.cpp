@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autograd/parallel.h"
+
 namespace tg {
 
 Adam::Adam(std::vector<Parameter> parameters, AdamOptions options)
@@ -33,7 +35,7 @@ void Adam::update(size_t parameter, Tensor& weight, const Tensor& grad, double l
     const T a = static_cast<T>(alpha), eps = static_cast<T>(options_.epsilon);
     const int64_t n = weight.numel();
     if (vhat) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) {
         m[i] += (g[i] - m[i]) * one_minus_b1;
         v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;
@@ -41,7 +43,7 @@ void Adam::update(size_t parameter, Tensor& weight, const Tensor& grad, double l
         w[i] -= (m[i] * a) / (std::sqrt(vhat[i]) + eps);
       }
     } else {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) {
         m[i] += (g[i] - m[i]) * one_minus_b1;
         v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;

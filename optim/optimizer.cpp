@@ -4,7 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/deterministic_sums.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -27,7 +28,7 @@ double clip_by_global_norm(std::span<Tensor> tensors, double max_norm) {
       T* p = t.data<T>();
       const T s = static_cast<T>(scale);
       const int64_t n = t.numel();
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) p[i] *= s;
     });
   return norm;
@@ -97,7 +98,7 @@ void Optimizer::step() {
         T* x = w.data<T>();
         const T wd = static_cast<T>(options_.weight_decay), rate = static_cast<T>(lr);
         const int64_t n = w.numel();
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
         for (int64_t i = 0; i < n; ++i) x[i] = x[i] - x[i] * wd * rate;
       });
     }

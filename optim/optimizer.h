@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/io/safetensors.h"
 #include "autograd/parameter.h"
-#include "autograd/safetensors.h"
 #include "autograd/variable.h"
 #include "optim/schedule.h"
 

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "autograd/parallel.h"
+
 namespace tg {
 
 SGD::SGD(std::vector<Parameter> parameters, SGDOptions options)
@@ -22,19 +24,19 @@ void SGD::update(size_t parameter, Tensor& weight, const Tensor& grad, double le
     const T lr = static_cast<T>(learning_rate), mu = static_cast<T>(options_.momentum);
     const int64_t n = weight.numel();
     if (options_.momentum == 0.0) {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) w[i] -= g[i] * lr;
       return;
     }
     T* velocity = slot(parameter, 0).data<T>();
     if (options_.nesterov) {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) {
         velocity[i] = -g[i] * lr + velocity[i] * mu;
         w[i] += -g[i] * lr + velocity[i] * mu;
       }
     } else {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) {
         velocity[i] = -g[i] * lr + velocity[i] * mu;
         w[i] += velocity[i];

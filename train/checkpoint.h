@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "train/run_dir.h"
 
 namespace tg::train {

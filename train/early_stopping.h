@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "layers/model.h"
 
 namespace tg::train {

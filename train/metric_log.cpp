@@ -6,7 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "optim/json_number.h"
 
 namespace tg::train {

@@ -8,7 +8,7 @@
 
 #include <omp.h>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "autograd/tape.h"
 #include "train/mode_guard.h"
 #include "train/render.h"

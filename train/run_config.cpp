@@ -3,7 +3,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 
 namespace tg::train {
 

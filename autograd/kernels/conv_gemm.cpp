@@ -8,6 +8,7 @@
 
 #include "autograd/kernels/gemm.h"
 #include "autograd/kernels/tiled_gemm.h"
+#include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
 namespace tg::kernels {
@@ -87,7 +88,7 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     // Tap t of the rotated kernel is the [ci, n] matrix of tap taps-1-t, transposed; in 32x32 blocks.
     constexpr int64_t kBlock = 32;
     const int64_t o_blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (taps * n * ci > 65536)
+#pragma omp parallel for schedule(static) if (taps * n * ci > kParallelThreshold)
     for (int64_t tb = 0; tb < taps * o_blocks; ++tb) {
       const int64_t t = tb / o_blocks, o0 = (tb % o_blocks) * kBlock, o1 = std::min(n, o0 + kBlock);
       const T* src = w + (taps - 1 - t) * ci * n;
@@ -152,7 +153,7 @@ void conv_kernel_grad_im2col(const T* x, const T* dy, const ConvGeometry& g, T* 
     }
     const T* p = partial.data<T>();
     const int64_t size = k * n;
-#pragma omp parallel for schedule(static) if (size * groups > 65536 && slots > 1)
+#pragma omp parallel for schedule(static) if (size * groups > kParallelThreshold && slots > 1)
     for (int64_t i = 0; i < size; ++i) {
       T total = 0;
       for (int64_t group = 0; group < groups; ++group) total += p[group * size + i];

@@ -8,6 +8,7 @@
 
 #include "autograd/kernels/im2col.h"
 #include "autograd/kernels/packed_gemm.h"
+#include "autograd/parallel.h"
 
 namespace tg::kernels {
 
@@ -22,14 +23,15 @@ void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw);  /
 
 // float32 on the packed micro-kernels (conv_packed.cpp), im2col fused into packing, the kernel packed once per call,
 // with an epilogue applied as each tile of the output is stored: + bias[out channel], ReLU, or accumulation into the
-// output instead of overwriting it. conv_forward<float> and conv_kernel_grad<float> are these with no epilogue.
+// output instead of overwriting it (a kernel gradient takes only accumulation). conv_forward<float> and
+// conv_kernel_grad<float> are these with no epilogue.
 void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue);
 void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw, const GemmEpilogue& epilogue);
 
 // y[r, j] += b[j] for a y of [rows, cols].
 template <class T>
 void add_bias(T* y, const T* b, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     T* row = y + r * cols;
 #pragma omp simd

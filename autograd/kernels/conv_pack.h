@@ -1,5 +1,6 @@
-// im2col fused into the packing of the GEMM's A operand: the micro-kernels' panels are filled straight from the NHWC
-// image, so no patch matrix is ever written or zeroed (padding reads as zero on the way).
+// im2col fused into the packing of the GEMM's A operand for the kernel gradient: the micro-kernels' panels are filled
+// straight from the NHWC image, so no patch matrix is ever written or zeroed (padding reads as zero on the way).
+// (The forward pass needs no packing of A at all: conv_packed.cpp reads the image through the indirect kernels.)
 #pragma once
 #include <cstdint>
 
@@ -7,11 +8,6 @@
 #include "autograd/kernels/sgemm_ukernel.h"
 
 namespace tg::kernels {
-
-// Forward (A = patches [pixels, patch]): rows are output pixels i0 .. i0 + rows (pixel = line * out_w + ox),
-// k runs over the patch entries k0 .. k0 + kc, ordered (ky, kx, ci) as in im2col.h.
-void pack_conv_patches(const SgemmUkernel& uk, const float* x, const ConvGeometry& g, int64_t i0, int64_t rows,
-                       int64_t k0, int64_t kc, float* dst);
 
 // Kernel gradient (A = patches transposed [patch, pixels]): rows are patch entries q0 .. q0 + rows, k runs over the
 // pixels p0 .. p0 + kc. rows is at most kMaxPatchRows.

@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <vector>
 
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
 #include "autograd/kernels/packed_gemm.h"
+#include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
 namespace tg::kernels {
@@ -21,51 +24,120 @@ constexpr int64_t kMinTasks = 32;
 // Kernel gradients of up to kPartialSumElements / 4 elements are summed in up to kMaxPartialSums private copies.
 constexpr int64_t kPartialSumElements = int64_t(1) << 22;
 constexpr int64_t kMaxPartialSums = 32;
-
-int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+// A group of pixels is long enough to pay for its copy of dw (written, then read back to add).
+constexpr int64_t kMinGroupPixels = 2048;
+// The outer-product kernel gradient also splits a tap's channels into blocks of this many tiles.
+constexpr int64_t kTilesPerChannelBlock = 8;
 
 // The whole kernel [k, n] packed once per call into nr-column panels, k x nr each.
 PackBuffer pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64_t n) {
   PackBuffer packed;
   float* dst = packed.reserve(packed_b_floats(uk, k, n));
   const int64_t panels = (n + uk.nr - 1) / uk.nr;
-#pragma omp parallel for schedule(static) if (k * n > 65536)
+#pragma omp parallel for schedule(static) if (k * n > kParallelThreshold)
   for (int64_t p = 0; p < panels; ++p)
     pack_b_matrix(uk, false, w, n, 0, k, p * uk.nr, std::min(uk.nr, n - p * uk.nr), k * uk.nr, dst + p * k * uk.nr);
   return packed;
+}
+
+// The kernel gradient on the outer-product kernels, for layers with at least mr input channels: a tile's rows are mr
+// adjacent channels of one tap, read in place from each pixel (no packing of the patches); dy is packed per block
+// of pixels and shared by all the tiles. Group `group` of the pixels sums into sums + group * patch * out_c.
+void kernel_grad_outer(const SgemmUkernel& uk, const float* x, const float* dy, const ConvGeometry& g, int64_t groups,
+                       float* sums, const GemmEpilogue& epilogue) {
+  const int64_t c = g.in_c, n = g.out_c, m = g.patch(), taps = g.kernel_h * g.kernel_w, lines = g.lines();
+  const int64_t channel_block = uk.mr * kTilesPerChannelBlock, channel_blocks = (c + channel_block - 1) / channel_block;
+  const int64_t b_panels = (n + uk.nr - 1) / uk.nr, tasks = groups * taps * channel_blocks;
+  // A tile at the last channels of a tap reads up to mr floats past them: past the end of x for its last pixels,
+  // which are therefore read from a copy with zeros after it; padding reads a zero row as long.
+  const int64_t x_size = g.batch * g.in_h * g.in_w * c, tail_size = std::min(x_size, c + uk.mr);
+  const float* x_end = x + x_size;
+  std::vector<float> tail(static_cast<size_t>(tail_size + uk.mr), 0.0f);
+  std::copy(x_end - tail_size, x_end, tail.begin());
+  const std::vector<float> zeros(static_cast<size_t>(c + uk.mr), 0.0f);
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t group = t / (taps * channel_blocks), tap = t / channel_blocks % taps;
+    const int64_t c0 = t % channel_blocks * channel_block, c1 = std::min(c, c0 + channel_block);
+    const int64_t p0 = lines * group / groups * g.out_w, p1 = lines * (group + 1) / groups * g.out_w;
+    const int64_t kc_max = k_block(uk, std::max<int64_t>(p1 - p0, 1));
+    float* b_packed = thread_pack_buffer(1, kc_max * b_panels * uk.nr);
+    thread_local std::vector<const float*> source;
+    source.resize(static_cast<size_t>(kc_max));
+    const int64_t dy_tap = tap / g.kernel_w * g.dilation_h, dx_tap = tap % g.kernel_w * g.dilation_w;
+    float* out = sums + group * m * n + tap * c * n;
+    for (int64_t k0 = 0; k0 < p1 - p0; k0 += kc_max) {
+      const int64_t kc = std::min(kc_max, p1 - p0 - k0);
+      pack_b_matrix(uk, false, dy, n, p0 + k0, kc, 0, n, kc * uk.nr, b_packed);
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const int64_t p = p0 + k0 + kk, line = p / g.out_w, ox = p % g.out_w;
+        const int64_t iy = (line % g.out_h) * g.stride_h - g.pad_top + dy_tap;
+        const int64_t ix = ox * g.stride_w - g.pad_left + dx_tap;
+        const float* src = zeros.data();
+        if (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) {
+          src = x + (((line / g.out_h) * g.in_h + iy) * g.in_w + ix) * c;
+          if (src + c + uk.mr > x_end) src = tail.data() + (src - (x_end - tail_size));
+        }
+        source[kk] = src;
+      }
+      const TileEpilogue te{k0 > 0 || epilogue.accumulate, nullptr, false};
+      for (int64_t ci0 = c0; ci0 < c1; ci0 += uk.mr)
+        for (int64_t j0 = 0; j0 < n; j0 += uk.nr)
+          uk.run_outer(kc, source.data(), ci0, b_packed + (j0 / uk.nr) * kc * uk.nr, out + ci0 * n + j0, n,
+                       std::min(uk.mr, c - ci0), std::min(uk.nr, n - j0), te);
+    }
+  }
 }
 }  // namespace
 
 void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {
   const SgemmUkernel& uk = active_sgemm_ukernel();
-  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch();
+  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
+  if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
+  // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
+  // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const PackBuffer weights = pack_weights(uk, w, k, n);
-  // Tasks are row blocks (whole A blocks of mc rows) times column blocks (whole panels).
+  const std::vector<float> zeros(static_cast<size_t>(g.in_c), 0.0f);
+  // Tasks are blocks of output pixels, a few thousand multiply-adds of work or more each.
   const int64_t mc_blocks = (m + uk.mc - 1) / uk.mc;
-  int64_t cols = n;
-  if (mc_blocks < kMinTasks && n > 2 * uk.nr)
-    cols = std::max(uk.nr, round_up((n + kMinTasks / mc_blocks - 1) / (kMinTasks / mc_blocks), uk.nr));
-  const double block_flops = 2.0 * static_cast<double>(uk.mc * std::max<int64_t>(k, 1) * cols);
-  const int64_t blocks_per_task =
-      std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1, std::max<int64_t>(mc_blocks / kMinTasks, 1));
-  const int64_t task_rows = blocks_per_task * uk.mc;
-  const int64_t row_tasks = (m + task_rows - 1) / task_rows, col_tasks = (n + cols - 1) / cols;
-  const int64_t tasks = row_tasks * col_tasks;
+  const double block_flops = 2.0 * static_cast<double>(uk.mc * k * n);
+  const int64_t blocks_per_task = std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1,
+                                                      std::clamp<int64_t>(mc_blocks / kMinTasks, 1, 8));
+  const int64_t task_rows = blocks_per_task * uk.mc, tasks = (m + task_rows - 1) / task_rows;
   const float* packed = weights.data();
+  const float* zero_row = zeros.data();
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t i0 = (t / col_tasks) * task_rows, j0 = (t % col_tasks) * cols;
-    const int64_t rows = std::min(task_rows, m - i0), nj = std::min(cols, n - j0);
-    GemmEpilogue e = epilogue;
-    if (e.bias) e.bias += j0;
-    gemm_blocked(
-        uk, rows, nj, k,
-        [&](int64_t a0, int64_t a_rows, int64_t k0, int64_t kc, float* dst) {
-          pack_conv_patches(uk, x, g, i0 + a0, a_rows, k0, kc, dst);
-        },
-        [&](int64_t k0, int64_t) { return PackedBlock{packed + (j0 / uk.nr) * k * uk.nr + k0 * uk.nr, k * uk.nr}; },
-        y + i0 * n + j0, n, e);
+    const int64_t i0 = t * task_rows, rows = std::min(task_rows, m - i0);
+    const int64_t groups = (rows + uk.mr - 1) / uk.mr;
+    thread_local std::vector<const float*> table;
+    table.resize(static_cast<size_t>(groups * taps * uk.mr));
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const int64_t live = std::min(uk.mr, rows - grp * uk.mr);
+      const float** entry = table.data() + grp * taps * uk.mr;
+      for (int64_t r = 0; r < uk.mr; ++r) {
+        // Rows past the end of C repeat the last one: computed, never stored.
+        const int64_t p = i0 + grp * uk.mr + std::min(r, live - 1);
+        const int64_t line = p / g.out_w, ox = p % g.out_w, image = line / g.out_h, oy = line % g.out_h;
+        const float* base = x + image * g.in_h * g.in_w * g.in_c;
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          const int64_t iy = oy * g.stride_h - g.pad_top + (tap / g.kernel_w) * g.dilation_h;
+          const int64_t ix = ox * g.stride_w - g.pad_left + (tap % g.kernel_w) * g.dilation_w;
+          entry[tap * uk.mr + r] =
+              iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zero_row : base + (iy * g.in_w + ix) * g.in_c;
+        }
+      }
+    }
+    // Panel by panel, so one packed kernel panel (k x nr) stays in cache while the task's rows pass over it.
+    for (int64_t j0 = 0; j0 < n; j0 += uk.nr) {
+      const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + j0 : nullptr, epilogue.relu};
+      const float* panel = packed + (j0 / uk.nr) * k * uk.nr;
+      const int64_t cols = std::min(uk.nr, n - j0);
+      for (int64_t grp = 0; grp < groups; ++grp)
+        uk.run_indirect(taps, g.in_c, table.data() + grp * taps * uk.mr, panel, y + (i0 + grp * uk.mr) * n + j0, n,
+                        std::min(uk.mr, rows - grp * uk.mr), cols, te);
+    }
   }
 }
 
@@ -73,48 +145,53 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
   const SgemmUkernel& uk = active_sgemm_ukernel();
   // dw [patch, n] = patches^T [patch, pixels] * dy [pixels, n]: the long pixel axis is the GEMM's k.
   const int64_t m = g.patch(), n = g.out_c, pixels = g.lines() * g.out_w;
+  if (epilogue.bias || epilogue.relu)
+    throw std::invalid_argument("conv_kernel_grad: a kernel gradient takes only the accumulate epilogue, not bias or ReLU");
   if (m <= 0 || n <= 0) return;
   if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
   // Pixel ranges (whole output lines) each sum into their own copy of dw, added in order at the end: as many as
   // a small kernel allows, for parallelism; one when dw is large, which then has rows enough to share out.
   const int64_t lines = g.lines();
-  const int64_t groups =
-      std::clamp<int64_t>(std::min({lines, kMaxPartialSums, kPartialSumElements / std::max<int64_t>(m * n, 1)}), 1,
-                          kMaxPartialSums);
-  const int64_t row_block = std::min<int64_t>(uk.mc, kMaxPatchRows);
-  const int64_t row_blocks = (m + row_block - 1) / row_block, tasks = groups * row_blocks;
+  const int64_t groups = std::clamp<int64_t>(std::min({lines, kMaxPartialSums, pixels / kMinGroupPixels,
+                                                       kPartialSumElements / std::max<int64_t>(m * n, 1)}),
+                                             1, kMaxPartialSums);
   Tensor partial(groups > 1 ? Shape{groups, m * n} : Shape{0});
   float* sums = groups > 1 ? partial.data<float>() : dw;
-  const int64_t b_panels = (n + uk.nr - 1) / uk.nr;
+  const GemmEpilogue in_place = groups > 1 ? GemmEpilogue{} : epilogue;
+  if (g.in_c >= uk.mr) {
+    kernel_grad_outer(uk, x, dy, g, groups, sums, in_place);
+  } else {
+    // Fewer input channels than kernel rows (the 1-channel first layer): patches^T packed from the image.
+    const int64_t row_block = std::min<int64_t>(uk.mc, kMaxPatchRows);
+    const int64_t row_blocks = (m + row_block - 1) / row_block, tasks = groups * row_blocks;
+    const int64_t b_panels = (n + uk.nr - 1) / uk.nr;
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t group = t / row_blocks, q0 = (t % row_blocks) * row_block, rows = std::min(row_block, m - q0);
-    const int64_t p0 = lines * group / groups * g.out_w, p1 = lines * (group + 1) / groups * g.out_w;
-    float* b_packed = thread_pack_buffer(1, k_block(uk, std::max<int64_t>(p1 - p0, 1)) * b_panels * uk.nr);
-    gemm_blocked(
-        uk, rows, n, p1 - p0,
-        [&](int64_t a0, int64_t a_rows, int64_t k0, int64_t kc, float* dst) {
-          pack_conv_patches_transposed(uk, x, g, q0 + a0, a_rows, p0 + k0, kc, dst);
-        },
-        [&](int64_t k0, int64_t kc) {
-          pack_b_matrix(uk, false, dy, n, p0 + k0, kc, 0, n, kc * uk.nr, b_packed);
-          return PackedBlock{b_packed, kc * uk.nr};
-        },
-        sums + group * m * n + q0 * n, n, groups > 1 ? GemmEpilogue{} : epilogue);
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t group = t / row_blocks, q0 = (t % row_blocks) * row_block, rows = std::min(row_block, m - q0);
+      const int64_t p0 = lines * group / groups * g.out_w, p1 = lines * (group + 1) / groups * g.out_w;
+      float* b_packed = thread_pack_buffer(1, k_block(uk, std::max<int64_t>(p1 - p0, 1)) * b_panels * uk.nr);
+      gemm_blocked(
+          uk, rows, n, p1 - p0,
+          [&](int64_t a0, int64_t a_rows, int64_t k0, int64_t kc, float* dst) {
+            pack_conv_patches_transposed(uk, x, g, q0 + a0, a_rows, p0 + k0, kc, dst);
+          },
+          [&](int64_t k0, int64_t kc) {
+            pack_b_matrix(uk, false, dy, n, p0 + k0, kc, 0, n, kc * uk.nr, b_packed);
+            return PackedBlock{b_packed, kc * uk.nr};
+          },
+          sums + group * m * n + q0 * n, n, in_place);
+    }
   }
   if (groups == 1) return;
-  // The group sums, added in group order, then through the epilogue as the kernel would have applied it.
+  // The group sums, added in group order.
   const float* p = partial.data<float>();
-#pragma omp parallel for schedule(static) if (m * n * groups > 65536)
+#pragma omp parallel for schedule(static) if (m * n * groups > kParallelThreshold)
   for (int64_t q = 0; q < m; ++q) {
     float* row = dw + q * n;
     for (int64_t j = 0; j < n; ++j) {
       float total = 0;
       for (int64_t group = 0; group < groups; ++group) total += p[group * m * n + q * n + j];
-      if (epilogue.accumulate) total = row[j] + total;
-      if (epilogue.bias) total = total + epilogue.bias[j];
-      if (epilogue.relu) total = total > 0.0f ? total : 0.0f;
-      row[j] = total;
+      row[j] = epilogue.accumulate ? row[j] + total : total;
     }
   }
 }

@@ -27,6 +27,18 @@ struct TileEpilogue {
 using SgemmUkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
                                 int64_t cols, const TileEpilogue& epilogue);
 
+// The indirect form (XNNPACK's igemm), for convolutions without im2col: A is not packed but read where it lies,
+// row r of tap t being the `channels` floats at a[t * mr + r] (an input pixel, or a zero row for padding); B is the
+// packed kernel panel, taps * channels x nr. k runs over taps, then channels, in order.
+using SgemmIndirectUkernelFn = void (*)(int64_t taps, int64_t channels, const float* const* a, const float* b,
+                                        float* c, int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+
+// The outer-product form, for kernel gradients: C[r, j] (+)= sum over p < pixels of a[p][offset + r] * b[p * nr + j].
+// a[p] points at the input pixel (or a zero row) of one tap, whose channels offset .. offset + mr are the tile's
+// rows; b is a packed panel of dy. It reads all mr values even when rows < mr: the caller makes them readable.
+using SgemmOuterUkernelFn = void (*)(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
+                                     int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+
 struct SgemmUkernel {
   const char* name;
   Isa isa;
@@ -34,6 +46,8 @@ struct SgemmUkernel {
   int64_t kc;      // most k per packed block: a B micro-panel (kc x nr) stays in L1
   int64_t mc;      // rows per packed A block (a multiple of mr): the block stays in L2
   SgemmUkernelFn run;
+  SgemmIndirectUkernelFn run_indirect;
+  SgemmOuterUkernelFn run_outer;
 };
 
 void f32_gemm_4x8__generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
@@ -42,6 +56,20 @@ void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* 
                              int64_t cols, const TileEpilogue& epilogue);
 void f32_gemm_14x32__avx512f(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
                              int64_t cols, const TileEpilogue& epilogue);
+
+void f32_igemm_4x8__generic(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                            int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_igemm_6x16__avx2_fma(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_igemm_14x32__avx512f(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+
+void f32_outer_4x8__generic(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
+                            int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_outer_6x16__avx2_fma(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_outer_14x32__avx512f(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 
 const SgemmUkernel& sgemm_ukernel(Isa isa);  // the kernel written for isa (callers check cpu_supports first)
 const SgemmUkernel& active_sgemm_ukernel();  // sgemm_ukernel(active_isa())

@@ -4,8 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/kernels/chunked_sums.h"
+#include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -77,7 +78,7 @@ Tensor affine_channels(const Tensor& x, int64_t rows, int64_t c, const std::vect
     const T* ps = s.data();
     const T* pt = t.data();
     T* py = y.data<T>();
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+#pragma omp parallel for schedule(static) if (rows * c > kParallelThreshold)
     for (int64_t r = 0; r < rows; ++r) {
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j) py[r * c + j] = px[r * c + j] * ps[j] + pt[j];
@@ -187,7 +188,7 @@ Variable batch_norm(const Variable& x, const Variable& gamma, const Variable& be
       const T* pg = g.data<T>();
       const T* px = x.value().data<T>();
       T* out = gx.data<T>();
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+#pragma omp parallel for schedule(static) if (rows * c > kParallelThreshold)
       for (int64_t r = 0; r < rows; ++r) {
 #pragma omp simd
         for (int64_t j = 0; j < c; ++j)

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -15,7 +16,7 @@ uint64_t keep_threshold(double rate) { return static_cast<uint64_t>(std::ceil(st
 
 template <class T>
 void masked_scale(const T* in, T* out, int64_t n, const Rng& rng, uint64_t base, uint64_t threshold, T scale) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
     const bool keep = (rng.at(base + static_cast<uint64_t>(i)) >> 11) >= threshold;
     out[i] = keep ? in[i] * scale : T(0);

@@ -1,8 +1,9 @@
 // add, sub, mul, div (with suffix broadcasting), scalar add/mul, neg.
 #include <cmath>
 
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -41,14 +42,14 @@ Tensor reduce_to(const Tensor& g, const Shape& shape) {
 template <class T, class F>
 void binary_map(const T* a, int64_t na, const T* b, int64_t nb, T* out, int64_t n, F f) {
   if (na == n && nb == n) {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
   } else if (na == n) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t r = 0; r < n / nb; ++r)
       for (int64_t j = 0; j < nb; ++j) out[r * nb + j] = f(a[r * nb + j], b[j]);
   } else {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t r = 0; r < n / na; ++r)
       for (int64_t j = 0; j < na; ++j) out[r * na + j] = f(a[j], b[r * na + j]);
   }
@@ -75,7 +76,7 @@ Tensor partial_grad(const Tensor& g, const Variable& a, const Variable& b, F df)
     const T* pg = g.data<T>();
     T* out = full.data<T>();
     const int64_t n = g.numel(), na = a.numel(), nb = b.numel();
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(pg[i] * df(pa[i % na], pb[i % nb]));
   });
   return full;
@@ -134,7 +135,7 @@ Variable affine(const char* op, const Variable& x, double scale, double shift) {
     T* py = y.data<T>();
     const T s = static_cast<T>(scale), t = static_cast<T>(shift);
     const int64_t n = y.numel();
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) py[i] = s * px[i] + t;
   });
   return record(op, std::move(y), {&x}, [x, scale](const Tensor& g) {

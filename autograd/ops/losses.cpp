@@ -9,8 +9,10 @@
 #include <cmath>
 #include <sstream>
 
-#include "autograd/kernels/chunked_sums.h"
+#include "autograd/kernels/deterministic_sums.h"
+#include "autograd/kernels/softmax_row.h"
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -88,7 +90,7 @@ Variable finish(const char* op, const Variable& pred, double value, Tensor grad,
       T* p = grad.data<T>();
       const T st = static_cast<T>(s);
       const int64_t n = grad.numel();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) p[i] *= st;
     });
     pred.node()->accumulate_grad(std::move(grad));
@@ -105,13 +107,7 @@ Variable mean_of_rows(const char* op, const Variable& pred, int64_t rows, int64_
   return finish(op, pred, sums[0] * scale, std::move(grad), scale);
 }
 
-double log_sum_exp(const auto* x, int64_t c) {
-  double m = static_cast<double>(x[0]);
-  for (int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(x[j]));
-  double s = 0.0;
-  for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j]) - m);
-  return m + std::log(s);
-}
+double log_sum_exp(const auto* x, int64_t c) { return kernels::row_exp_sum<double>(x, c).log_sum_exp(); }
 
 double sigmoid_of(double x) {
   const double e = std::exp(-std::fabs(x));
@@ -362,7 +358,7 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
     Tensor probs = o.from_logits ? Tensor(pred.shape(), pred.dtype()) : pred.value();
     if (o.from_logits) {
       T* pp = probs.data<T>();
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+#pragma omp parallel for schedule(static) if (rows * c > kParallelThreshold)
       for (int64_t r = 0; r < rows; ++r) {
         const T* x = px + r * c;
         if (c == 1) {
@@ -405,7 +401,7 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
     if (grad.defined()) {
       T* pg = grad.data<T>();
       const bool logits = o.from_logits;
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+#pragma omp parallel for schedule(static) if (rows * c > kParallelThreshold)
       for (int64_t r = 0; r < rows; ++r) {
         const T* y = py + r * c;
         const T* p = pp + r * c;

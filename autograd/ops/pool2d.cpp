@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -60,7 +61,7 @@ PoolGeometry pool_geometry(const char* op, const Variable& x, const Pool2DOption
           pad_h[0], pad_w[0]};
 }
 
-bool parallel_worth_it(int64_t elements) { return elements > 65536; }
+bool parallel_worth_it(int64_t elements) { return elements > kParallelThreshold; }
 
 // Max over each window; with `arg`, also the first (in row-major window order) position of the max, as
 // iy * w + ix, for the backward pass.

@@ -1,6 +1,7 @@
 // sum and mean, over all elements or one axis.
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -38,7 +39,7 @@ Variable scaled_axis_sum(const char* op, const Variable& x, int axis, bool keepd
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
-#pragma omp parallel for if (x.numel() > 65536) schedule(static)
+#pragma omp parallel for if (x.numel() > kParallelThreshold) schedule(static)
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t k = 0; k < n; ++k)
         for (int64_t i = 0; i < inner; ++i) py[o * inner + i] += px[(o * n + k) * inner + i];

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -14,7 +15,7 @@ Variable unary(const char* op, const Variable& x, F f, DF df) {
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
     const int64_t n = y.numel();
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
   });
   return record(op, y, {&x}, [x, y, df](const Tensor& g) {
@@ -25,7 +26,7 @@ Variable unary(const char* op, const Variable& x, F f, DF df) {
       const T* pg = g.data<T>();
       T* out = gx.data<T>();
       const int64_t n = g.numel();
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) out[i] = pg[i] * df(px[i], py[i]);
     });
     x.node()->accumulate_grad(std::move(gx));

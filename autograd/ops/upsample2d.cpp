@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/parallel.h"
 
 namespace tg {
 
@@ -77,7 +78,7 @@ Resample1D bilinear_axis(int64_t in, int64_t scale) {
 // x viewed as [outer, a.cols, inner] -> y [outer, a.rows, inner], y[o, r, :] = sum_k weight_k x[o, index_k, :].
 template <class T>
 void apply_along(const Resample1D& a, const T* x, int64_t outer, int64_t inner, T* y) {
-#pragma omp parallel for schedule(static) if (outer * a.rows * inner > 65536)
+#pragma omp parallel for schedule(static) if (outer * a.rows * inner > kParallelThreshold)
   for (int64_t orow = 0; orow < outer * a.rows; ++orow) {
     const int64_t o = orow / a.rows, r = orow % a.rows;
     T* dst = y + orow * inner;
@@ -107,7 +108,7 @@ Tensor resample(const Tensor& x, const Resample1D& along_h, const Resample1D& al
 // sw times, and the gradient of an input pixel is the sum of its sh x sw block (added in row-major order).
 template <class T>
 void nearest_forward(const T* x, int64_t rows, int64_t w, int64_t c, int64_t sh, int64_t sw, T* y) {
-#pragma omp parallel for schedule(static) if (rows * w * c * sh * sw > 65536)
+#pragma omp parallel for schedule(static) if (rows * w * c * sh * sw > kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {  // r = n * h + iy
     const T* src = x + r * w * c;
     T* first = y + r * sh * w * sw * c;
@@ -119,7 +120,7 @@ void nearest_forward(const T* x, int64_t rows, int64_t w, int64_t c, int64_t sh,
 
 template <class T>
 void nearest_backward(const T* gy, int64_t rows, int64_t w, int64_t c, int64_t sh, int64_t sw, T* dx) {
-#pragma omp parallel for schedule(static) if (rows * w * c * sh * sw > 65536)
+#pragma omp parallel for schedule(static) if (rows * w * c * sh * sw > kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     T* dst = dx + r * w * c;
     for (int64_t a = 0; a < sh; ++a) {

@@ -190,12 +190,13 @@ kernels::ConvGeometry geometry(int64_t batch, int64_t h, int64_t w, int64_t cin,
 }  // namespace
 
 TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the direct definition") {
-  // The first layer (1 channel), the 1x1 output layer, odd channel counts, stride, dilation, many images.
+  // The first layer (1 channel), the 1x1 output layer, odd channel counts (tiles that read past a tap's channels,
+  // and past the end of the input at its last pixels), stride, dilation, many images.
   const std::vector<kernels::ConvGeometry> cases = {
       geometry(2, 37, 29, 1, 16, 3, 3, 1, 1, 1),  geometry(1, 40, 33, 16, 1, 1, 1, 1, 1, 0),
       geometry(3, 17, 19, 5, 7, 3, 3, 2, 1, 1),   geometry(1, 23, 21, 13, 33, 3, 3, 1, 2, 2),
       geometry(2, 9, 11, 70, 19, 2, 2, 1, 1, 0),  geometry(1, 8, 8, 300, 40, 3, 3, 1, 1, 1),
-      geometry(5, 30, 30, 8, 16, 3, 3, 1, 1, 1),
+      geometry(5, 30, 30, 8, 16, 3, 3, 1, 1, 1),  geometry(1, 6, 7, 7, 3, 3, 3, 1, 1, 1),
   };
   const int threads = omp_get_max_threads();
   uint64_t seed = 500;
@@ -219,6 +220,9 @@ TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the d
       kernels::conv_forward(x.data(), w.data(), g, y[t].data(), fused);
       kernels::conv_kernel_grad(x.data(), dy.data(), g, dw[t].data());
     }
+    // Accumulating into a kernel gradient that holds something already (as a second use of the kernel would).
+    std::vector<float> dw_added = dw[0];
+    kernels::conv_kernel_grad(x.data(), dy.data(), g, dw_added.data(), GemmEpilogue{true, nullptr, false});
     omp_set_num_threads(threads);
     // The worst-case rounding of a float32 sum of that many terms (patch entries and bias; pixels and partial sums).
     const double y_terms = double(g.patch() + 2), dw_terms = double(g.lines() * g.out_w + 32);
@@ -230,8 +234,12 @@ TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the d
     }
     for (size_t i = 0; i < want.dw.size(); ++i)
       wrong_dw += !(std::abs(dw[0][i] - want.dw[i]) <= 1.2e-7 * dw_terms * want.dw_abs[i] + 1e-30);
+    int64_t wrong_added = 0;
+    for (size_t i = 0; i < want.dw.size(); ++i)
+      wrong_added += !(std::abs(dw_added[i] - 2 * want.dw[i]) <= 2.4e-7 * dw_terms * want.dw_abs[i] + 1e-30);
     CHECK(wrong_y == 0);
     CHECK(wrong_dw == 0);
+    CHECK(wrong_added == 0);
     CHECK(std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float)) == 0);
     CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
   }

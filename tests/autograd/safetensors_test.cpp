@@ -7,7 +7,7 @@
 
 #include <sys/stat.h>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "tests/temp_dir.h"
 
 using namespace tg;

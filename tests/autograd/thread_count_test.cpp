@@ -5,8 +5,7 @@
 
 #include <functional>
 
-#include "autograd/kernels/chunked_sums.h"
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/deterministic_sums.h"
 #include "tests/autograd/test_util.h"
 
 using namespace tg;

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 #include "tests/layers/layers_test_util.h"
 #include "tests/temp_dir.h"
 

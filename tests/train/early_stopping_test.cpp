@@ -74,8 +74,7 @@ TEST_CASE("early stopping: the best epoch's weights come back from memory, or fr
   CHECK(same_weights(model, best_epoch_weights));
 
   // A resumed run has no copy in memory: the best checkpoint serves when it holds the same epoch.
-  const fs::path dir = temp_run("early_restore");
-  fs::create_directories(dir);
+  const TempDir dir;
   Checkpoint c;
   c.tensors = best_epoch_weights.weight_tensors();
   c.model_config = best_epoch_weights.config();
@@ -91,7 +90,6 @@ TEST_CASE("early stopping: the best epoch's weights come back from memory, or fr
         std::string::npos);
   CHECK(same_weights(model, best_epoch_weights));
   CHECK(EarlyStopping(1, 0.0, false, false).restore_best_weights(model, s, {}, 1).empty());
-  fs::remove_all(dir);
 }
 
 TEST_CASE("best metric: strictly better counts, the direction follows the monitor mode, JSON keeps infinities") {

@@ -88,28 +88,26 @@ TEST_CASE("fit api: the model leaves fit in the mode it came in, after fit predi
 
 TEST_CASE("fit api: a step hook stops training with a checkpoint, and the run resumes bit-identical") {
   Setup s;
-  const fs::path straight_dir = temp_run("hook_straight"), dir = temp_run("hook_stop");
+  const TempDir straight_dir, dir;
   Model straight = small_unet();
-  fit(straight, s.train, &s.validation, s.options(straight_dir));
+  fit(straight, s.train, &s.validation, s.options(straight_dir.path()));
 
   Model first = small_unet();
-  FitOptions o = s.options(dir);
+  FitOptions o = s.options(dir.path());
   o.on_step_end = [](StepEnd& e) { e.stop_training = e.global_step == 7; };
   const FitResult r = fit(first, s.train, &s.validation, o);
   CHECK(r.stop == StopReason::Requested);
   CHECK(r.global_step == 7);
   CHECK(r.message.find("Stopped by a hook at epoch 2, step 2 (global step 7)") != std::string::npos);
-  CHECK(load_checkpoint(RunDir(dir).last_checkpoint()).state.at("global_step") == 7);
+  CHECK(load_checkpoint(RunDir(dir.path()).last_checkpoint()).state.at("global_step") == 7);
 
-  Model resumed = Model::from_config(read_run_config(dir).at("model"));
+  Model resumed = Model::from_config(read_run_config(dir.path()).at("model"));
   o.on_step_end = nullptr;
   o.resume = true;
   const FitResult done = fit(resumed, s.train, &s.validation, o);
   CHECK(done.stop == StopReason::Completed);
   CHECK(done.global_step == 15);
   CHECK(same_weights(straight, resumed));
-  fs::remove_all(dir);
-  fs::remove_all(straight_dir);
 }
 
 TEST_CASE("fit api: an epoch hook stops training after that epoch") {
@@ -158,9 +156,9 @@ TEST_CASE("fit api: signal handlers and the thread count are the application's u
 
 TEST_CASE("fit api: validation_split validates on the last fifth, and a run folder gets report.html") {
   Setup s;
-  const fs::path dir = temp_run("split_report");
+  const TempDir dir;
   Model model = small_unet();
-  FitOptions o = s.options(dir);
+  FitOptions o = s.options(dir.path());
   o.epochs = 2;
   o.validation_split = 0.2;  // of the 40 training samples: 32 train, samples 32..39 validate
   o.report_samples = 3;
@@ -168,7 +166,7 @@ TEST_CASE("fit api: validation_split validates on the last fifth, and a run fold
   REQUIRE(r.history.size() == 2);
   CHECK(r.history[1].metrics.count("val_loss") == 1);
   CHECK(r.monitor == "val_loss");
-  const nlohmann::json config = read_run_config(dir);
+  const nlohmann::json config = read_run_config(dir.path());
   CHECK(config.at("data").at("train_samples") == 32);
   CHECK(config.at("data").at("validation_samples") == 8);
   CHECK(config.at("fit").at("validation_split") == 0.2);
@@ -179,5 +177,4 @@ TEST_CASE("fit api: validation_split validates on the last fifth, and a run fold
   CHECK(count(html, " prediction' src='data:image/png;base64,") == 3);
   CHECK(html.find("&quot;validation_split&quot;: 0.2") != std::string::npos);
   CHECK(html.find(s.data->name(32)) != std::string::npos);  // the first validation sample
-  fs::remove_all(dir);
 }

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "data/synthetic.h"
-#include "layers/functional.h"
+#include "layers/layers.h"
 #include "layers/zoo.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -16,6 +16,7 @@
 #include "train/run_config.h"
 #include "train/signals.h"
 #include "tests/temp_dir.h"
+#include "tests/train/train_test_util.h"
 
 using namespace tg;
 using namespace tg::train;
@@ -30,20 +31,8 @@ std::string read_text(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-std::shared_ptr<data::SyntheticDataset> shapes(int size, size_t count, int classes = 2) {
-  data::SyntheticOptions o;
-  o.count = count;
-  o.height = o.width = size;
-  o.num_classes = classes;
-  o.seed = 11;
-  return std::make_shared<data::SyntheticDataset>(o);
-}
-
-std::vector<size_t> range(size_t begin, size_t end) {
-  std::vector<size_t> v;
-  for (size_t i = begin; i < end; ++i) v.push_back(i);
-  return v;
-}
+using tg::train::testing::range;
+using tg::train::testing::shapes;
 
 // A small run that exercises every generator: shuffling, augmentation, dropout, BN statistics, a schedule.
 struct SmallRun {

@@ -81,7 +81,7 @@ struct KillRun {
 
 // Everything whose state a checkpoint must carry, on at once: validation, a clipped AdamW whose rate a plateau
 // schedule halves (its wait counter running across epochs), early stopping with its own counter and the best
-// weights to restore, dropout, BN and augmentation. 6 epochs of 5 steps, a checkpoint every 2 steps.
+// weights to restore, dropout, BN and augmentation. Up to 6 epochs of 5 steps, a checkpoint every 2 steps.
 struct FullRun {
   std::shared_ptr<data::SyntheticDataset> data = [] {
     data::SyntheticOptions o;
@@ -112,9 +112,9 @@ struct FullRun {
                    {"global_clipnorm", 0.5},
                    {"schedule", {{"name", "reduce_on_plateau"}, {"monitor", "val_loss"}, {"patience", 2},
                                  {"factor", 0.5}, {"min_delta", 0.01}}}};
-    o.monitor = "val_mean_iou";
-    o.early_stopping_patience = 4;
-    o.early_stopping_min_delta = 0.01;
+    o.monitor = "val_mean_iou";  // improves by less than min_delta in epochs 3 and 4: stops after epoch 4
+    o.early_stopping_patience = 2;
+    o.early_stopping_min_delta = 0.02;
     o.restore_best_weights = true;
     o.run_dir = dir;
     o.resume = resume;
@@ -235,9 +235,10 @@ TEST_CASE("fit: killed inside checkpoint writes and resumed in fresh processes, 
   Model straight = f.model();
   const FitResult full = fit(straight, f.train, &f.validation, f.options(straight_dir, false));
   MESSAGE("uninterrupted: " << full.global_step << " steps, " << full.history.size() << " epochs, " << full.message);
+  // The run changed its rate on a plateau and stopped early, so both counters decide what happens after a resume.
   REQUIRE(full.global_step >= 20);
-  // The run changed its rate on a plateau, so the schedule's counters matter after a resume.
   CHECK(full.history.front().learning_rate != full.history.back().learning_rate);
+  CHECK(full.stop == StopReason::EarlyStopping);
 
   // Each fresh process is killed in its second checkpoint write, so the run resumes from nearly every checkpoint,
   // including ones where the plateau schedule and early stopping are counting epochs without improvement.
@@ -266,7 +267,7 @@ TEST_CASE("fit: killed inside checkpoint writes and resumed in fresh processes, 
     stopping_counting = stopping_counting || state.at("early_stopping").at("wait").get<int>() > 0;
   }
   MESSAGE("killed " << kills << " times inside a checkpoint write");
-  CHECK(kills >= 8);
+  CHECK(kills >= 6);
   CHECK(plateau_counting);
   CHECK(stopping_counting);
   for (const auto& e : fs::directory_iterator(checkpoints))  // the torn files were cleared away on resume

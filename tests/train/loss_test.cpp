@@ -4,7 +4,7 @@
 
 #include "autograd/ops.h"
 #include "data/batch.h"
-#include "layers/functional.h"
+#include "layers/layers.h"
 #include "train/loss.h"
 
 using namespace tg;

@@ -1,7 +1,5 @@
 // Small data and models shared by the tests of fit's units.
 #pragma once
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -9,17 +7,13 @@
 #include <vector>
 
 #include "data/synthetic.h"
-#include "layers/functional.h"
+#include "layers/layers.h"
 #include "layers/zoo.h"
+#include "tests/temp_dir.h"
 
 namespace tg::train::testing {
 
-inline std::filesystem::path temp_run(const std::string& name) {
-  std::filesystem::path d =
-      std::filesystem::temp_directory_path() / ("tg_units_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  return d;
-}
+using tg::testing::TempDir;
 
 inline std::shared_ptr<data::SyntheticDataset> shapes(int size, size_t count, int classes = 2) {
   data::SyntheticOptions o;

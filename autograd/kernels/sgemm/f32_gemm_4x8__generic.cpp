@@ -14,4 +14,27 @@ void f32_gemm_4x8__generic(int64_t kc, const float* a, const float* b, float* c,
   store_tile_scalar(sums, kCols, c, ldc, rows, cols, epilogue);
 }
 
+void f32_igemm_4x8__generic(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                            int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue) {
+  constexpr int64_t kRows = 4, kCols = 8;
+  float sums[kRows * kCols] = {};
+  for (int64_t t = 0; t < taps; ++t, a += kRows)
+    for (int64_t k = 0; k < channels; ++k, b += kCols)
+      for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t j = 0; j < kCols; ++j) sums[r * kCols + j] += a[r][k] * b[j];
+  store_tile_scalar(sums, kCols, c, ldc, rows, cols, epilogue);
+}
+
+void f32_outer_4x8__generic(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
+                            int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue) {
+  constexpr int64_t kRows = 4, kCols = 8;
+  float sums[kRows * kCols] = {};
+  for (int64_t p = 0; p < pixels; ++p, b += kCols) {
+    const float* ap = a[p] + offset;
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t j = 0; j < kCols; ++j) sums[r * kCols + j] += ap[r] * b[j];
+  }
+  store_tile_scalar(sums, kCols, c, ldc, rows, cols, epilogue);
+}
+
 }  // namespace tg::kernels

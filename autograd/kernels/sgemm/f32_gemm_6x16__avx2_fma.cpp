@@ -2,26 +2,31 @@
 // registers; per k, 2 loads of B, 6 broadcasts of A and 12 FMAs (Zen 3 and Haswell on: 2 FMA ports, 2 load ports).
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "autograd/kernels/sgemm_ukernel.h"
 
 namespace tg::kernels {
 
-__attribute__((target("avx2,fma"))) void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* c,
-                                                                 int64_t ldc, int64_t rows, int64_t cols,
-                                                                 const TileEpilogue& epilogue) {
-  constexpr int kRows = 6;
-  __m256 lo[kRows], hi[kRows];
+namespace {
+constexpr int kRows = 6;
+
+// One k step of the tile: B's two vectors of the step times the broadcast of each row's A value, a(r).
+template <class RowValue>
+__attribute__((target("avx2,fma"), always_inline)) inline void fma_step(const float* b, RowValue&& a, __m256* lo, __m256* hi) {
+  const __m256 b_lo = _mm256_load_ps(b), b_hi = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
-  for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += kRows, b += 16) {
-    const __m256 b_lo = _mm256_load_ps(b), b_hi = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) {
-      const __m256 ar = _mm256_broadcast_ss(a + r);
-      lo[r] = _mm256_fmadd_ps(ar, b_lo, lo[r]);
-      hi[r] = _mm256_fmadd_ps(ar, b_hi, hi[r]);
-    }
+  for (int r = 0; r < kRows; ++r) {
+    const __m256 ar = _mm256_broadcast_ss(a(r));
+    lo[r] = _mm256_fmadd_ps(ar, b_lo, lo[r]);
+    hi[r] = _mm256_fmadd_ps(ar, b_hi, hi[r]);
   }
+}
+
+// Stores the tile's sums through the epilogue: vector stores for a full tile, the scalar path at the edges of C.
+__attribute__((target("avx2,fma"), always_inline)) inline void store_tile(__m256* lo, __m256* hi, float* c, int64_t ldc,
+                                                                   int64_t rows, int64_t cols,
+                                                                   const TileEpilogue& epilogue) {
   if (rows == kRows && cols == 16) {
     const __m256 zero = _mm256_setzero_ps();
     const __m256 bias_lo = epilogue.bias ? _mm256_loadu_ps(epilogue.bias) : zero;
@@ -42,6 +47,37 @@ __attribute__((target("avx2,fma"))) void f32_gemm_6x16__avx2_fma(int64_t kc, con
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) _mm256_store_ps(sums + r * 16, lo[r]), _mm256_store_ps(sums + r * 16 + 8, hi[r]);
   store_tile_scalar(sums, 16, c, ldc, rows, cols, epilogue);
+}
+}  // namespace
+
+__attribute__((target("avx2,fma"))) void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* c,
+                                                 int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue) {
+  __m256 lo[kRows] = {}, hi[kRows] = {};
+  for (int64_t k = 0; k < kc; ++k, a += kRows, b += 16) fma_step(b, [a](int r) { return a + r; }, lo, hi);
+  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
+}
+
+__attribute__((target("avx2,fma"))) void f32_igemm_6x16__avx2_fma(int64_t taps, int64_t channels, const float* const* a,
+                                                  const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
+                                                  const TileEpilogue& epilogue) {
+  __m256 lo[kRows] = {}, hi[kRows] = {};
+  for (int64_t t = 0; t < taps; ++t, a += kRows) {
+    const float* row[kRows];
+    std::copy_n(a, kRows, row);
+    for (int64_t k = 0; k < channels; ++k, b += 16) fma_step(b, [&row, k](int r) { return row[r] + k; }, lo, hi);
+  }
+  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
+}
+
+__attribute__((target("avx2,fma"))) void f32_outer_6x16__avx2_fma(int64_t pixels, const float* const* a, int64_t offset,
+                                                  const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
+                                                  const TileEpilogue& epilogue) {
+  __m256 lo[kRows] = {}, hi[kRows] = {};
+  for (int64_t p = 0; p < pixels; ++p, b += 16) {
+    const float* ap = a[p] + offset;
+    fma_step(b, [ap](int r) { return ap + r; }, lo, hi);
+  }
+  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
 }
 
 }  // namespace tg::kernels

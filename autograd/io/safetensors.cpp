@@ -1,4 +1,4 @@
-#include "autograd/safetensors.h"
+#include "autograd/io/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

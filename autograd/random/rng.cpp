@@ -1,7 +1,8 @@
-#include "autograd/random.h"
+#include "autograd/random/rng.h"
 
 #include <cmath>
 
+#include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
 namespace tg {
@@ -33,7 +34,7 @@ void Rng::fill_uniform(Tensor& t, double lo, double hi) {
   const int64_t n = t.numel();
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data<T>();
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(lo + (hi - lo) * to_unit(at(base + i)));
   });
   state_.counter += static_cast<uint64_t>(n);
