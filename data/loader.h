@@ -31,8 +31,8 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int workers = 1;        // background threads; 0 = load on the calling thread
   int prefetch = 0;       // batches prepared ahead (the queue bound); 0 = 2 * max(workers, 1)
-  std::optional<AugmentOptions> augment{};  // training only; its presence also asks get() for random crops
-  std::vector<float> mean{}, std{};       // per channel, applied after augmentation; empty = images in [0, 1]
+  std::optional<AugmentOptions> augment;  // training only; its presence also asks get() for random crops
+  std::vector<float> mean, std;           // per channel, applied after augmentation; empty = images in [0, 1]
 };
 
 struct LoaderPosition {

@@ -25,14 +25,19 @@ int main(int argc, char** argv) {
   }
   const int num_classes = 3;
   Model model = unet({size, size, 1}, num_classes, /*base_filters=*/8, /*depth=*/2, /*dropout=*/0.0);
-  Adam optimizer(model.parameters(), {.learning_rate = 3e-3});
+  AdamOptions adam;
+  adam.learning_rate = 3e-3;
+  Adam optimizer(model.parameters(), adam);
 
   data::SyntheticOptions synthetic{.count = 96, .height = size, .width = size, .num_classes = num_classes, .seed = 1};
   auto train_set = std::make_shared<data::SyntheticDataset>(synthetic);
   synthetic.count = 16;
   synthetic.seed = 2;
   const data::SyntheticDataset held_out(synthetic);
-  data::DataLoader loader(train_set, data::all_indices(train_set->size()), {.batch_size = batch, .seed = 1});
+  data::LoaderOptions batches;
+  batches.batch_size = batch;
+  batches.seed = 1;
+  data::DataLoader loader(train_set, data::all_indices(train_set->size()), batches);
 
   // The held-out images as one batch, scored without recording a graph.
   Tensor images({16, size, size, 1}), labels({16, size, size});

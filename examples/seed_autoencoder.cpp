@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   // Denoising: noise of standard deviation 0.1, so returning the noisy input unchanged scores an MSE of 0.01.
   const double noise = 0.1;
   const Tensor train_images = synthetic_images(64, size, 1), test_images = synthetic_images(8, size, 2);
-  Adam optimizer(model.parameters(), {.learning_rate = 1e-3});
+  Adam optimizer(model.parameters());  // Keras's defaults: learning rate 1e-3
 
   std::printf("denoising %lldx%lld RGB shapes, noise sd %.2f, batch %lld, Adam 1e-3, MSE loss\n", (long long)size,
               (long long)size, noise, (long long)batch);

@@ -55,7 +55,7 @@ class Model {
   std::vector<Weight> trainable_weights() const;
   std::vector<Weight> non_trainable_weights() const;
   // What an optimizer updates (PyTorch's model.parameters()): the trainable weights, e.g.
-  // `tg::Adam optimizer(model.parameters(), {.learning_rate = 1e-3});`.
+  // `tg::Adam optimizer(model.parameters());`.
   std::vector<Parameter> parameters() const { return trainable_weights(); }
   int64_t count_params() const;
   int64_t count_trainable_params() const;

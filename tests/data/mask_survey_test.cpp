@@ -54,7 +54,7 @@ TEST_CASE("mask survey: index masks read as binary stop with an error that names
   CHECK(s.labels.at({7, 0}) == 2);
 }
 
-TEST_CASE("mask survey: 0/1 masks read with the default threshold are caught too; 0/255 and all-background are not") {
+TEST_CASE("mask survey: 0/1 masks read with the default threshold are caught too, 0/255 and all-background are not") {
   TempDir ones, binary, empty;
   write_index_set(ones.path(), 2);
   CHECK(error_of([&] { FolderDataset ds(options(ones.path(), false)); }).find("FolderOptions::num_classes = 2") !=
