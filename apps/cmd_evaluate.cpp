@@ -40,13 +40,13 @@ Command add_evaluate_command(CLI::App& app) {
     if (o->json) {
       nlohmann::ordered_json j;
       j["checkpoint"] = o->checkpoint;
-      j["samples"] = source.indices.empty() ? dataset->size() : source.indices.size();
+      j["samples"] = source.size();
       for (const auto& [k, v] : metrics) j[k] = v;
       std::cout << j.dump() << "\n";
       return 0;
     }
     std::printf("%s on %s (%zu samples)\n", o->checkpoint.c_str(), o->data.describe().c_str(),
-                source.indices.empty() ? dataset->size() : source.indices.size());
+                source.size());
     for (const auto& [k, v] : metrics) std::printf("  %-24s %.4f\n", k.c_str(), v);
     return 0;
   };

@@ -138,7 +138,7 @@ Command add_train_command(CLI::App& app) {
     fit.early_stopping_patience = run.patience;
     const int64_t steps = run.steps_per_epoch > 0
                               ? run.steps_per_epoch
-                              : static_cast<int64_t>((data.train.indices.size() + run.batch - 1) / run.batch);
+                              : static_cast<int64_t>((data.train.size() + run.batch - 1) / run.batch);
     fit.optimizer = optimizer_config(run, steps * run.epochs);
     fit.progress = run.progress == "bar"     ? train::ProgressMode::Bar
                    : run.progress == "lines" ? train::ProgressMode::Lines

@@ -140,6 +140,27 @@ TEST_CASE("cli: palette masks with an ignore value, resized, on 2 threads and 2 
   for (double loss : m.at("loss")) CHECK(std::isfinite(loss));
 }
 
+TEST_CASE("cli: a cosine schedule spans the whole run when every sample trains (no validation split)") {
+  // With no validation split the training source lists no indices ("every sample"); the schedule's length must
+  // still count the samples, not the empty index list (which made the rate collapse after one step).
+  TempDir tmp;
+  write_palette_dataset(tmp / "data", 4);
+  const fs::path run = tmp / "run";
+  const Result r = run_cli(train_args({"--data", (tmp / "data").string(), "--mask",
+                                       "palette:" + (tmp / "data" / "palette.json").string(), "--ignore-index",
+                                       "255", "--fit", "resize", "--batch", "2", "--epochs", "3", "--val-split", "0",
+                                       "--lr", "0.01", "--seed", "3", "--schedule", "cosine", "--out", run.string()}),
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(read_json(run / "config.json")["data"]["train_samples"] == 4);
+  const auto m = read_metrics(run / "metrics.csv");
+  REQUIRE(m.at("learning_rate").size() == 3);
+  for (size_t e = 0; e < 3; ++e) {
+    const double step = 2.0 * static_cast<double>(e + 1) - 1.0;
+    CHECK(m.at("learning_rate")[e] == doctest::Approx(0.01 * 0.5 * (1 + std::cos(M_PI * step / 6.0))).epsilon(1e-9));
+  }
+}
+
 TEST_CASE("cli: predict --fit resize runs the model on the image scaled to its input, --fit tile at full size") {
   TempDir tmp;
   const fs::path run = tmp / "run";
