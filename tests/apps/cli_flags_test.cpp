@@ -76,10 +76,7 @@ TEST_CASE("cli: SIGTERM during training exits 143 after writing a checkpoint") {
                                           "--checkpoint-every", "1", "--out", run.string()}),
                               log);
   const fs::path last = run / "checkpoints" / "last.safetensors";
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(last) && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const bool started = fs::exists(last);
+  const bool started = wait_for_file(last);
   REQUIRE(::kill(pid, SIGTERM) == 0);
   const int status = wait_cli(pid);
   const std::string output = read_text(log);

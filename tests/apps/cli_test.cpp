@@ -484,11 +484,7 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
                            run.string()});
   const pid_t pid = spawn_cli(args, log);
   const fs::path last = run / "checkpoints" / "last.safetensors";
-  // Polls for the first checkpoint; 50 epochs take far longer than this wait, so the signal lands mid-run.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(last) && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const bool started = fs::exists(last);
+  const bool started = wait_for_file(last);
   REQUIRE(::kill(pid, SIGINT) == 0);
   const int status = wait_cli(pid);
   const std::string output = read_text(log);

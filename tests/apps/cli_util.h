@@ -82,6 +82,16 @@ inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log
 }
 
 // The exit status as a shell reports it: the code, or 128 + the signal that ended the process.
+
+// Polls until `path` exists or `seconds` pass (a signal test waits for the first checkpoint so the signal lands
+// mid-run); returns whether it appeared.
+inline bool wait_for_file(const std::filesystem::path& path, int seconds = 120) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return std::filesystem::exists(path);
+}
+
 inline int wait_cli(pid_t pid) {
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
