@@ -475,6 +475,41 @@ TEST_CASE("cli: train --resume RUN_DIR --epochs N extends a finished run to N ep
   CHECK(read_text(run / "config.json") == config_before);
 }
 
+TEST_CASE("cli: train --resume refuses saved settings that the flags would refuse, naming config.json and the flag") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  REQUIRE(train_tiny(run, tmp.path(), {"--epochs", "1", "--synthetic-count", "24"}).status == 0);
+  const std::string original = read_text(run / "config.json");
+  struct Edit {
+    const char* section;  // "" = the command's top level
+    const char* key;
+    nlohmann::json value;
+    const char* expected;
+  };
+  for (const Edit& e : {Edit{"", "batch", 0, "--batch: 0 is not above 0"},            // was SIGFPE (exit 136)
+                        Edit{"", "lr", -1.0, "--lr: -1"},
+                        Edit{"", "workers", -3, "--workers: -3 is below 0"},
+                        Edit{"data", "fit", "zoom", "--fit: zoom not in {resize,crop}"},
+                        Edit{"model", "filters", 5000000, "--filters: Value 5000000 not in range 1 to 4096"},
+                        Edit{"", "batch", "two", "wrong type"}}) {
+    CAPTURE(e.key);
+    nlohmann::json config = nlohmann::json::parse(original);
+    nlohmann::json& section = *e.section ? config["command"][e.section] : config["command"];
+    section[e.key] = e.value;
+    write_text(run / "config.json", config.dump(2));
+    const Result r = run_cli({"train", "--resume", run.string(), "--epochs", "2", "--progress", "none"}, tmp.path());
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(contains(r.output, "config.json"), r.output);
+    CHECK_MESSAGE(contains(r.output, e.expected), r.output);
+    CHECK(read_csv(run / "metrics.csv").size() == 1);  // nothing trained
+  }
+  // Range errors name the bound, not DBL_MAX in 300 digits.
+  const Result lr = run_cli({"train", "--out", (tmp / "other").string(), "--lr", "0"}, tmp.path());
+  CHECK(lr.status == 2);
+  CHECK(contains(lr.output, "--lr: 0 is not above 0"));
+  CHECK(lr.output.size() < 200);
+}
+
 TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint and says how to resume") {
   TempDir tmp;
   const fs::path run = tmp / "run", log = tmp / "train.log";
