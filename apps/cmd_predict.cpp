@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "apps/commands.h"
+#include "apps/train_data.h"
 #include "data/image_io.h"
 #include "train/predict.h"
 #include "train/render.h"
@@ -65,6 +66,7 @@ Command add_predict_command(CLI::App& app) {
       ->check(CLI::IsMember({"tile", "resize"}));
   cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels (default: a quarter of the input size)");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  add_image_limit_option(*cmd);
   return [o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
     Model model = load_model(o->checkpoint);

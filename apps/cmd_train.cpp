@@ -153,9 +153,10 @@ Command add_train_command(CLI::App& app) {
       for (const CLI::Option* opt : cmd->get_options()) {
         const std::string name = opt->get_name();
         if (opt->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
-            name != "--progress" && name != "--workers")
+            name != "--progress" && name != "--workers" && name != "--max-image-pixels")
           throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --threads, "
-                                           "--workers and --progress can); start a new run with --out instead");
+                                           "--workers, --max-image-pixels and --progress can); start a new run "
+                                           "with --out instead");
       }
       const nlohmann::json saved = train::read_run_config(o->resume);
       if (!saved.contains("command"))
