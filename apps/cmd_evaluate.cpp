@@ -6,6 +6,7 @@
 #include "apps/commands.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 
 namespace tg::app {
@@ -29,7 +30,7 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
   return [o] {
     if (o->threads > 0) set_num_threads(o->threads);
-    Model model = load_model(o->checkpoint);
+    Model model = train::load_trained_model(o->checkpoint);
     const Shape input = model.input_shape();
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
     auto dataset = make_dataset(o->data, input, classes, o->seed);

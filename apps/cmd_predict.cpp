@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "apps/train_data.h"
 #include "data/image_io.h"
+#include "train/checkpoint.h"
 #include "train/predict.h"
 #include "train/render.h"
 
@@ -69,7 +70,7 @@ Command add_predict_command(CLI::App& app) {
   add_image_limit_option(*cmd);
   return [o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
-    Model model = load_model(o->checkpoint);
+    Model model = train::load_trained_model(o->checkpoint);
     train::PredictImageOptions options;
     const std::string fit = o->fit.empty() ? default_fit(o->checkpoint) : o->fit;
     if (fit != "tile" && fit != "resize")

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cli_util.h"
+#include "train/checkpoint.h"
 #include "train/fit.h"
 
 using namespace tg::cli_test;
@@ -280,6 +281,41 @@ TEST_CASE("cli: report.html holds the loss curves, sample grid, model summary an
   CHECK(contains(html.substr(config), "&quot;seed&quot;: 11"));
   CHECK(contains(html, "epoch 2 of 2"));
   CHECK_FALSE(contains(html, "<script"));
+}
+
+TEST_CASE("cli: predict, evaluate and summary refuse a damaged checkpoint and one with NaN weights, naming the file") {
+  TempDir tmp;
+  const fs::path good = trained_checkpoint(tmp);
+  write_grey_png(tmp / "in" / "a.png", 32, 32);
+  // One bit flipped near the end of the data: what resume already refused.
+  std::string bytes = read_text(good);
+  bytes[bytes.size() - 5] = static_cast<char>(bytes[bytes.size() - 5] ^ 0x10);
+  write_text(tmp / "flipped.safetensors", bytes);
+  // A diverged run's checkpoint: NaN in a weight, with a checksum that matches.
+  tg::train::Checkpoint diverged = tg::train::load_checkpoint(good);
+  const auto kernel = std::find_if(diverged.tensors.begin(), diverged.tensors.end(),
+                                   [](const tg::NamedTensor& t) { return t.name.ends_with("/kernel"); });
+  REQUIRE(kernel != diverged.tensors.end());
+  kernel->tensor.set_flat(3, std::nan(""));
+  tg::train::save_checkpoint(tmp / "nan.safetensors", diverged);
+
+  for (const auto& [file, expected] : {std::pair<std::string, std::string>{"flipped.safetensors", "checksum"},
+                                       {"nan.safetensors", "NaN or infinite values"}}) {
+    const std::string path = (tmp / file).string();
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"predict", "--checkpoint", path, "--input", (tmp / "in").string(), "--out",
+                                   (tmp / "out").string()},
+          std::vector<std::string>{"evaluate", "--checkpoint", path, "--synthetic-count", "4"},
+          std::vector<std::string>{"summary", "--checkpoint", path}}) {
+      CAPTURE(args[0]);
+      const Result r = run_cli(args, tmp.path());
+      check_one_error_line(r, path);
+      CHECK_MESSAGE(contains(r.output, expected), r.output);
+    }
+  }
+  CHECK_FALSE(fs::exists(tmp / "out" / "a_mask.png"));
+  // The undamaged file still works for all three.
+  CHECK(run_cli({"summary", "--checkpoint", good.string()}, tmp.path()).status == 0);
 }
 
 TEST_CASE("cli: predict writes NAME_mask.png and NAME_overlay.png at each input's size, tiling large inputs") {
