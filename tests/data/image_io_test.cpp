@@ -70,7 +70,7 @@ TEST_CASE("image_io: unreadable, empty, truncated and missing files name the fil
   CHECK(tg::testing::error_of([&] { read_image(tmp / "cut.png"); }).find("truncated") != std::string::npos);
 }
 
-TEST_CASE("image_io: a header declaring too many pixels is refused before decoding; the limit can be raised") {
+TEST_CASE("image_io: a header declaring too many pixels is refused before decoding and the limit can be raised") {
   TempDir tmp;
   // A 57-byte PNG whose header claims 20000x20000 grey pixels (400 MB decoded); stb_image skips chunk CRCs.
   const auto be32 = [](std::string& out, uint32_t v) {
