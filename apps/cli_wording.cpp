@@ -37,5 +37,6 @@ CLI::Validator number_at_least(double bound, bool strict, const char* name) {
 
 const CLI::Validator kPositive = number_at_least(0, true, "POSITIVE");
 const CLI::Validator kNonNegative = number_at_least(0, false, "NONNEGATIVE");
+const CLI::Validator kThreadCount = CLI::Range(0, 1024);
 
 }  // namespace tg::app

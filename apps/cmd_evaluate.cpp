@@ -25,8 +25,8 @@ Command add_evaluate_command(CLI::App& app) {
   add_data_options(*cmd, o->data);
   cmd->add_option("--names", o->names, "Evaluate only these file stems, e.g. 25-29 (membrane's held-out images)");
   cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(kPositive);
-  cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
   return [o] {
     if (o->threads > 0) set_num_threads(o->threads);

@@ -81,8 +81,10 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--patience", o.patience, "Early stopping after this many epochs without improvement (0 = off)");
   cmd.add_option("--keep-last", o.keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
   cmd.add_option("--checkpoint-every", o.checkpoint_every, "Also checkpoint every N steps within an epoch");
-  cmd.add_option("--seed", o.seed, "Seed for weights, data order, augmentation and dropout")->capture_default_str();
-  cmd.add_option("--threads", o.threads, "Compute threads (default: all cores; the results do not depend on it)");
+  cmd.add_option("--seed", o.seed, "Seed for weights, data order, augmentation and dropout")
+      ->capture_default_str()->check(kNonNegative);
+  cmd.add_option("--threads", o.threads, "Compute threads (default: all cores; the results do not depend on it)")
+      ->check(kThreadCount);
   cmd.add_option("--workers", o.workers, "Data-loading threads")->capture_default_str()->check(kNonNegative);
   cmd.add_option("--report-samples", o.report_samples, "Validation samples shown in report.html")->capture_default_str();
   cmd.add_option("--progress", o.progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")

@@ -105,8 +105,12 @@ TrainingData make_training_data(const DataOptions& o, ModelOptions& model, uint6
   TrainingData out;
   const int classes = dataset_classes(model);
   if (o.data == "synthetic") {
+    if (!o.val.empty())
+      throw std::invalid_argument("--val " + o.val + " is a validation folder, which needs --data FOLDER; the "
+                                  "synthetic set holds out --val-split or --val-names");
     auto all = synthetic(model.input_shape(), classes, o.synthetic_count, seed);
-    const data::Split split = data::split_by_fraction(all->size(), o.val_split, seed);
+    const data::Split split = o.val_names.empty() ? data::split_by_fraction(all->size(), o.val_split, seed)
+                                                  : data::split_by_names(*all, data::parse_name_list(o.val_names));
     out.train = {all, split.train};
     if (!split.validation.empty()) out.validation = {all, split.validation};
     out.predict_fit = "tile";

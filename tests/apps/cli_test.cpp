@@ -283,6 +283,51 @@ TEST_CASE("cli: report.html holds the loss curves, sample grid, model summary an
   CHECK_FALSE(contains(html, "<script"));
 }
 
+TEST_CASE("cli: out-of-range threads, seeds, overlaps and clashing predict inputs are refused, naming the flag") {
+  TempDir tmp;
+  for (const auto& [args, expected] :
+       {std::pair<std::vector<std::string>, std::string>{{"train", "--threads", "10000", "--out", "x"}, "--threads"},
+        {{"train", "--threads", "-1", "--out", "x"}, "--threads"},
+        {{"train", "--seed", "-1", "--out", "x"}, "--seed: -1 is below 0"},
+        {{"evaluate", "--checkpoint", "/dev/null", "--seed", "-5"}, "--seed"},
+        {{"predict", "--checkpoint", "/dev/null", "--input", "/dev/null", "--out", "o", "--overlap", "-3"},
+         "--overlap: -3 is below 0"}}) {
+    const std::string command = args[0] + " " + args[1] + " " + args[2];
+    CAPTURE(command);
+    const Result r = run_cli(args, tmp.path());
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(contains(r.output, expected), r.output);
+    CHECK_FALSE(fs::exists(tmp / "x"));
+  }
+  const fs::path checkpoint = trained_checkpoint(tmp);  // a 32x32 input
+  write_grey_png(tmp / "in" / "a.png", 40, 40);
+  const auto predict = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"predict", "--checkpoint", checkpoint.string(), "--input", (tmp / "in").string(),
+                                     "--out", (tmp / "out").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args, tmp.path());
+  };
+  // An overlap as large as the tile made the stride 1 (28 s for one image); now it is named.
+  check_one_error_line(predict({"--overlap", "32"}), "overlap 32: tiles of 32x32 can share 0 to 31 pixels");
+  CHECK(predict({"--overlap", "31"}).status == 0);
+  // a.png and a.bmp would both become a_mask.png.
+  fs::copy_file(tmp / "in" / "a.png", tmp / "in" / "a.bmp");
+  fs::remove_all(tmp / "out");
+  check_one_error_line(predict({}), "a.bmp and a.png would both be written as a_mask.png");
+  CHECK_FALSE(fs::exists(tmp / "out" / "a_mask.png"));
+}
+
+TEST_CASE("cli: --val-names holds out synthetic samples by their zero-padded stems, --val needs a folder") {
+  TempDir tmp;
+  const Result r = train_tiny(tmp / "run", tmp.path(),
+                              {"--epochs", "1", "--synthetic-count", "10", "--val-names", "00007-00009"});
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto config = read_json(tmp / "run" / "config.json");
+  CHECK(config["data"]["validation_samples"] == 3);
+  CHECK(config["data"]["train_samples"] == 7);
+  check_one_error_line(train_tiny(tmp / "run2", tmp.path(), {"--val", (tmp / "elsewhere").string()}), "--val");
+}
+
 TEST_CASE("cli: predict, evaluate and summary refuse a damaged checkpoint and one with NaN weights, naming the file") {
   TempDir tmp;
   const fs::path good = trained_checkpoint(tmp);
