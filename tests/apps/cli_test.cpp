@@ -137,6 +137,10 @@ TEST_CASE("cli: runtime failures exit 1 with one line naming the file or value")
     CHECK(r.status == 1);
     CHECK(contains(r.output, (tmp / "run").string()));
     CHECK(contains(r.output, "resume"));
+    CHECK(contains(r.output, "overwrite"));
+    const Result replaced = train_tiny(tmp / "run", tmp.path(),
+                                       {"--classes", "3", "--epochs", "1", "--synthetic-count", "48", "--overwrite"});
+    CHECK_MESSAGE(replaced.status == 0, replaced.output);
   }
   {
     INFO("evaluation data folder that does not exist");
@@ -228,7 +232,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
   // Every flag of `train --help` that shapes the run is recorded (display and location flags aside).
   const Result help = run_cli({"train", "--help"}, tmp.path());
   REQUIRE(help.status == 0);
-  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels"};
+  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite"};
   std::set<std::string> flags;
   const std::regex flag("--([a-z][a-z-]*)");
   for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), flag); it != std::sregex_iterator(); ++it) {
