@@ -16,13 +16,13 @@ using namespace tg::cli_test;
 
 namespace {
 
-const std::vector<std::string> kTiny = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
+const std::vector<std::string> kTinyRun = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
                                         "--progress", "none"};
 
 // A tiny U-Net trained on the synthetic set into `run`.
 Result train_tiny(const fs::path& run, const fs::path& scratch, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--out", run.string()});
   return run_cli(args, scratch);
@@ -38,8 +38,6 @@ fs::path trained_checkpoint(const TempDir& tmp) {
   REQUIRE_MESSAGE(r.status == 0, r.output);
   return run / "checkpoints" / "best.safetensors";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The only line of a runtime failure: "tapegrad: error: ..." naming `what`.
 void check_one_error_line(const Result& r, const std::string& what) {
@@ -599,7 +597,7 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
   TempDir tmp;
   const fs::path run = tmp / "run", log = tmp / "train.log";
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), {"--epochs", "50", "--synthetic-count", "64", "--checkpoint-every", "1", "--out",
                            run.string()});
   const pid_t pid = spawn_cli(args, log);

@@ -26,12 +26,9 @@ namespace {
 
 using tg::testing::TempDir;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
+using tg::train::testing::bit_equal;
 using tg::train::testing::range;
+using tg::train::testing::read_text;
 using tg::train::testing::shapes;
 
 // A small run that exercises every generator: shuffling, augmentation, dropout, BN statistics, a schedule.
@@ -62,10 +59,6 @@ struct SmallRun {
     return o;
   }
 };
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
-}
 
 // Every tensor (weights, BN statistics, optimizer moments) and the optimizer's scalars, bit for bit.
 void check_same_checkpoint(const fs::path& a_path, const fs::path& b_path) {
