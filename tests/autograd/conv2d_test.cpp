@@ -276,10 +276,10 @@ TEST_CASE("conv2d with the ReLU fused: gradcheck, with and without bias, over st
     bool bias;
   };
   const std::vector<Case> cases = {
-      {"k3 s1 same, bias", {3, 3}, options({1, 1}, Padding::Same), true},
-      {"k3 s1 same, no bias", {3, 3}, options({1, 1}, Padding::Same), false},
-      {"k2 s2 valid, bias", {2, 2}, options({2, 2}, Padding::Valid), true},
-      {"1x1 pointwise, bias", {1, 1}, options({1, 1}, Padding::Valid), true},
+      {"k3 s1 same, bias", {3, 3}, conv_options({1, 1}, Padding::Same), true},
+      {"k3 s1 same, no bias", {3, 3}, conv_options({1, 1}, Padding::Same), false},
+      {"k2 s2 valid, bias", {2, 2}, conv_options({2, 2}, Padding::Valid), true},
+      {"1x1 pointwise, bias", {1, 1}, conv_options({1, 1}, Padding::Valid), true},
   };
   for (Case c : cases) {
     CAPTURE(c.name);
@@ -311,7 +311,7 @@ TEST_CASE("conv2d with the ReLU fused: bit for bit relu(conv2d(...)), values and
     const Tensor gy = random_tensor({2, 11, 13, 19}, 44).to(dtype);
     // Value for an input, then the three gradients for the clean input (a NaN would spread through them all).
     auto run = [&](bool fused, const Tensor& input) {
-      Conv2DOptions o = options({1, 1}, Padding::Same);
+      Conv2DOptions o = conv_options({1, 1}, Padding::Same);
       o.relu = fused;
       Variable xv(input, true), wv(w, true), bv(b, true);
       Variable y = fused ? conv2d(xv, wv, bv, o) : relu(conv2d(xv, wv, bv, o));
