@@ -267,3 +267,76 @@ TEST_CASE("conv2d and conv2d_transpose: bitwise the same result for any thread c
     CHECK(one[2] == many[2]);
   }
 }
+
+TEST_CASE("conv2d with the ReLU fused: gradcheck, with and without bias, over strides and padding") {
+  struct Case {
+    const char* name;
+    std::array<int, 2> kernel;
+    Conv2DOptions options;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {"k3 s1 same, bias", {3, 3}, conv_options({1, 1}, Padding::Same), true},
+      {"k3 s1 same, no bias", {3, 3}, conv_options({1, 1}, Padding::Same), false},
+      {"k2 s2 valid, bias", {2, 2}, conv_options({2, 2}, Padding::Valid), true},
+      {"1x1 pointwise, bias", {1, 1}, conv_options({1, 1}, Padding::Valid), true},
+  };
+  for (Case c : cases) {
+    CAPTURE(c.name);
+    c.options.relu = true;
+    const Conv2DOptions o = c.options;
+    // Inputs away from zero so that no pre-activation lies within the finite-difference step of the ReLU's kink.
+    std::vector<Tensor> inputs = {random_tensor({2, 6, 5, 3}, 31), random_tensor({c.kernel[0], c.kernel[1], 3, 4}, 32)};
+    if (c.bias) inputs.push_back(random_tensor({4}, 33));
+    expect_gradcheck(
+        [o](const std::vector<Variable>& in) { return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Variable(), o); },
+        inputs);
+    // Some outputs are clipped, so the ReLU's gradient is really exercised.
+    const Variable y = conv2d(Variable(inputs[0]), Variable(inputs[1]), c.bias ? Variable(inputs[2]) : Variable(), o);
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < y.value().numel(); ++i) zeros += y.value().data<double>()[i] == 0.0;
+    CHECK(zeros > 0);
+    CHECK(zeros < y.value().numel());
+  }
+}
+
+TEST_CASE("conv2d with the ReLU fused: bit for bit relu(conv2d(...)), values and gradients, float32 and float64") {
+  for (DType dtype : {DType::F32, DType::F64}) {
+    CAPTURE(dtype_name(dtype));
+    // 19 channels: tiles at the edge of the output take the kernels' scalar path, the others their vector path.
+    const Tensor x = random_tensor({2, 11, 13, 7}, 41).to(dtype), w = random_tensor({3, 3, 7, 19}, 42, -0.5, 0.5).to(dtype);
+    const Tensor b = random_tensor({19}, 43).to(dtype);
+    Tensor x_nan = x.clone();  // a NaN in the input passes through to the output, as through relu()
+    x_nan.set_flat(5, std::nan(""));
+    const Tensor gy = random_tensor({2, 11, 13, 19}, 44).to(dtype);
+    // Value for an input, then the three gradients for the clean input (a NaN would spread through them all).
+    auto run = [&](bool fused, const Tensor& input) {
+      Conv2DOptions o = conv_options({1, 1}, Padding::Same);
+      o.relu = fused;
+      Variable xv(input, true), wv(w, true), bv(b, true);
+      Variable y = fused ? conv2d(xv, wv, bv, o) : relu(conv2d(xv, wv, bv, o));
+      y.backward(gy);
+      return std::vector<Tensor>{y.value(), xv.grad(), wv.grad(), bv.grad()};
+    };
+    const auto separate_nan = run(false, x_nan), fused_nan = run(true, x_nan);
+    // Identical values, NaN for NaN and the sign of zeros included.
+    int64_t differ = 0, nans = 0;
+    for (int64_t i = 0; i < fused_nan[0].numel(); ++i) {
+      const double a = separate_nan[0].flat(i), f = fused_nan[0].flat(i);
+      nans += std::isnan(f);
+      differ += std::isnan(a) != std::isnan(f) || (!std::isnan(a) && (a != f || std::signbit(a) != std::signbit(f)));
+    }
+    CHECK(differ == 0);
+    CHECK(nans > 0);
+    const auto separate = run(false, x), fused = run(true, x);
+    for (size_t i = 0; i < separate.size(); ++i) CHECK(separate[i].to_vector() == fused[i].to_vector());
+  }
+}
+
+TEST_CASE("conv2d_transpose: the fused ReLU is refused with a clear error") {
+  Conv2DTransposeOptions o;
+  o.relu = true;
+  CHECK_THROWS_WITH_AS(conv2d_transpose(Variable(Tensor({1, 4, 4, 3})), Variable(Tensor({2, 2, 5, 3})), Variable(), o),
+                       doctest::Contains("conv2d_transpose: the fused ReLU (ConvOptions::relu) is an option of conv2d only"),
+                       std::invalid_argument);
+}
