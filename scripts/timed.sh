@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# timed.sh LABEL RECORD COMMAND...: runs COMMAND, then prints and appends to RECORD one line saying how many minutes
-# of wall time it took (make test prints the build's and the tests' lines again at the end). Keeps COMMAND's status.
+# timed.sh LABEL RECORD COMMAND...: runs COMMAND, then prints and appends to RECORD one line saying how long it took
+# in wall time (make test prints the lines again at the end). Keeps COMMAND's exit status.
 set -uo pipefail
 label=$1 record=$2
 shift 2
@@ -8,7 +8,8 @@ start=$(date +%s.%N)
 "$@"
 status=$?
 line=$(awk -v s="$start" -v e="$(date +%s.%N)" -v l="$label" -v st="$status" \
-  'BEGIN { printf "%s: %.1f minutes%s", l, (e - s) / 60, (st == 0 ? "" : " (failed, exit status " st ")") }')
+  'BEGIN { t = e - s; printf (t < 60 ? "%s: %.0f seconds%s" : "%s: %.1f minutes%s"), l, (t < 60 ? t : t / 60),
+          (st == 0 ? "" : " (failed, exit status " st ")") }')
 echo "$line"
 mkdir -p "$(dirname "$record")"
 echo "$line" >>"$record"
