@@ -147,6 +147,8 @@ Model load_model(const std::filesystem::path& path) {
   std::optional<Model> model;
   try {
     model.emplace(Model::from_config(config));
+  } catch (const std::invalid_argument& e) {  // the type callers (and tests) tell config errors by
+    throw std::invalid_argument(path.string() + ": its model config cannot be built: " + e.what());
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": its model config cannot be built: " + e.what());
   }

@@ -188,7 +188,7 @@ TEST_CASE("load_model names the file whose model config cannot be built, and ref
   const auto keras = tmp / "keras.safetensors";
   save_safetensors(keras, {}, {{"tapegrad.model", R"({"format": "keras"})"}});
   CHECK_THROWS_WITH_AS(load_model(keras), doctest::Contains((keras.string() + ": its model config").c_str()),
-                       std::runtime_error);
+                       std::invalid_argument);
 
   auto x = Input({4, 4, 1});
   Model m(x, Conv2D(2, 3).padding("same")(x), 1, "tiny");
