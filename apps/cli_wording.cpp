@@ -22,4 +22,21 @@ std::string in_cli_terms(const std::string& message) {
   return out;
 }
 
+namespace {
+CLI::Validator number_at_least(double bound, bool strict, const char* name) {
+  return CLI::Validator(
+      [bound, strict](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value)) return text + " is not a number";
+        if (strict ? value > bound : value >= bound) return {};
+        return text + (strict ? " is not above " : " is below ") + CLI::detail::to_string(bound);
+      },
+      name);
+}
+}  // namespace
+
+const CLI::Validator kPositive = number_at_least(0, true, "POSITIVE");
+const CLI::Validator kNonNegative = number_at_least(0, false, "NONNEGATIVE");
+const CLI::Validator kThreadCount = CLI::Range(0, 1024);
+
 }  // namespace tg::app

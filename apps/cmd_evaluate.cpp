@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include "apps/cli_wording.h"
 #include "apps/commands.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 
 namespace tg::app {
@@ -22,13 +24,13 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint or weights file")->required()->check(CLI::ExistingFile);
   add_data_options(*cmd, o->data);
   cmd->add_option("--names", o->names, "Evaluate only these file stems, e.g. 25-29 (membrane's held-out images)");
-  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(kPositive);
+  cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
   return [o] {
     if (o->threads > 0) set_num_threads(o->threads);
-    Model model = load_model(o->checkpoint);
+    Model model = train::load_trained_model(o->checkpoint);
     const Shape input = model.input_shape();
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
     auto dataset = make_dataset(o->data, input, classes, o->seed);

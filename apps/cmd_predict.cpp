@@ -1,13 +1,17 @@
 // tapegrad predict: masks (and overlays) for one image or a folder of images, at each input's original size.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
+#include "apps/cli_wording.h"
 #include "apps/commands.h"
+#include "apps/train_data.h"
 #include "data/image_io.h"
+#include "train/checkpoint.h"
 #include "train/predict.h"
 #include "train/render.h"
 
@@ -39,6 +43,13 @@ std::vector<fs::path> list_inputs(const fs::path& input) {
     if (entry.is_regular_file() && data::is_image_extension(entry.path())) files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   if (files.empty()) throw std::runtime_error(input.string() + ": no images (png, jpg, bmp, tga) in this folder");
+  // a.png and a.bmp would both write a_mask.png, the second replacing the first: refuse before writing anything.
+  std::map<fs::path, fs::path> by_stem;
+  for (const fs::path& file : files)
+    if (auto [it, added] = by_stem.emplace(file.stem(), file); !added)
+      throw std::runtime_error(input.string() + ": " + it->second.filename().string() + " and " +
+                               file.filename().string() + " would both be written as " +
+                               file.stem().string() + "_mask.png; rename one or predict them separately");
   return files;
 }
 }  // namespace
@@ -63,11 +74,13 @@ Command add_predict_command(CLI::App& app) {
                   "resize (to the input size and back). Default: resize when the run trained on resized images, "
                   "else tile")
       ->check(CLI::IsMember({"tile", "resize"}));
-  cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels (default: a quarter of the input size)");
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels (default: a quarter of the input size)")
+      ->check(kNonNegative);
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
+  add_image_limit_option(*cmd);
   return [o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
-    Model model = load_model(o->checkpoint);
+    Model model = train::load_trained_model(o->checkpoint);
     train::PredictImageOptions options;
     const std::string fit = o->fit.empty() ? default_fit(o->checkpoint) : o->fit;
     if (fit != "tile" && fit != "resize")

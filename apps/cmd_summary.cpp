@@ -5,6 +5,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "layers/model.h"
+#include "train/checkpoint.h"
 #include "train/fit.h"
 
 namespace tg::app {
@@ -19,7 +20,7 @@ Command add_summary_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   return [=] {
     if (!checkpoint->empty()) {
-      load_model(*checkpoint).print_summary(std::cout);
+      train::load_trained_model(*checkpoint).print_summary(std::cout);
       return 0;
     }
     build_model(*model).print_summary(std::cout);

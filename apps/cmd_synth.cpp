@@ -1,6 +1,7 @@
 // tapegrad synth: writes the built-in synthetic dataset as image/mask PNG folders, the layout `train` reads.
 #include <iostream>
 
+#include "apps/cli_wording.h"
 #include "apps/commands.h"
 #include "data/synthetic.h"
 #include "data/write_dataset.h"
@@ -13,7 +14,7 @@ Command add_synth_command(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   auto size = std::make_shared<int>(128);
   cmd->add_option("--out", *out, "Folder to create (must not already hold images or masks)")->required();
-  cmd->add_option("--count", options->count, "Number of image/mask pairs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--count", options->count, "Number of image/mask pairs")->capture_default_str()->check(kPositive);
   cmd->add_option("--size", *size, "Height and width in pixels")->capture_default_str()->check(CLI::Range(8, 8192));
   cmd->add_option("--classes", options->num_classes, "Classes including the background (class 0)")
       ->capture_default_str()->check(CLI::Range(2, 255));

@@ -1,10 +1,12 @@
 // tapegrad train: a zoo model on a folder of images and masks (or the built-in synthetic set), with
 // validation, checkpoints, metric logs and an HTML report in RUN_DIR; `--resume RUN_DIR` continues a run.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "apps/cli_wording.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/train_data.h"
@@ -57,43 +59,99 @@ nlohmann::json optimizer_config(const TrainOptions& o, int64_t total_steps) {
   return opt;
 }
 
+// Every setting of a run, as flags: the command line and a resumed run's saved settings pass through the same checks.
+void add_train_options(CLI::App& cmd, TrainOptions& o) {
+  add_model_options(cmd, o.model);
+  add_data_options(cmd, o.data);
+  cmd.add_option("--epochs", o.epochs, "Epochs (with --resume: the new total)")->capture_default_str()->check(kPositive);
+  cmd.add_option("--batch", o.batch, "Batch size")->capture_default_str()->check(kPositive);
+  cmd.add_option("--steps-per-epoch", o.steps_per_epoch, "Steps per epoch (default: one pass over the training set)")
+      ->check(kNonNegative);
+  cmd.add_option("--lr", o.lr, "Learning rate")->capture_default_str()->check(kPositive);
+  cmd.add_option("--optimizer", o.optimizer, "adam (Keras defaults), adamw or sgd (momentum 0.9)")
+      ->capture_default_str()->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+  cmd.add_option("--weight-decay", o.weight_decay, "Decoupled weight decay (adamw)")->check(kNonNegative);
+  cmd.add_option("--clipnorm", o.clipnorm, "Clip gradients to this global norm (0 = off)")->check(kNonNegative);
+  cmd.add_option("--schedule", o.schedule, "Learning-rate schedule: constant, cosine (over the whole run) or plateau")
+      ->capture_default_str()->check(CLI::IsMember({"constant", "cosine", "plateau"}));
+  cmd.add_option("--warmup-steps", o.warmup_steps, "Linear warm-up steps before the cosine decay")->check(kNonNegative);
+  cmd.add_option("--loss", o.loss, "auto (crossentropy matching the output), ce, bce, dice, ce+dice or mse")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "ce", "bce", "dice", "ce+dice", "mse"}));
+  cmd.add_option("--monitor", o.monitor, "Metric for the best checkpoint and early stopping (default: val_loss)");
+  cmd.add_option("--patience", o.patience, "Early stopping after this many epochs without improvement (0 = off)");
+  cmd.add_option("--keep-last", o.keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
+  cmd.add_option("--checkpoint-every", o.checkpoint_every, "Also checkpoint every N steps within an epoch");
+  cmd.add_option("--seed", o.seed, "Seed for weights, data order, augmentation and dropout")
+      ->capture_default_str()->check(kNonNegative);
+  cmd.add_option("--threads", o.threads, "Compute threads (default: all cores; the results do not depend on it)")
+      ->check(kThreadCount);
+  cmd.add_option("--workers", o.workers, "Data-loading threads")->capture_default_str()->check(kNonNegative);
+  cmd.add_option("--report-samples", o.report_samples, "Validation samples shown in report.html")->capture_default_str();
+  cmd.add_option("--progress", o.progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+}
+
+// A resumed run takes its settings from RUN_DIR/config.json, which anyone may have edited: each saved value is handed
+// to a parser built like this command's, as if typed, so `"batch": 0` is refused as `--batch 0` would be.
+TrainOptions read_saved_settings(const nlohmann::json& saved, const std::string& config_path) {
+  const nlohmann::json& command = saved.at("command");
+  TrainOptions run;
+  try {
+    run = command.get<TrainOptions>();
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(config_path + ": \"command\" holds a setting of the wrong type: " + e.what());
+  }
+  CLI::App parser;
+  TrainOptions scratch;
+  add_train_options(parser, scratch);
+  const nlohmann::json defaults = TrainOptions{};
+  std::vector<std::string> args;
+  for (const CLI::Option* opt : parser.get_options()) {
+    std::string key = opt->get_name();
+    if (key.rfind("--", 0) != 0 || key == "--help") continue;
+    key = key.substr(2);
+    std::replace(key.begin(), key.end(), '-', '_');
+    for (const char* section : {"", "model", "data"}) {
+      const nlohmann::json& values = *section ? command.value(section, nlohmann::json::object()) : command;
+      const nlohmann::json& unset = *section ? defaults.at(section) : defaults;
+      if (!values.is_object() || !values.contains(key) || values.at(key).is_object()) continue;  // "model", "data"
+      const nlohmann::json& value = values.at(key);
+      if (unset.contains(key) && value == unset.at(key)) break;  // the default, which may lie outside the flag's range
+      if (value.is_boolean()) {
+        args.push_back(opt->get_name() + "=" + (value.get<bool>() ? "true" : "false"));
+      } else {
+        args.push_back(opt->get_name());
+        args.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+      }
+      break;
+    }
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+  try {
+    parser.parse(args);
+  } catch (const CLI::ParseError& e) {
+    throw std::runtime_error(config_path + ": a saved setting is refused: " + e.what() +
+                             " (the file was edited or damaged; start a new run with --out)");
+  }
+  return run;
+}
+
 }  // namespace
 
 Command add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a U-Net (default: on the built-in synthetic dataset)");
   auto o = std::make_shared<TrainOptions>();
-  auto extend_epochs = std::make_shared<int>(0);
-  add_model_options(*cmd, o->model);
-  add_data_options(*cmd, o->data);
-  cmd->add_option("--epochs", o->epochs, "Epochs (with --resume: the new total)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--steps-per-epoch", o->steps_per_epoch, "Steps per epoch (default: one pass over the training set)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--optimizer", o->optimizer, "adam (Keras defaults), adamw or sgd (momentum 0.9)")
-      ->capture_default_str()->check(CLI::IsMember({"adam", "adamw", "sgd"}));
-  cmd->add_option("--weight-decay", o->weight_decay, "Decoupled weight decay (adamw)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--clipnorm", o->clipnorm, "Clip gradients to this global norm (0 = off)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--schedule", o->schedule, "Learning-rate schedule: constant, cosine (over the whole run) or plateau")
-      ->capture_default_str()->check(CLI::IsMember({"constant", "cosine", "plateau"}));
-  cmd->add_option("--warmup-steps", o->warmup_steps, "Linear warm-up steps before the cosine decay")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--loss", o->loss, "auto (crossentropy matching the output), ce, bce, dice, ce+dice or mse")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "ce", "bce", "dice", "ce+dice", "mse"}));
-  cmd->add_option("--monitor", o->monitor, "Metric for the best checkpoint and early stopping (default: val_loss)");
-  cmd->add_option("--patience", o->patience, "Early stopping after this many epochs without improvement (0 = off)");
-  cmd->add_option("--keep-last", o->keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "Also checkpoint every N steps within an epoch");
-  cmd->add_option("--seed", o->seed, "Seed for weights, data order, augmentation and dropout")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Compute threads (default: all cores; the results do not depend on it)");
-  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--report-samples", o->report_samples, "Validation samples shown in report.html")->capture_default_str();
-  cmd->add_option("--progress", o->progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  add_train_options(*cmd, *o);
   auto* out = cmd->add_option("--out", o->out, "Run folder to create: checkpoints, logs, metrics and report.html");
   auto* resume = cmd->add_option("--resume", o->resume, "Continue the run in this folder from its last checkpoint")
                      ->check(CLI::ExistingDirectory);
   out->excludes(resume);
-  return [o, cmd] {
+  auto overwrite = std::make_shared<bool>(false);
+  cmd->add_flag("--overwrite", *overwrite,
+                "Replace an earlier run in the --out folder (its config, logs, report and checkpoints); without it "
+                "such a folder is refused")
+      ->excludes(resume);
+  return [o, cmd, overwrite] {
     if (o->resume.empty() && o->out.empty())
       throw CLI::RequiredError("--out RUN_DIR (or --resume RUN_DIR)");  // reported as bad usage below
     TrainOptions run = *o;
@@ -102,14 +160,15 @@ Command add_train_command(CLI::App& app) {
       for (const CLI::Option* opt : cmd->get_options()) {
         const std::string name = opt->get_name();
         if (opt->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
-            name != "--progress" && name != "--workers")
+            name != "--progress" && name != "--workers" && name != "--max-image-pixels")
           throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --threads, "
-                                           "--workers and --progress can); start a new run with --out instead");
+                                           "--workers, --max-image-pixels and --progress can); start a new run "
+                                           "with --out instead");
       }
       const nlohmann::json saved = train::read_run_config(o->resume);
       if (!saved.contains("command"))
         throw std::runtime_error(o->resume + "/config.json was not written by `tapegrad train`; resume it from code");
-      run = saved.at("command").get<TrainOptions>();
+      run = read_saved_settings(saved, (fs::path(o->resume) / "config.json").string());
       if (cmd->count("--epochs")) run.epochs = o->epochs;
       run.threads = o->threads ? o->threads : saved.value("threads", 0);
       run.progress = o->progress;
@@ -131,6 +190,7 @@ Command add_train_command(CLI::App& app) {
     fit.loss = loss_name(run.loss);
     fit.run_dir = run.out;
     fit.resume = !o->resume.empty();
+    fit.overwrite = *overwrite;
     if (run.monitor.empty()) run.monitor = data.validation.dataset ? "val_loss" : "loss";
     fit.monitor = run.monitor;
     fit.keep_last = run.keep_last;

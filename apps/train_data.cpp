@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "apps/cli_wording.h"
+
 namespace fs = std::filesystem;
 
 namespace tg::app {
@@ -19,7 +21,21 @@ std::optional<data::AugmentOptions> DataOptions::augment_options() const {
 
 std::string DataOptions::describe() const { return data == "synthetic" ? "synthetic shapes" : data; }
 
+void add_image_limit_option(CLI::App& cmd) {
+  cmd.add_option_function<int64_t>(
+         "--max-image-pixels",
+         [](int64_t pixels) {
+           data::ImageLimits limits = data::image_limits();
+           limits.max_pixels = pixels;
+           data::set_image_limits(limits);
+         },
+         "Refuse image files that declare more pixels than this (default " +
+             std::to_string(data::ImageLimits{}.max_pixels) + ", 8192x8192), before decoding them")
+      ->check(kPositive);
+}
+
 void add_data_options(CLI::App& cmd, DataOptions& o) {
+  add_image_limit_option(cmd);
   cmd.add_option("--data", o.data, "Folder with images and masks, or 'synthetic' (the built-in shapes)")
       ->capture_default_str();
   cmd.add_option("--image-dir", o.image_dir, "Image folder inside --data (default: images, image, imgs, ...)");
@@ -89,8 +105,12 @@ TrainingData make_training_data(const DataOptions& o, ModelOptions& model, uint6
   TrainingData out;
   const int classes = dataset_classes(model);
   if (o.data == "synthetic") {
+    if (!o.val.empty())
+      throw std::invalid_argument("--val " + o.val + " is a validation folder, which needs --data FOLDER; the "
+                                  "synthetic set holds out --val-split or --val-names");
     auto all = synthetic(model.input_shape(), classes, o.synthetic_count, seed);
-    const data::Split split = data::split_by_fraction(all->size(), o.val_split, seed);
+    const data::Split split = o.val_names.empty() ? data::split_by_fraction(all->size(), o.val_split, seed)
+                                                  : data::split_by_names(*all, data::parse_name_list(o.val_names));
     out.train = {all, split.train};
     if (!split.validation.empty()) out.validation = {all, split.validation};
     out.predict_fit = "tile";

@@ -34,7 +34,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, ma
                                                 val_split, fit, cache, skip_bad, synthetic_count, augment,
                                                 augment_affine, jitter)
 
-void add_data_options(CLI::App& cmd, DataOptions& options);
+void add_data_options(CLI::App& cmd, DataOptions& options);  // includes add_image_limit_option
+
+// --max-image-pixels: raises (or lowers) data::ImageLimits::max_pixels for this process. Not a setting of the run: it
+// changes which files are accepted, never the results.
+void add_image_limit_option(CLI::App& cmd);
 
 struct TrainingData {
   train::DataSource train, validation;  // validation.dataset is null when there is none

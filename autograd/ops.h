@@ -74,6 +74,9 @@ struct ConvOptions {
   Padding padding = Padding::Valid;           // conv2d_transpose: Valid or Same
   Pad2D pads{};                               // conv2d, when padding == Explicit
   std::array<int, 2> output_padding{-1, -1};  // conv2d_transpose; -1 = not given (Keras's None)
+  // conv2d only: relu(conv + bias) as one op, applied as each output tile is stored (a layer's 'relu' activation).
+  // Same values as relu(conv2d(...)); the backward takes the ReLU's gradient from the output's sign.
+  bool relu = false;
 };
 using Conv2DOptions = ConvOptions;
 using Conv2DTransposeOptions = ConvOptions;

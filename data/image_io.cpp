@@ -4,9 +4,11 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -23,9 +25,22 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
+std::atomic<int64_t> g_max_pixels{ImageLimits{}.max_pixels};
+std::atomic<int64_t> g_max_file_bytes{ImageLimits{}.max_file_bytes};
+
+// Only regular files within the size limit are opened: a FIFO would block and a device never ends.
 File open_for_reading(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw DataError(path, "is not a regular file (a folder, device or pipe); images must be files");
   File f(std::fopen(path.c_str(), "rb"));
   if (!f) throw DataError(path, std::string("cannot be opened: ") + std::strerror(errno));
+  const auto size = std::filesystem::file_size(path, ec);
+  const int64_t max_bytes = g_max_file_bytes.load();
+  if (!ec && size > static_cast<uintmax_t>(max_bytes))
+    throw DataError(path, "is " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes) +
+                              " bytes an image file may be");
   return f;
 }
 
@@ -34,7 +49,11 @@ std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
   std::vector<uint8_t> bytes;
   uint8_t buffer[1 << 16];
   size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, f.get())) > 0) bytes.insert(bytes.end(), buffer, buffer + got);
+  const auto max_bytes = static_cast<size_t>(g_max_file_bytes.load());
+  while ((got = std::fread(buffer, 1, sizeof buffer, f.get())) > 0) {
+    bytes.insert(bytes.end(), buffer, buffer + got);
+    if (bytes.size() > max_bytes) throw DataError(path, "grew past the size limit while being read");
+  }
   if (std::ferror(f.get())) throw DataError(path, "could not be read (I/O error)");
   if (bytes.empty()) throw DataError(path, "is empty (0 bytes)");
   return bytes;
@@ -45,7 +64,25 @@ std::string stb_reason() {
   return r ? r : "unknown reason";
 }
 
+void check_pixel_count(const std::filesystem::path& path, int width, int height) {
+  const int64_t pixels = int64_t{width} * height, cap = g_max_pixels.load();
+  if (pixels > cap)
+    throw DataError(path, "declares " + std::to_string(width) + "x" + std::to_string(height) + " pixels (" +
+                              std::to_string(pixels / 1'000'000) + " megapixels), more than the limit of " +
+                              std::to_string(cap / 1'000'000) +
+                              "; if the image is real, raise the limit with --max-image-pixels");
+}
+
 }  // namespace
+
+void set_image_limits(const ImageLimits& limits) {
+  if (limits.max_pixels < 1 || limits.max_file_bytes < 1)
+    throw std::invalid_argument("set_image_limits: limits must be positive");
+  g_max_pixels = limits.max_pixels;
+  g_max_file_bytes = std::min<int64_t>(limits.max_file_bytes, INT_MAX);
+}
+
+ImageLimits image_limits() { return {g_max_pixels.load(), g_max_file_bytes.load()}; }
 
 bool is_image_extension(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
@@ -58,6 +95,7 @@ ImageInfo probe_image(const std::filesystem::path& path) {
   ImageInfo info;
   if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels))
     throw DataError(path, "is not a readable PNG/JPEG/BMP/TGA image (stb_image: " + stb_reason() + ")");
+  check_pixel_count(path, info.width, info.height);
   std::fseek(f.get(), 0, SEEK_SET);
   info.sixteen_bit = stbi_is_16_bit_from_file(f.get()) != 0;
   return info;
@@ -67,6 +105,11 @@ RawImage read_image(const std::filesystem::path& path) {
   const std::vector<uint8_t> bytes = read_bytes(path);
   const int len = static_cast<int>(bytes.size());
   RawImage img;
+  int width = 0, height = 0, channels = 0;
+  if (!stbi_info_from_memory(bytes.data(), len, &width, &height, &channels))
+    throw DataError(path, "could not be decoded: truncated, corrupt or not a PNG/JPEG/BMP/TGA image (stb_image: " +
+                              stb_reason() + ")");
+  check_pixel_count(path, width, height);
   const bool sixteen = stbi_is_16_bit_from_memory(bytes.data(), len) != 0;
   // Decoding into a typed buffer and widening to float keeps one code path for 8 and 16 bits.
   auto decode = [&]<class T>(T* pixels) {

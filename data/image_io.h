@@ -26,13 +26,25 @@ struct ImageInfo {
   bool sixteen_bit = false;
 };
 
+// What a file may claim before anything is decoded or allocated for it: a 100 KB PNG can declare 20000x20000 pixels
+// (a decompression bomb), and a path may name a FIFO or /dev/zero. Process-wide; the command line's
+// --max-image-pixels raises the pixel cap.
+struct ImageLimits {
+  int64_t max_pixels = int64_t{8192} * 8192;  // the largest --size, as one image: 64 megapixels
+  int64_t max_file_bytes = int64_t{1} << 30;  // 1 GiB (and never above 2 GiB: stb_image takes an int length)
+};
+void set_image_limits(const ImageLimits& limits);
+ImageLimits image_limits();
+
 // File extensions (lower case, with the dot) that read_image understands.
 bool is_image_extension(const std::filesystem::path& path);
 
-// Header only: size and channel count. Throws DataError naming the file when it cannot be read or recognised.
+// Header only: size and channel count. Throws DataError naming the file when it cannot be read or recognised, is not
+// a regular file, or is over the limits.
 ImageInfo probe_image(const std::filesystem::path& path);
 
-// Decodes the whole file. Throws DataError naming the file (missing, unreadable, truncated, unknown format).
+// Decodes the whole file. Throws DataError naming the file (missing, not a regular file, unreadable, truncated,
+// unknown format, over the limits: checked from the header before decoding).
 RawImage read_image(const std::filesystem::path& path);
 
 // [H, W, channels] float32 in [0, 1] from a decoded file (channels 1 or 3): grey is repeated for colour models,

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace tg::data {
 
@@ -45,16 +46,29 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, std::vector<size_
                         " with drop_last; lower the batch size or keep the last batch");
   capacity_ = options_.prefetch > 0 ? options_.prefetch : 2 * std::max(options_.workers, 1);
   set_position(start);
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    // The destructor does not run for a constructor that throws: the threads already started are joined here,
+    // or their std::thread destructors would terminate the program.
+    const size_t started = workers_.size();
+    stop_workers();
+    throw std::runtime_error("DataLoader: could start only " + std::to_string(started) + " of " +
+                             std::to_string(options_.workers) + " worker threads (" + e.what() +
+                             "); use fewer workers");
+  }
 }
 
-DataLoader::~DataLoader() {
+DataLoader::~DataLoader() { stop_workers(); }
+
+void DataLoader::stop_workers() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 std::shared_ptr<const std::vector<size_t>> DataLoader::cached_order(int64_t epoch) const {

@@ -76,6 +76,7 @@ class DataLoader {
     std::exception_ptr error;
   };
   void worker_loop();
+  void stop_workers();  // asks the workers to finish and joins them
   LoaderPosition at(int64_t global_step) const { return {global_step / steps_, global_step % steps_}; }
   std::shared_ptr<const std::vector<size_t>> cached_order(int64_t epoch) const;
 

@@ -69,9 +69,20 @@ std::vector<std::string> parse_name_list(const std::string& list) {
     const auto dash = item.find('-');
     const std::string lo = item.substr(0, dash), hi = dash == std::string::npos ? "" : item.substr(dash + 1);
     if (dash != std::string::npos && all_digits(lo) && all_digits(hi)) {
-      const long a = std::stol(lo), b = std::stol(hi);
+      if (lo.size() > 12 || hi.size() > 12)
+        throw std::invalid_argument("range '" + item + "': numbers of more than 12 digits are not file stems");
+      const int64_t a = std::stoll(lo), b = std::stoll(hi);
       if (b < a) throw std::invalid_argument("range '" + item + "' runs backwards");
-      for (long v = a; v <= b; ++v) names.push_back(std::to_string(v));
+      if (b - a >= kMaxRangeNames)
+        throw std::invalid_argument("range '" + item + "' names " + std::to_string(b - a + 1) + " files; at most " +
+                                    std::to_string(kMaxRangeNames) + " per range");
+      // "00001-00012" names zero-padded stems as `tapegrad synth` writes them; "1-12" names unpadded ones.
+      const size_t width = lo.size() > 1 && lo[0] == '0' ? lo.size() : 0;
+      for (int64_t v = a; v <= b; ++v) {
+        std::string name = std::to_string(v);
+        if (name.size() < width) name.insert(0, width - name.size(), '0');
+        names.push_back(std::move(name));
+      }
     } else {
       names.push_back(item);
     }

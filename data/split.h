@@ -22,7 +22,10 @@ Split split_by_fraction(size_t n, double validation_fraction, uint64_t seed);
 // Throws std::invalid_argument naming an unknown stem.
 Split split_by_names(const Dataset& dataset, const std::vector<std::string>& held_out);
 
-// "25-29,31,cat" -> {"25", "26", "27", "28", "29", "31", "cat"}: numeric ranges expand, other names stay.
+// "25-29,31,cat" -> {"25", "26", "27", "28", "29", "31", "cat"}: numeric ranges expand, other names stay. A range
+// whose first number has leading zeros keeps its width ("008-010" -> "008", "009", "010"). At most kMaxRangeNames
+// names per range (std::invalid_argument beyond).
+inline constexpr int64_t kMaxRangeNames = 1'000'000;
 std::vector<std::string> parse_name_list(const std::string& list);
 
 }  // namespace tg::data

@@ -20,6 +20,13 @@ void Conv2D::build(const std::vector<Shape>& inputs) {
 }
 
 Variable Conv2D::call(const std::vector<Variable>& inputs, CallContext& context) const {
+  // A 'relu' activation runs inside the convolution (as each output tile is stored): the same values, one pass
+  // over the output instead of three.
+  if (activation_ == ActivationFunction::Relu && !context.skip_activation) {
+    ConvOptions o = options();
+    o.relu = true;
+    return conv2d(inputs[0], kernel(), bias(), o);
+  }
   return activate(conv2d(inputs[0], kernel(), bias(), options()), context);
 }
 

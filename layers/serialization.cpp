@@ -1,5 +1,6 @@
 // A model on disk: its config (layers, their Keras arguments and connections, the seed) as JSON, and its weights
 // as safetensors with the config in the header, so load_model() needs no code.
+#include <cmath>
 #include <map>
 #include <unordered_map>
 
@@ -45,6 +46,13 @@ void load_from(std::vector<Weight> weights, const std::vector<NamedTensor>& tens
       throw std::runtime_error(source + ": tensor '" + w.name + "' has shape " + shape_str(it->second->shape()) +
                                " but model '" + model_name + "' needs " + shape_str(w.variable.shape()) + origin +
                                "; the file holds another architecture");
+    int64_t non_finite = 0;
+    dispatch(it->second->dtype(), [&]<class T>() {
+      for (T v : it->second->span<T>()) non_finite += !std::isfinite(v);
+    });
+    if (non_finite > 0)
+      throw std::runtime_error(source + ": tensor '" + w.name + "' holds " + std::to_string(non_finite) +
+                               " NaN or infinite values: the run that saved it diverged; use an earlier checkpoint");
     found.push_back(it->second);
   }
   for (const NamedTensor& t : tensors)

@@ -85,13 +85,17 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& c) {
                    {{kModelKey, c.model_config.dump()}, {kStateKey, c.state.dump()}, {kChecksumKey, checkpoint_checksum(c)}});
 }
 
-Checkpoint load_checkpoint(const std::filesystem::path& path) {
-  SafetensorsFile file;
+namespace {
+SafetensorsFile read_checkpoint_file(const std::filesystem::path& path) {
   try {
-    file = load_safetensors(path);
+    return load_safetensors(path);
   } catch (const std::exception& e) {
     throw CheckpointError(std::string("cannot read checkpoint: ") + e.what());
   }
+}
+
+Checkpoint verified_checkpoint(SafetensorsFile file) {
+  const std::filesystem::path path = file.path;
   const auto need = [&](const char* key) -> const std::string& {
     auto it = file.metadata.find(key);
     if (it == file.metadata.end())
@@ -111,8 +115,27 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   const std::string expected = need(kChecksumKey), actual = checkpoint_checksum(c);
   if (expected != actual)
     throw CheckpointError(path.string() + ": checkpoint is corrupt: its checksum is " + actual + " but it was written as " +
-                          expected + " (the file changed after it was saved); resume from another checkpoint");
+                          expected + " (the file changed after it was saved); use another checkpoint");
   return c;
+}
+}  // namespace
+
+Checkpoint load_checkpoint(const std::filesystem::path& path) { return verified_checkpoint(read_checkpoint_file(path)); }
+
+Model load_trained_model(const std::filesystem::path& path) {
+  SafetensorsFile file = read_checkpoint_file(path);
+  if (!file.metadata.contains(kChecksumKey)) return load_model(path);  // a weights file (read again: small)
+  const Checkpoint c = verified_checkpoint(std::move(file));
+  try {
+    Model model = Model::from_config(c.model_config);
+    model.load_weights(c.tensors, path.string());
+    return model;
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw CheckpointError(what.starts_with(path.string()) ? what : path.string() + ": its model: " + what);
+  }
 }
 
 void write_run_checkpoint(const RunDir& run, const Checkpoint& c, int64_t global_step, bool best, int keep_last) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autograd/io/safetensors.h"
+#include "layers/model.h"
 #include "train/run_dir.h"
 
 namespace tg::train {
@@ -33,6 +34,11 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkp
 // Throws CheckpointError naming the file and what is wrong: missing, truncated, corrupt header, not a tapegrad
 // checkpoint (e.g. a bare weights file), or a checksum mismatch.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+// The model a file holds, for predicting, evaluating and summarising: a training checkpoint is verified against its
+// checksum first (as resuming does); a weights file from Model::save_weights has none and is read as load_model
+// reads it. Either way weights that are NaN or infinite are refused (Model::load_weights).
+Model load_trained_model(const std::filesystem::path& path);
 
 // 64-bit hash of the tensors (names, dtypes, shapes, bytes) and the two JSON documents, as hex.
 std::string checkpoint_checksum(const Checkpoint& checkpoint);

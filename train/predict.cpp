@@ -66,6 +66,10 @@ Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, 
   const Tensor padded = pad_to(image, size_h, size_w);
   const int PH = static_cast<int>(padded.dim(0)), PW = static_cast<int>(padded.dim(1));
   const int overlap = o.overlap >= 0 ? o.overlap : std::min(size_h, size_w) / 4;
+  if (o.overlap < -1 || overlap >= std::min(size_h, size_w))
+    throw std::invalid_argument("overlap " + std::to_string(o.overlap) + ": tiles of " + std::to_string(size_h) + "x" +
+                                std::to_string(size_w) + " can share 0 to " + std::to_string(std::min(size_h, size_w) - 1) +
+                                " pixels (-1 = a quarter of the tile)");
   const std::vector<int> ys = tile_starts(PH, size_h, overlap), xs = tile_starts(PW, size_w, overlap);
   std::vector<std::pair<int, int>> tiles;
   for (int y : ys)

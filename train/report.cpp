@@ -15,6 +15,8 @@
 namespace tg::train {
 
 namespace {
+// For text and for attribute values in either quote style: the page quotes attributes with ' and user text (file
+// names, class names, the title) may hold any character.
 std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -23,6 +25,7 @@ std::string escape(const std::string& s) {
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
       default: out += c;
     }
   }

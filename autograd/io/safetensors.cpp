@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <climits>
+#include <cstdint>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -102,7 +105,53 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Named
   write_file_atomically(path, bytes);
 }
 
+namespace {
+// One tensor as the header describes it, checked against the file before anything is allocated for it.
+struct TensorEntry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin, end;  // byte range within the data section
+};
+
+TensorEntry read_entry(const std::filesystem::path& path, const std::string& name, const nlohmann::ordered_json& entry,
+                       uint64_t data_size) {
+  const std::string dtype = entry.at("dtype").get<std::string>();
+  if (dtype != "F32" && dtype != "F64")
+    throw file_error(path, "tensor '" + name + "' has dtype " + dtype + "; tapegrad reads F32 and F64");
+  TensorEntry t{name, dtype == "F32" ? DType::F32 : DType::F64, {}, 0, 0};
+  const nlohmann::ordered_json& dims = entry.at("shape");
+  if (!dims.is_array()) throw file_error(path, "tensor '" + name + "': shape is not a list");
+  // The byte count, in unsigned arithmetic that cannot overflow unnoticed (a shape's product can exceed 2^64).
+  uint64_t bytes = dtype == "F32" ? 4 : 8;
+  for (const auto& d : dims) {
+    if (!d.is_number_integer() || (d.is_number_integer() && !d.is_number_unsigned() && d.get<int64_t>() < 0))
+      throw file_error(path, "tensor '" + name + "': shape " + dims.dump() + " holds " + d.dump() +
+                                 ", not a non-negative integer");
+    const uint64_t extent = d.get<uint64_t>();
+    if (extent > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(bytes, extent, &bytes))
+      throw file_error(path, "tensor '" + name + "': shape " + dims.dump() + " is too large to exist");
+    t.shape.push_back(static_cast<int64_t>(extent));
+  }
+  const nlohmann::ordered_json& offsets = entry.at("data_offsets");
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    throw file_error(path, "tensor '" + name + "': data_offsets " + offsets.dump() + " is not a pair of byte offsets");
+  t.begin = offsets[0].get<uint64_t>();
+  t.end = offsets[1].get<uint64_t>();
+  if (t.end < t.begin || t.end - t.begin != bytes)
+    throw file_error(path, "tensor '" + name + "' of shape " + shape_str(t.shape) + " has inconsistent data_offsets");
+  if (t.end > data_size)
+    throw file_error(path, "truncated: tensor '" + name + "' ends at byte " + std::to_string(t.end) +
+                               " of the data but the file holds " + std::to_string(data_size));
+  return t;
+}
+}  // namespace
+
 SafetensorsFile load_safetensors(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw file_error(path, "is not a regular file (a folder, device or pipe), so not a safetensors file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw file_error(path, "cannot open (" + std::string(std::strerror(errno)) + ")");
   in.seekg(0, std::ios::end);
@@ -126,30 +175,32 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path) {
   const uint64_t data_size = file_size - 8 - header_size;
   SafetensorsFile file;
   file.path = path;
+  std::vector<TensorEntry> entries;
   for (auto& [name, entry] : header.items()) {
     try {
       if (name == "__metadata__") {
         for (auto& [k, v] : entry.items()) file.metadata[k] = v.get<std::string>();
         continue;
       }
-      const std::string dtype = entry.at("dtype").get<std::string>();
-      if (dtype != "F32" && dtype != "F64")
-        throw file_error(path, "tensor '" + name + "' has dtype " + dtype + "; tapegrad reads F32 and F64");
-      const Shape shape = entry.at("shape").get<Shape>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      Tensor t(shape, dtype == "F32" ? DType::F32 : DType::F64);
-      if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != t.nbytes())
-        throw file_error(path, "tensor '" + name + "' of shape " + shape_str(shape) + " has inconsistent data_offsets");
-      if (offsets[1] > data_size)
-        throw file_error(path, "truncated: tensor '" + name + "' ends at byte " + std::to_string(offsets[1]) +
-                                   " of the data but the file holds " + std::to_string(data_size));
-      in.seekg(static_cast<std::streamoff>(8 + header_size + offsets[0]));
-      in.read(reinterpret_cast<char*>(t.bytes()), static_cast<std::streamsize>(t.nbytes()));
-      if (!in) throw file_error(path, "read error in tensor '" + name + "'");
-      file.tensors.push_back({name, std::move(t)});
+      entries.push_back(read_entry(path, name, entry, data_size));
     } catch (const nlohmann::json::exception& e) {
       throw file_error(path, "corrupt safetensors header entry '" + name + "': " + e.what());
     }
+  }
+  // Every byte of data belongs to at most one tensor.
+  std::vector<const TensorEntry*> by_start;
+  for (const TensorEntry& t : entries) by_start.push_back(&t);
+  std::sort(by_start.begin(), by_start.end(), [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_start.size(); ++i)
+    if (by_start[i]->begin < by_start[i - 1]->end)
+      throw file_error(path, "tensors '" + by_start[i - 1]->name + "' and '" + by_start[i]->name +
+                                 "' overlap in the data (corrupt data_offsets)");
+  for (const TensorEntry& e : entries) {
+    Tensor t(e.shape, e.dtype);
+    in.seekg(static_cast<std::streamoff>(8 + header_size + e.begin));
+    in.read(reinterpret_cast<char*>(t.bytes()), static_cast<std::streamsize>(t.nbytes()));
+    if (!in) throw file_error(path, "read error in tensor '" + e.name + "'");
+    file.tensors.push_back({e.name, std::move(t)});
   }
   return file;
 }

@@ -72,6 +72,27 @@ void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y) {
 }
 
 template <class T>
+void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y, const T* bias, bool relu) {
+  if constexpr (std::is_same_v<T, float>) {
+    conv_forward(x, w, g, y, GemmEpilogue{false, bias, relu});
+  } else {
+    conv_forward_im2col(x, w, g, y);
+    if (!bias && !relu) return;
+    const int64_t rows = g.lines() * g.out_w, cols = g.out_c;
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
+    for (int64_t r = 0; r < rows; ++r) {
+      T* row = y + r * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        T v = row[j];
+        if (bias) v = v + bias[j];
+        if (relu) v = v < 0 ? T(0) : v;
+        row[j] = v;
+      }
+    }
+  }
+}
+
+template <class T>
 void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
   const int64_t k = g.patch(), n = g.out_c;
   if (g.pointwise()) {
@@ -183,6 +204,8 @@ void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw) {
 
 template void conv_forward<float>(const float*, const float*, const ConvGeometry&, float*);
 template void conv_forward<double>(const double*, const double*, const ConvGeometry&, double*);
+template void conv_forward<float>(const float*, const float*, const ConvGeometry&, float*, const float*, bool);
+template void conv_forward<double>(const double*, const double*, const ConvGeometry&, double*, const double*, bool);
 template void conv_input_grad<float>(const float*, const float*, const ConvGeometry&, float*);
 template void conv_input_grad<double>(const double*, const double*, const ConvGeometry&, double*);
 template void conv_kernel_grad<float>(const float*, const float*, const ConvGeometry&, float*);

@@ -28,6 +28,12 @@ void conv_kernel_grad(const T* x, const T* dy, const ConvGeometry& g, T* dw);  /
 void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue);
 void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw, const GemmEpilogue& epilogue);
 
+// y = conv(x, w), then + bias[out channel] (when bias is not null), then ReLU (v < 0 ? 0 : v): float32 in the
+// micro-kernels' epilogue as each output tile is stored, float64 in one pass after the convolution. Both give the
+// values of the separate passes, bit for bit.
+template <class T>
+void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y, const T* bias, bool relu);
+
 // y[r, j] += b[j] for a y of [rows, cols].
 template <class T>
 void add_bias(T* y, const T* b, int64_t rows, int64_t cols) {

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -40,14 +41,39 @@ PackBuffer pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64
   return packed;
 }
 
+// Where each tap of the kernel reads, relative to the top-left corner of an output pixel's window.
+struct TapOffsets {
+  std::vector<int64_t> dy, dx;
+};
+TapOffsets tap_offsets(const ConvGeometry& g) {
+  TapOffsets t;
+  for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+    for (int64_t kx = 0; kx < g.kernel_w; ++kx) t.dy.push_back(ky * g.dilation_h), t.dx.push_back(kx * g.dilation_w);
+  return t;
+}
+
+// Whether dy [pixels, n] can serve as its own packed B: one nr-column panel whose rows are aligned as the
+// micro-kernels' loads want (the kernels load B panels with aligned vector loads).
+bool dy_is_packed_panel(const SgemmUkernel& uk, const float* dy, int64_t n) {
+  return n == uk.nr && reinterpret_cast<uintptr_t>(dy) % 64 == 0 && (n * sizeof(float)) % 64 == 0;
+}
+
 // The kernel gradient on the outer-product kernels, for layers with at least mr input channels: a tile's rows are mr
 // adjacent channels of one tap, read in place from each pixel (no packing of the patches); dy is packed per block
-// of pixels and shared by all the tiles. Group `group` of the pixels sums into sums + group * patch * out_c.
+// of pixels (or read in place when it is one panel wide) and shared by all the taps and tiles of a task. Group
+// `group` of the pixels sums into sums + group * patch * out_c.
 void kernel_grad_outer(const SgemmUkernel& uk, const float* x, const float* dy, const ConvGeometry& g, int64_t groups,
                        float* sums, const GemmEpilogue& epilogue) {
   const int64_t c = g.in_c, n = g.out_c, m = g.patch(), taps = g.kernel_h * g.kernel_w, lines = g.lines();
   const int64_t channel_block = uk.mr * kTilesPerChannelBlock, channel_blocks = (c + channel_block - 1) / channel_block;
-  const int64_t b_panels = (n + uk.nr - 1) / uk.nr, tasks = groups * taps * channel_blocks;
+  // A task takes all the taps when groups and channel blocks already make tasks enough, so that it packs each block
+  // of dy once for all of them; otherwise the taps are shared out too. How work is cut never changes what is summed
+  // in which order (each group sums its pixels in kc blocks, in order), only who does it.
+  const int64_t tap_blocks = std::clamp<int64_t>((kMinTasks + groups * channel_blocks - 1) / (groups * channel_blocks),
+                                                 1, taps);
+  const int64_t b_panels = (n + uk.nr - 1) / uk.nr, tasks = groups * tap_blocks * channel_blocks;
+  const bool dy_in_place = dy_is_packed_panel(uk, dy, n);
+  const TapOffsets tap = tap_offsets(g);
   // A tile at the last channels of a tap reads up to mr floats past them: past the end of x for its last pixels,
   // which are therefore read from a copy with zeros after it; padding reads a zero row as long.
   const int64_t x_size = g.batch * g.in_h * g.in_w * c, tail_size = std::min(x_size, c + uk.mr);
@@ -57,34 +83,46 @@ void kernel_grad_outer(const SgemmUkernel& uk, const float* x, const float* dy, 
   const std::vector<float> zeros(static_cast<size_t>(c + uk.mr), 0.0f);
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t group = t / (taps * channel_blocks), tap = t / channel_blocks % taps;
+    const int64_t group = t / (tap_blocks * channel_blocks), tap_block = t / channel_blocks % tap_blocks;
+    const int64_t t0 = taps * tap_block / tap_blocks, t1 = taps * (tap_block + 1) / tap_blocks;
     const int64_t c0 = t % channel_blocks * channel_block, c1 = std::min(c, c0 + channel_block);
     const int64_t p0 = lines * group / groups * g.out_w, p1 = lines * (group + 1) / groups * g.out_w;
     const int64_t kc_max = k_block(uk, std::max<int64_t>(p1 - p0, 1));
-    float* b_packed = thread_pack_buffer(1, kc_max * b_panels * uk.nr);
+    float* b_packed = dy_in_place ? nullptr : thread_pack_buffer(1, kc_max * b_panels * uk.nr);
     thread_local std::vector<const float*> source;
     source.resize(static_cast<size_t>(kc_max));
-    const int64_t dy_tap = tap / g.kernel_w * g.dilation_h, dx_tap = tap % g.kernel_w * g.dilation_w;
-    float* out = sums + group * m * n + tap * c * n;
+    float* out = sums + group * m * n;
     for (int64_t k0 = 0; k0 < p1 - p0; k0 += kc_max) {
-      const int64_t kc = std::min(kc_max, p1 - p0 - k0);
-      pack_b_matrix(uk, false, dy, n, p0 + k0, kc, 0, n, kc * uk.nr, b_packed);
-      for (int64_t kk = 0; kk < kc; ++kk) {
-        const int64_t p = p0 + k0 + kk, line = p / g.out_w, ox = p % g.out_w;
-        const int64_t iy = (line % g.out_h) * g.stride_h - g.pad_top + dy_tap;
-        const int64_t ix = ox * g.stride_w - g.pad_left + dx_tap;
-        const float* src = zeros.data();
-        if (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) {
-          src = x + (((line / g.out_h) * g.in_h + iy) * g.in_w + ix) * c;
-          if (src + c + uk.mr > x_end) src = tail.data() + (src - (x_end - tail_size));
-        }
-        source[kk] = src;
+      const int64_t kc = std::min(kc_max, p1 - p0 - k0), first = p0 + k0;
+      const float* b_block = dy + first * n;
+      if (!dy_in_place) {
+        pack_b_matrix(uk, false, dy, n, first, kc, 0, n, kc * uk.nr, b_packed);
+        b_block = b_packed;
       }
       const TileEpilogue te{k0 > 0 || epilogue.accumulate, nullptr, false};
-      for (int64_t ci0 = c0; ci0 < c1; ci0 += uk.mr)
-        for (int64_t j0 = 0; j0 < n; j0 += uk.nr)
-          uk.run_outer(kc, source.data(), ci0, b_packed + (j0 / uk.nr) * kc * uk.nr, out + ci0 * n + j0, n,
-                       std::min(uk.mr, c - ci0), std::min(uk.nr, n - j0), te);
+      const int64_t first_line = first / g.out_w, first_ox = first % g.out_w;
+      for (int64_t i = t0; i < t1; ++i) {
+        // The input pixel each of the block's pixels reads through tap i, walking the pixels in order.
+        int64_t image = first_line / g.out_h, oy = first_line % g.out_h, ox = first_ox;
+        for (int64_t kk = 0; kk < kc; ++kk) {
+          const int64_t iy = oy * g.stride_h - g.pad_top + tap.dy[i], ix = ox * g.stride_w - g.pad_left + tap.dx[i];
+          const float* src = zeros.data();
+          if (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) {
+            src = x + ((image * g.in_h + iy) * g.in_w + ix) * c;
+            if (src + c + uk.mr > x_end) src = tail.data() + (src - (x_end - tail_size));
+          }
+          source[kk] = src;
+          if (++ox == g.out_w) {
+            ox = 0;
+            if (++oy == g.out_h) oy = 0, ++image;
+          }
+        }
+        float* out_tap = out + i * c * n;
+        for (int64_t ci0 = c0; ci0 < c1; ci0 += uk.mr)
+          for (int64_t j0 = 0; j0 < n; j0 += uk.nr)
+            uk.run_outer(kc, source.data(), ci0, b_block + (j0 / uk.nr) * kc * uk.nr, out_tap + ci0 * n + j0, n,
+                         std::min(uk.mr, c - ci0), std::min(uk.nr, n - j0), te);
+      }
     }
   }
 }
@@ -99,6 +137,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const PackBuffer weights = pack_weights(uk, w, k, n);
   const std::vector<float> zeros(static_cast<size_t>(g.in_c), 0.0f);
+  const TapOffsets tap = tap_offsets(g);
   // Tasks are blocks of output pixels, a few thousand multiply-adds of work or more each.
   const int64_t mc_blocks = (m + uk.mc - 1) / uk.mc;
   const double block_flops = 2.0 * static_cast<double>(uk.mc * k * n);
@@ -121,10 +160,10 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
         const int64_t p = i0 + grp * uk.mr + std::min(r, live - 1);
         const int64_t line = p / g.out_w, ox = p % g.out_w, image = line / g.out_h, oy = line % g.out_h;
         const float* base = x + image * g.in_h * g.in_w * g.in_c;
-        for (int64_t tap = 0; tap < taps; ++tap) {
-          const int64_t iy = oy * g.stride_h - g.pad_top + (tap / g.kernel_w) * g.dilation_h;
-          const int64_t ix = ox * g.stride_w - g.pad_left + (tap % g.kernel_w) * g.dilation_w;
-          entry[tap * uk.mr + r] =
+        const int64_t y0 = oy * g.stride_h - g.pad_top, x0 = ox * g.stride_w - g.pad_left;
+        for (int64_t i = 0; i < taps; ++i) {
+          const int64_t iy = y0 + tap.dy[i], ix = x0 + tap.dx[i];
+          entry[i * uk.mr + r] =
               iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zero_row : base + (iy * g.in_w + ix) * g.in_c;
         }
       }

@@ -27,7 +27,7 @@ void apply_epilogue_only(int64_t m, int64_t n, float* c, int64_t ldc, const Gemm
     for (int64_t j = 0; j < n; ++j) {
       float v = e.accumulate ? c[i * ldc + j] : 0.0f;
       if (e.bias) v = v + e.bias[j];
-      if (e.relu) v = v > 0.0f ? v : 0.0f;
+      if (e.relu) v = v < 0.0f ? 0.0f : v;
       c[i * ldc + j] = v;
     }
 }
@@ -64,7 +64,12 @@ void pack_b_matrix(const SgemmUkernel& uk, bool trans_b, const float* b, int64_t
         for (int64_t kk = 0; kk < kc; ++kk) dst[kk * nr + j] = src[kk];
       }
     } else {
-      for (int64_t kk = 0; kk < kc; ++kk) std::copy_n(b + (k0 + kk) * ldb + j0 + q0, live, dst + kk * nr);
+      // A plain loop, not std::copy_n: a row is nr floats or fewer, too short for a library call to pay.
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const float* src = b + (k0 + kk) * ldb + j0 + q0;
+        float* d = dst + kk * nr;
+        for (int64_t j = 0; j < live; ++j) d[j] = src[j];
+      }
     }
   }
 }

@@ -24,7 +24,7 @@ namespace tg::kernels {
 struct GemmEpilogue {
   bool accumulate = false;      // C += A B (else C = A B, and C's old contents are never read)
   const float* bias = nullptr;  // then + bias[j] per column j
-  bool relu = false;            // then max(., 0)
+  bool relu = false;            // then v < 0 ? 0 : v, as the relu op (NaN and -0 pass through)
 };
 
 // Cache-line-aligned float storage for packed panels.

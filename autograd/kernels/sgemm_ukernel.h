@@ -21,7 +21,7 @@ namespace tg::kernels {
 struct TileEpilogue {
   bool accumulate = false;      // c = c + s (else c = s; C is then never read)
   const float* bias = nullptr;  // then + bias[j] for the tile's column j (bias already offset to the tile)
-  bool relu = false;            // then max(., 0)
+  bool relu = false;            // then v < 0 ? 0 : v, as the relu op (NaN and -0 pass through)
 };
 
 using SgemmUkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
@@ -85,7 +85,7 @@ inline void store_tile_scalar(const float* sums, int64_t cols_max, float* c, int
       float v = sr[j];
       if (e.accumulate) v = cr[j] + v;
       if (e.bias) v = v + e.bias[j];
-      if (e.relu) v = v > 0.0f ? v : 0.0f;
+      if (e.relu) v = v < 0.0f ? 0.0f : v;
       cr[j] = v;
     }
   }

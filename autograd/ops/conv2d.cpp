@@ -1,13 +1,31 @@
-// conv2d (NHWC input, HWIO kernel). Forward and both backward passes are im2col + GEMM
-// (autograd/kernels/conv_gemm.h); the argument checks and padding rules are shared (ops/conv_family.cpp).
+// conv2d (NHWC input, HWIO kernel), optionally with its bias and ReLU fused in. The passes are the convolution
+// kernels of autograd/kernels/conv_gemm.h; the argument checks and padding rules are shared (ops/conv_family.cpp).
 #include <string>
 
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
 #include "autograd/ops/conv_family.h"
+#include "autograd/parallel.h"
 
 namespace tg {
+
+namespace {
+// The gradient through relu(v) given its output y = relu(v): gy where y > 0, else 0 (gy * 0, as the relu op
+// computes it, so the values are those of the separate ops).
+Tensor relu_gradient(const Tensor& gy, const Tensor& y) {
+  Tensor out(gy.shape(), gy.dtype());
+  dispatch(gy.dtype(), [&]<class T>() {
+    const T* pg = gy.data<T>();
+    const T* py = y.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = gy.numel();
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
+    for (int64_t i = 0; i < n; ++i) po[i] = pg[i] * (py[i] > 0 ? T(1) : T(0));
+  });
+  return out;
+}
+}  // namespace
 
 Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias, const ConvOptions& o) {
   const auto k = conv_family::check_arguments("conv2d", conv_family::KernelLayout::InOut, x, kernel, bias, o);
@@ -30,26 +48,31 @@ Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias,
       conv_family::geometry(x.dim(0), {h, w, x.dim(3)}, {oh, ow, cout}, k, o, pad.top, pad.left);
 
   Tensor y({g.batch, oh, ow, cout}, x.dtype());
+  const bool relu = o.relu;
   dispatch(x.dtype(), [&]<class T>() {
-    kernels::conv_forward(x.value().data<T>(), kernel.value().data<T>(), g, y.data<T>());
-    if (bias.defined()) kernels::add_bias(y.data<T>(), bias.value().data<T>(), g.lines() * ow, cout);
+    kernels::conv_forward(x.value().data<T>(), kernel.value().data<T>(), g, y.data<T>(),
+                          bias.defined() ? bias.value().data<T>() : static_cast<const T*>(nullptr), relu);
   });
 
-  return record("conv2d", std::move(y), {&x, &kernel, &bias}, [x, kernel, bias, g](const Tensor& gy) {
-    dispatch(gy.dtype(), [&]<class T>() {
+  // With the ReLU fused, the output is kept (it is the op's value, so this costs no memory) for the ReLU's gradient:
+  // out > 0 exactly where the pre-activation was, and the pre-activation itself is never stored.
+  return record(relu ? "conv2d_relu" : "conv2d", y, {&x, &kernel, &bias}, [x, kernel, bias, g, y, relu](const Tensor& gy) {
+    const Tensor g_conv = relu ? relu_gradient(gy, y) : gy;
+    dispatch(g_conv.dtype(), [&]<class T>() {
+      const T* dy = g_conv.data<T>();
       if (x.requires_grad()) {
-        Tensor dx(x.shape(), gy.dtype());
-        kernels::conv_input_grad(gy.data<T>(), kernel.value().data<T>(), g, dx.data<T>());
+        Tensor dx(x.shape(), g_conv.dtype());
+        kernels::conv_input_grad(dy, kernel.value().data<T>(), g, dx.data<T>());
         x.node()->accumulate_grad(std::move(dx));
       }
       if (kernel.requires_grad()) {
-        Tensor dw(kernel.shape(), gy.dtype());
-        kernels::conv_kernel_grad(x.value().data<T>(), gy.data<T>(), g, dw.data<T>());
+        Tensor dw(kernel.shape(), g_conv.dtype());
+        kernels::conv_kernel_grad(x.value().data<T>(), dy, g, dw.data<T>());
         kernel.node()->accumulate_grad(std::move(dw));
       }
       if (bias.defined() && bias.requires_grad()) {
-        Tensor db(bias.shape(), gy.dtype());
-        kernels::column_sums(gy.data<T>(), g.lines() * g.out_w, g.out_c, db.data<T>());
+        Tensor db(bias.shape(), g_conv.dtype());
+        kernels::column_sums(dy, g.lines() * g.out_w, g.out_c, db.data<T>());
         bias.node()->accumulate_grad(std::move(db));
       }
     });

@@ -90,6 +90,9 @@ KernelShape check_arguments(const char* op, KernelLayout layout, const Variable&
       throw std::invalid_argument(who + ": input is " + dtype_name(x.dtype()) + " but bias is " +
                                   dtype_name(bias.dtype()));
   }
+  if (transposed && o.relu)
+    throw std::invalid_argument(who + ": the fused ReLU (ConvOptions::relu) is an option of conv2d only; apply relu() "
+                                "to the output");
   if (transposed && o.padding == Padding::Explicit)
     throw std::invalid_argument(who + ": padding must be Valid or Same, not Explicit");
   require_positive(op, "kernel height", static_cast<int>(kernel.dim(0)));

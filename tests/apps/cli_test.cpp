@@ -9,19 +9,20 @@
 #include <set>
 
 #include "cli_util.h"
+#include "train/checkpoint.h"
 #include "train/fit.h"
 
 using namespace tg::cli_test;
 
 namespace {
 
-const std::vector<std::string> kTiny = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
+const std::vector<std::string> kTinyRun = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
                                         "--progress", "none"};
 
 // A tiny U-Net trained on the synthetic set into `run`.
 Result train_tiny(const fs::path& run, const fs::path& scratch, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--out", run.string()});
   return run_cli(args, scratch);
@@ -37,8 +38,6 @@ fs::path trained_checkpoint(const TempDir& tmp) {
   REQUIRE_MESSAGE(r.status == 0, r.output);
   return run / "checkpoints" / "best.safetensors";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The only line of a runtime failure: "tapegrad: error: ..." naming `what`.
 void check_one_error_line(const Result& r, const std::string& what) {
@@ -136,6 +135,10 @@ TEST_CASE("cli: runtime failures exit 1 with one line naming the file or value")
     CHECK(r.status == 1);
     CHECK(contains(r.output, (tmp / "run").string()));
     CHECK(contains(r.output, "resume"));
+    CHECK(contains(r.output, "overwrite"));
+    const Result replaced = train_tiny(tmp / "run", tmp.path(),
+                                       {"--classes", "3", "--epochs", "1", "--synthetic-count", "48", "--overwrite"});
+    CHECK_MESSAGE(replaced.status == 0, replaced.output);
   }
   {
     INFO("evaluation data folder that does not exist");
@@ -227,7 +230,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
   // Every flag of `train --help` that shapes the run is recorded (display and location flags aside).
   const Result help = run_cli({"train", "--help"}, tmp.path());
   REQUIRE(help.status == 0);
-  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache"};
+  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite"};
   std::set<std::string> flags;
   const std::regex flag("--([a-z][a-z-]*)");
   for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), flag); it != std::sregex_iterator(); ++it) {
@@ -280,6 +283,86 @@ TEST_CASE("cli: report.html holds the loss curves, sample grid, model summary an
   CHECK(contains(html.substr(config), "&quot;seed&quot;: 11"));
   CHECK(contains(html, "epoch 2 of 2"));
   CHECK_FALSE(contains(html, "<script"));
+}
+
+TEST_CASE("cli: out-of-range threads, seeds, overlaps and clashing predict inputs are refused, naming the flag") {
+  TempDir tmp;
+  for (const auto& [args, expected] :
+       {std::pair<std::vector<std::string>, std::string>{{"train", "--threads", "10000", "--out", "x"}, "--threads"},
+        {{"train", "--threads", "-1", "--out", "x"}, "--threads"},
+        {{"train", "--seed", "-1", "--out", "x"}, "--seed: -1 is below 0"},
+        {{"evaluate", "--checkpoint", "/dev/null", "--seed", "-5"}, "--seed"},
+        {{"predict", "--checkpoint", "/dev/null", "--input", "/dev/null", "--out", "o", "--overlap", "-3"},
+         "--overlap: -3 is below 0"}}) {
+    const std::string command = args[0] + " " + args[1] + " " + args[2];
+    CAPTURE(command);
+    const Result r = run_cli(args, tmp.path());
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(contains(r.output, expected), r.output);
+    CHECK_FALSE(fs::exists(tmp / "x"));
+  }
+  const fs::path checkpoint = trained_checkpoint(tmp);  // a 32x32 input
+  write_grey_png(tmp / "in" / "a.png", 40, 40);
+  const auto predict = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"predict", "--checkpoint", checkpoint.string(), "--input", (tmp / "in").string(),
+                                     "--out", (tmp / "out").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args, tmp.path());
+  };
+  // An overlap as large as the tile made the stride 1 (28 s for one image); now it is named.
+  check_one_error_line(predict({"--overlap", "32"}), "overlap 32: tiles of 32x32 can share 0 to 31 pixels");
+  CHECK(predict({"--overlap", "31"}).status == 0);
+  // a.png and a.bmp would both become a_mask.png.
+  fs::copy_file(tmp / "in" / "a.png", tmp / "in" / "a.bmp");
+  fs::remove_all(tmp / "out");
+  check_one_error_line(predict({}), "a.bmp and a.png would both be written as a_mask.png");
+  CHECK_FALSE(fs::exists(tmp / "out" / "a_mask.png"));
+}
+
+TEST_CASE("cli: --val-names holds out synthetic samples by their zero-padded stems, --val needs a folder") {
+  TempDir tmp;
+  const Result r = train_tiny(tmp / "run", tmp.path(),
+                              {"--epochs", "1", "--synthetic-count", "10", "--val-names", "00007-00009"});
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto config = read_json(tmp / "run" / "config.json");
+  CHECK(config["data"]["validation_samples"] == 3);
+  CHECK(config["data"]["train_samples"] == 7);
+  check_one_error_line(train_tiny(tmp / "run2", tmp.path(), {"--val", (tmp / "elsewhere").string()}), "--val");
+}
+
+TEST_CASE("cli: predict, evaluate and summary refuse a damaged checkpoint and one with NaN weights, naming the file") {
+  TempDir tmp;
+  const fs::path good = trained_checkpoint(tmp);
+  write_grey_png(tmp / "in" / "a.png", 32, 32);
+  // One bit flipped near the end of the data: what resume already refused.
+  std::string bytes = read_text(good);
+  bytes[bytes.size() - 5] = static_cast<char>(bytes[bytes.size() - 5] ^ 0x10);
+  write_text(tmp / "flipped.safetensors", bytes);
+  // A diverged run's checkpoint: NaN in a weight, with a checksum that matches.
+  tg::train::Checkpoint diverged = tg::train::load_checkpoint(good);
+  const auto kernel = std::find_if(diverged.tensors.begin(), diverged.tensors.end(),
+                                   [](const tg::NamedTensor& t) { return t.name.ends_with("/kernel"); });
+  REQUIRE(kernel != diverged.tensors.end());
+  kernel->tensor.set_flat(3, std::nan(""));
+  tg::train::save_checkpoint(tmp / "nan.safetensors", diverged);
+
+  for (const auto& [file, expected] : {std::pair<std::string, std::string>{"flipped.safetensors", "checksum"},
+                                       {"nan.safetensors", "NaN or infinite values"}}) {
+    const std::string path = (tmp / file).string();
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"predict", "--checkpoint", path, "--input", (tmp / "in").string(), "--out",
+                                   (tmp / "out").string()},
+          std::vector<std::string>{"evaluate", "--checkpoint", path, "--synthetic-count", "4"},
+          std::vector<std::string>{"summary", "--checkpoint", path}}) {
+      CAPTURE(args[0]);
+      const Result r = run_cli(args, tmp.path());
+      check_one_error_line(r, path);
+      CHECK_MESSAGE(contains(r.output, expected), r.output);
+    }
+  }
+  CHECK_FALSE(fs::exists(tmp / "out" / "a_mask.png"));
+  // The undamaged file still works for all three.
+  CHECK(run_cli({"summary", "--checkpoint", good.string()}, tmp.path()).status == 0);
 }
 
 TEST_CASE("cli: predict writes NAME_mask.png and NAME_overlay.png at each input's size, tiling large inputs") {
@@ -475,11 +558,46 @@ TEST_CASE("cli: train --resume RUN_DIR --epochs N extends a finished run to N ep
   CHECK(read_text(run / "config.json") == config_before);
 }
 
+TEST_CASE("cli: train --resume refuses saved settings that the flags would refuse, naming config.json and the flag") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  REQUIRE(train_tiny(run, tmp.path(), {"--epochs", "1", "--synthetic-count", "24"}).status == 0);
+  const std::string original = read_text(run / "config.json");
+  struct Edit {
+    const char* section;  // "" = the command's top level
+    const char* key;
+    nlohmann::json value;
+    const char* expected;
+  };
+  for (const Edit& e : {Edit{"", "batch", 0, "--batch: 0 is not above 0"},            // was SIGFPE (exit 136)
+                        Edit{"", "lr", -1.0, "--lr: -1"},
+                        Edit{"", "workers", -3, "--workers: -3 is below 0"},
+                        Edit{"data", "fit", "zoom", "--fit: zoom not in {resize,crop}"},
+                        Edit{"model", "filters", 5000000, "--filters: Value 5000000 not in range 1 to 4096"},
+                        Edit{"", "batch", "two", "wrong type"}}) {
+    CAPTURE(e.key);
+    nlohmann::json config = nlohmann::json::parse(original);
+    nlohmann::json& section = *e.section ? config["command"][e.section] : config["command"];
+    section[e.key] = e.value;
+    write_text(run / "config.json", config.dump(2));
+    const Result r = run_cli({"train", "--resume", run.string(), "--epochs", "2", "--progress", "none"}, tmp.path());
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(contains(r.output, "config.json"), r.output);
+    CHECK_MESSAGE(contains(r.output, e.expected), r.output);
+    CHECK(read_csv(run / "metrics.csv").size() == 1);  // nothing trained
+  }
+  // Range errors name the bound, not DBL_MAX in 300 digits.
+  const Result lr = run_cli({"train", "--out", (tmp / "other").string(), "--lr", "0"}, tmp.path());
+  CHECK(lr.status == 2);
+  CHECK(contains(lr.output, "--lr: 0 is not above 0"));
+  CHECK(lr.output.size() < 200);
+}
+
 TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint and says how to resume") {
   TempDir tmp;
   const fs::path run = tmp / "run", log = tmp / "train.log";
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), {"--epochs", "50", "--synthetic-count", "64", "--checkpoint-every", "1", "--out",
                            run.string()});
   const pid_t pid = spawn_cli(args, log);

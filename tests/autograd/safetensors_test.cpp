@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "autograd/io/safetensors.h"
@@ -75,6 +76,66 @@ TEST_CASE("safetensors: truncated and corrupt files give clear errors naming the
   CHECK_THROWS_WITH_AS(load_safetensors(s), doctest::Contains("not a safetensors file"), std::runtime_error);
   CHECK_THROWS_WITH_AS(load_safetensors(tmp / "absent.safetensors"), doctest::Contains("cannot open"),
                        std::runtime_error);
+}
+
+namespace {
+// A safetensors file with this header text and `data_bytes` zero bytes of data.
+fs::path hostile_file(const fs::path& dir, const std::string& name, const std::string& header, size_t data_bytes) {
+  std::string bytes(8, '\0');
+  const uint64_t n = header.size();
+  std::memcpy(bytes.data(), &n, 8);
+  bytes += header;
+  bytes += std::string(data_bytes, '\0');
+  const fs::path p = dir / name;
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return p;
+}
+
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+}  // namespace
+
+TEST_CASE("safetensors: sizes a header claims are checked against the file before anything is allocated") {
+  const tg::testing::TempDir tmp;
+  struct Case {
+    const char* name;
+    std::string header;
+    size_t data_bytes;
+    const char* expected;
+  };
+  const Case cases[] = {
+      // 1 GiB claimed by a file of a few bytes: refused without allocating it (the peak RSS check below).
+      {"huge", R"({"w":{"dtype":"F32","shape":[268435456],"data_offsets":[0,1073741824]}})", 16, "truncated"},
+      {"fraction", R"({"w":{"dtype":"F32","shape":[3.5,3,1,4],"data_offsets":[0,144]}})", 144,
+       "holds 3.5, not a non-negative integer"},
+      {"negative", R"({"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", 16, "holds -4"},
+      {"overflow", R"({"w":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}})", 0,
+       "too large to exist"},
+      {"overlap",
+       R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+       24, "tensors 'a' and 'b' overlap"},
+      {"offsets", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[-16,0]}})", 16, "not a pair of byte offsets"},
+  };
+  const long rss_before = peak_rss_kib();
+  for (const Case& c : cases) {
+    const std::string case_name = c.name;
+    CAPTURE(case_name);
+    const fs::path p = hostile_file(tmp.path(), std::string(c.name) + ".safetensors", c.header, c.data_bytes);
+    CHECK_THROWS_WITH_AS(load_safetensors(p), doctest::Contains(c.expected), std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_safetensors(p), doctest::Contains(p.string().c_str()), std::runtime_error);
+  }
+  CHECK(peak_rss_kib() - rss_before < 256 * 1024);  // the 1 GiB was never allocated (memory, not time)
+}
+
+TEST_CASE("safetensors: a folder or a pipe in a checkpoint's place is named as such, without blocking") {
+  const tg::testing::TempDir tmp;
+  fs::create_directory(tmp / "folder.safetensors");
+  REQUIRE(mkfifo((tmp / "pipe.safetensors").c_str(), 0600) == 0);
+  for (const char* name : {"folder.safetensors", "pipe.safetensors"})
+    CHECK_THROWS_WITH_AS(load_safetensors(tmp / name), doctest::Contains("is not a regular file"), std::runtime_error);
 }
 
 TEST_CASE("safetensors: atomic write leaves no temporary files and replaces the old file") {

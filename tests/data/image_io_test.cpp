@@ -1,5 +1,7 @@
 #include "data_test_util.h"
 
+#include <sys/stat.h>
+
 using namespace tg::data;
 using tg::testing::TempDir;
 
@@ -66,6 +68,55 @@ TEST_CASE("image_io: unreadable, empty, truncated and missing files name the fil
   }
   CHECK(tg::testing::error_of([&] { probe_image(tmp / "garbage.png"); }).find("not a readable") != std::string::npos);
   CHECK(tg::testing::error_of([&] { read_image(tmp / "cut.png"); }).find("truncated") != std::string::npos);
+}
+
+TEST_CASE("image_io: a header declaring too many pixels is refused before decoding and the limit can be raised") {
+  TempDir tmp;
+  // A 57-byte PNG whose header claims 20000x20000 grey pixels (400 MB decoded); stb_image skips chunk CRCs.
+  const auto be32 = [](std::string& out, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+  };
+  std::string png = "\x89PNG\r\n\x1a\n";
+  be32(png, 13);
+  png += "IHDR";
+  be32(png, 20000);
+  be32(png, 20000);
+  png += std::string("\x08\x00\x00\x00\x00", 5);
+  be32(png, 0);  // CRC
+  be32(png, 0);
+  png += "IEND";
+  be32(png, 0);
+  std::ofstream(tmp / "bomb.png", std::ios::binary) << png;
+  for (const std::string& msg : {tg::testing::error_of([&] { read_image(tmp / "bomb.png"); }),
+                                 tg::testing::error_of([&] { probe_image(tmp / "bomb.png"); })}) {
+    CHECK_MESSAGE(msg.find("bomb.png") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("declares 20000x20000 pixels") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("--max-image-pixels") != std::string::npos, msg);
+  }
+
+  // A real image over a lowered limit is refused the same way, and read again once the limit is raised.
+  tg::testing::write_image(tmp / "real.png", 40, 30, 1, tg::testing::grey(40, 30, [](int y, int x) { return x + y; }));
+  const ImageLimits defaults = image_limits();
+  CHECK(defaults.max_pixels == 8192 * 8192);
+  set_image_limits({1000, defaults.max_file_bytes});
+  CHECK(tg::testing::error_of([&] { read_image(tmp / "real.png"); }).find("declares 30x40 pixels") != std::string::npos);
+  set_image_limits({1200, defaults.max_file_bytes});
+  CHECK(read_image(tmp / "real.png").pixels.size() == 1200);
+  set_image_limits({defaults.max_pixels, 10});  // bytes: the file itself is larger
+  CHECK(tg::testing::error_of([&] { read_image(tmp / "real.png"); }).find("an image file may be") != std::string::npos);
+  set_image_limits(defaults);
+  CHECK_THROWS_AS(set_image_limits({0, 1}), std::invalid_argument);
+}
+
+TEST_CASE("image_io: folders, pipes and devices are refused without reading them") {
+  TempDir tmp;
+  std::filesystem::create_directory(tmp / "folder.png");
+  REQUIRE(mkfifo((tmp / "pipe.png").c_str(), 0600) == 0);  // opening it for reading would block forever
+  for (const auto& path : {tmp / "folder.png", tmp / "pipe.png", std::filesystem::path("/dev/zero")}) {
+    CAPTURE(path);
+    CHECK(tg::testing::error_of([&] { read_image(path); }).find("not a regular file") != std::string::npos);
+    CHECK(tg::testing::error_of([&] { probe_image(path); }).find("not a regular file") != std::string::npos);
+  }
 }
 
 TEST_CASE("image_io: is_image_extension is case-insensitive and selective") {

@@ -8,6 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace tg::data;
 
 namespace {
@@ -193,6 +197,36 @@ TEST_CASE("loader: the queue is bounded, and the loader stops cleanly mid-epoch 
     CHECK(ds->calls.load() <= (1 + 3) * 2);
   }
   { DataLoader never_read(ds, all_indices(64), options(2, 4)); }  // a hang here would time the test out
+}
+
+TEST_CASE("loader: worker threads that cannot all start give an error naming the count, not std::terminate") {
+  // In a child process: its address space is capped just above what it uses, so thread stacks run out after a few
+  // workers. Before the fix the threads already started were left joinable and the child died of SIGABRT.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    long pages = 0;
+    if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(statm, "%ld", &pages) != 1) pages = 0;
+      std::fclose(statm);
+    }
+    const rlim_t cap = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (64u << 20);
+    const rlimit limit{cap, cap};
+    if (pages == 0 || setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
+    try {
+      DataLoader loader(std::make_shared<Numbered>(8), all_indices(8), options(2, 200));
+      _exit(4);  // 200 threads of 8 MB stacks within 64 MB: should not happen
+    } catch (const std::runtime_error& e) {
+      const std::string message = e.what();
+      _exit(message.find("of 200 worker threads") != std::string::npos ? 0 : 5);
+    } catch (...) {
+      _exit(6);
+    }
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE_MESSAGE(WIFEXITED(status), "the child died of signal " << WTERMSIG(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("loader: an error in a worker reaches the consumer with the file name, in order") {

@@ -26,9 +26,17 @@ TEST_CASE("split: held-out names, with numeric ranges") {
   CHECK(parse_name_list(" 3, cat ,10-11,") == std::vector<std::string>{"3", "cat", "10", "11"});
   CHECK(parse_name_list("a-b") == std::vector<std::string>{"a-b"});
   CHECK_THROWS_AS(parse_name_list("9-3"), std::invalid_argument);
+  // Zero-padded ranges keep their width, so they select the stems `tapegrad synth` writes.
+  CHECK(parse_name_list("00008-00010") == std::vector<std::string>{"00008", "00009", "00010"});
+  CHECK(parse_name_list("098-101") == std::vector<std::string>{"098", "099", "100", "101"});
+  CHECK(parse_name_list("0-2") == std::vector<std::string>{"0", "1", "2"});
+  // Huge ranges are refused before anything is expanded (0-99999999999 took 2 GB).
+  CHECK(tg::testing::error_of([] { parse_name_list("0-99999999999"); }).find("at most 1000000") != std::string::npos);
+  CHECK(tg::testing::error_of([] { parse_name_list("1-99999999999999999999"); }).find("12 digits") !=
+        std::string::npos);
 
   const SyntheticDataset ds(SyntheticOptions{.count = 6, .height = 4, .width = 4});
-  const Split s = split_by_names(ds, {"00001", "00004"});
+  const Split s = split_by_names(ds, parse_name_list("00001,00004"));
   CHECK(s.validation == std::vector<size_t>{1, 4});
   CHECK(s.train == std::vector<size_t>{0, 2, 3, 5});
   const std::string msg = tg::testing::error_of([&] { split_by_names(ds, {"00009"}); });

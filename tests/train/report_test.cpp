@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "train/render.h"
 #include "train/report.h"
 
@@ -53,6 +55,36 @@ TEST_CASE("report: self-contained page with curves, samples, summary, config and
   while ((pos = html.find("http", pos)) != std::string::npos) {
     CHECK(html.compare(pos, 26, "http://www.w3.org/2000/svg") == 0);
     ++pos;
+  }
+}
+
+TEST_CASE("report: hostile names in every user text stay text (no attribute or element can be opened)") {
+  const std::string name = "a' onload='alert(1);.png";
+  const std::string tag = "<img src=x onerror=alert(2)>";
+  const std::string quote = "b\" onmouseover=\"alert(3)\" &amp;\nnext";
+  ReportData d;
+  d.title = quote;
+  d.status = tag;
+  d.history = {{{"epoch", 1}, {"loss", 0.9}, {"val_iou_" + name, 0.5}, {"val_iou_" + tag, 0.4}}};
+  for (const std::string& s : {name, tag, quote})
+    d.samples.push_back({s, Tensor::full({2, 2, 1}, 0.3), Tensor::zeros({2, 2}), Tensor::ones({2, 2})});
+  d.model_summary = tag;
+  d.config = {{"classes", {name, tag, quote}}};
+  d.throughput = {{name, tag}};
+  const std::string html = render_report_html(d);
+  for (const char* raw : {"onload='", "<img src=x", "onmouseover=\"", "&amp;\n"})
+    CHECK_MESSAGE(html.find(raw) == std::string::npos, raw);
+  CHECK(html.find("a&#39; onload=&#39;alert(1);.png image") != std::string::npos);
+  CHECK(html.find("&lt;img src=x onerror=alert(2)&gt;") != std::string::npos);
+  CHECK(html.find("b&quot; onmouseover=&quot;alert(3)&quot; &amp;amp;") != std::string::npos);
+  // Every ' that remains delimits one of the page's own attributes: an even number inside each tag.
+  size_t open = 0;
+  while ((open = html.find('<', open)) != std::string::npos) {
+    const size_t close = html.find('>', open);
+    REQUIRE(close != std::string::npos);
+    const std::string tag_text = html.substr(open, close - open);
+    CHECK_MESSAGE(std::count(tag_text.begin(), tag_text.end(), '\'') % 2 == 0, tag_text.substr(0, 80));
+    open = close;
   }
 }
 

@@ -40,7 +40,9 @@ __attribute__((target("avx512f"), always_inline)) inline void store_tile(__m512*
       __m512 v_lo = lo[r], v_hi = hi[r];
       if (epilogue.accumulate) v_lo = _mm512_add_ps(_mm512_loadu_ps(cr), v_lo), v_hi = _mm512_add_ps(_mm512_loadu_ps(cr + 16), v_hi);
       if (epilogue.bias) v_lo = _mm512_add_ps(v_lo, bias_lo), v_hi = _mm512_add_ps(v_hi, bias_hi);
-      if (epilogue.relu) v_lo = _mm512_max_ps(v_lo, zero), v_hi = _mm512_max_ps(v_hi, zero);
+      // max(0, v), not max(v, 0): maxps returns its second operand for a NaN and for equal zeros, so NaN and -0
+      // pass through as in the relu op.
+      if (epilogue.relu) v_lo = _mm512_max_ps(zero, v_lo), v_hi = _mm512_max_ps(zero, v_hi);
       _mm512_storeu_ps(cr, v_lo);
       _mm512_storeu_ps(cr + 16, v_hi);
     }
