@@ -146,7 +146,12 @@ Command add_train_command(CLI::App& app) {
   auto* resume = cmd->add_option("--resume", o->resume, "Continue the run in this folder from its last checkpoint")
                      ->check(CLI::ExistingDirectory);
   out->excludes(resume);
-  return [o, cmd] {
+  auto overwrite = std::make_shared<bool>(false);
+  cmd->add_flag("--overwrite", *overwrite,
+                "Replace an earlier run in the --out folder (its config, logs, report and checkpoints); without it "
+                "such a folder is refused")
+      ->excludes(resume);
+  return [o, cmd, overwrite] {
     if (o->resume.empty() && o->out.empty())
       throw CLI::RequiredError("--out RUN_DIR (or --resume RUN_DIR)");  // reported as bad usage below
     TrainOptions run = *o;
@@ -185,6 +190,7 @@ Command add_train_command(CLI::App& app) {
     fit.loss = loss_name(run.loss);
     fit.run_dir = run.out;
     fit.resume = !o->resume.empty();
+    fit.overwrite = *overwrite;
     if (run.monitor.empty()) run.monitor = data.validation.dataset ? "val_loss" : "loss";
     fit.monitor = run.monitor;
     fit.keep_last = run.keep_last;

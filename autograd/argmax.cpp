@@ -17,7 +17,7 @@ Tensor argmax(const Tensor& x, int axis) {
   if (k == 0) throw std::invalid_argument("argmax: axis " + std::to_string(axis) + " of " + shape_str(x.shape()) + " is empty");
   Shape out_shape = x.shape();
   out_shape.erase(out_shape.begin() + axis);
-  Tensor out(out_shape);
+  Tensor out = Tensor::empty(out_shape);
   int64_t inner = 1;
   for (int a = axis + 1; a < rank; ++a) inner *= x.dim(a);
   const int64_t outer = x.numel() / (k * inner);

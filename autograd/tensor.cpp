@@ -1,6 +1,7 @@
 #include "autograd/tensor.h"
 
-#include <atomic>
+#include "autograd/allocator.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -8,23 +9,11 @@
 namespace tg {
 
 namespace {
-std::atomic<size_t> g_live_bytes{0};
-constexpr size_t kAlign = 64;
-
 std::shared_ptr<std::byte[]> allocate(size_t bytes) {
-  const size_t rounded = ((bytes + kAlign - 1) / kAlign) * kAlign + kAlign;  // never 0
-  void* p = std::aligned_alloc(kAlign, rounded);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
-  g_live_bytes += rounded;
-  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [rounded](std::byte* q) {
-    g_live_bytes -= rounded;
-    std::free(q);
-  });
+  std::byte* block = detail::allocate_tensor_block(bytes);
+  return std::shared_ptr<std::byte[]>(block, [bytes](std::byte* p) { detail::deallocate_tensor_block(p, bytes); });
 }
 }  // namespace
-
-size_t live_tensor_bytes() { return g_live_bytes.load(); }
 
 const char* dtype_name(DType d) { return d == DType::F32 ? "f32" : "f64"; }
 
@@ -43,12 +32,19 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
-Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), numel_(shape_numel(shape_)), dtype_(dtype) {
+Tensor::Tensor(Shape shape, DType dtype, Uninitialised)
+    : shape_(std::move(shape)), numel_(shape_numel(shape_)), dtype_(dtype) {
   storage_ = allocate(nbytes());
 }
 
+Tensor::Tensor(Shape shape, DType dtype) : Tensor(std::move(shape), dtype, Uninitialised{}) {
+  if (numel_) std::memset(bytes(), 0, nbytes());
+}
+
+Tensor Tensor::empty(Shape shape, DType dtype) { return Tensor(std::move(shape), dtype, Uninitialised{}); }
+
 Tensor Tensor::full(Shape shape, double value, DType dtype) {
-  Tensor t(std::move(shape), dtype);
+  Tensor t = empty(std::move(shape), dtype);
   t.fill(value);
   return t;
 }
@@ -60,7 +56,7 @@ Tensor Tensor::from(std::initializer_list<double> values, Shape shape, DType dty
 namespace {
 template <class U>
 Tensor tensor_from(std::span<const U> values, Shape shape, DType dtype) {
-  Tensor t(std::move(shape), dtype);
+  Tensor t = Tensor::empty(std::move(shape), dtype);
   if (static_cast<int64_t>(values.size()) != t.numel())
     throw std::invalid_argument("Tensor::from: " + std::to_string(values.size()) + " values for shape " +
                                 shape_str(t.shape()));
@@ -128,14 +124,14 @@ Tensor Tensor::slice(int64_t begin, int64_t end) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t(shape_, dtype_);
+  Tensor t = empty(shape_, dtype_);
   if (numel_) std::memcpy(t.bytes(), bytes(), nbytes());
   return t;
 }
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
-  Tensor t(shape_, dtype);
+  Tensor t = empty(shape_, dtype);
   t.copy_from(*this);
   return t;
 }

@@ -1,6 +1,8 @@
 // An N-d, contiguous, row-major array of float32 (training) or float64 (gradient checks).
 // Images are NHWC and convolution kernels HWIO, as in Keras. Storage is 64-byte aligned and shared:
-// reshape() and batch slices are views without copies.
+// reshape() and batch slices are views without copies. It comes from the caching allocator
+// (autograd/allocator.h): Tensor(shape) and zeros() are zero-filled; empty() is not, for outputs that are
+// written in full.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +37,9 @@ class Tensor {
   explicit Tensor(Shape shape, DType dtype = DType::F32);  // zero-filled
 
   static Tensor zeros(Shape shape, DType dtype = DType::F32) { return Tensor(std::move(shape), dtype); }
+  // Uninitialised storage (whatever a previous tensor left there): only for a result every element of which is
+  // written before it is read. Saves the zero-filling pass over memory.
+  static Tensor empty(Shape shape, DType dtype = DType::F32);
   static Tensor full(Shape shape, double value, DType dtype = DType::F32);
   static Tensor ones(Shape shape, DType dtype = DType::F32) { return full(std::move(shape), 1.0, dtype); }
   static Tensor from(std::initializer_list<double> values, Shape shape, DType dtype = DType::F32);
@@ -82,6 +87,8 @@ class Tensor {
   bool shares_storage(const Tensor& other) const { return storage_ == other.storage_; }
 
  private:
+  struct Uninitialised {};
+  Tensor(Shape shape, DType dtype, Uninitialised);
   void check_dtype(DType want) const;
   std::shared_ptr<std::byte[]> storage_;
   size_t offset_ = 0;  // bytes into storage_
@@ -90,7 +97,8 @@ class Tensor {
   DType dtype_ = DType::F32;
 };
 
-// Bytes currently held by all tensors' storage (for tests that a training step does not leak).
+// Bytes currently held by all tensors' storage, rounded to the allocator's size classes (for tests that a
+// training step does not leak). The allocator's other counters are in autograd/allocator.h.
 size_t live_tensor_bytes();
 
 }  // namespace tg

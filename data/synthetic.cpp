@@ -12,20 +12,20 @@ namespace {
 
 constexpr uint64_t kSyntheticStream = 0x5e17'da7aULL;
 
-enum class Kind { Ellipse, Rectangle, Triangle };
+enum class ShapeKind { Ellipse, Rectangle, Triangle };
 
-struct Shape {
+struct DrawnShape {
   int class_id;
-  Kind kind;
+  ShapeKind kind;
   double cx, cy, a, b, angle;
   std::array<double, 6> tri;  // triangle vertices x0 y0 x1 y1 x2 y2
   double extent;              // bounding radius
 };
 
-Shape draw_shape(Rng& rng, int num_classes, int H, int W) {
-  Shape s{};
+DrawnShape draw_shape(Rng& rng, int num_classes, int H, int W) {
+  DrawnShape s{};
   s.class_id = 1 + static_cast<int>(rng.uniform_int(num_classes - 1));
-  s.kind = static_cast<Kind>((s.class_id - 1) % 3);  // the kind is a cue as well as the colour
+  s.kind = static_cast<ShapeKind>((s.class_id - 1) % 3);  // the kind is a cue as well as the colour
   s.cx = rng.uniform(0, W);
   s.cy = rng.uniform(0, H);
   const double r = rng.uniform(0.08, 0.25) * std::min(H, W);
@@ -41,14 +41,14 @@ Shape draw_shape(Rng& rng, int num_classes, int H, int W) {
   return s;
 }
 
-bool inside(const Shape& s, double x, double y) {
+bool inside(const DrawnShape& s, double x, double y) {
   const double dx = x - s.cx, dy = y - s.cy;
   const double u = dx * std::cos(s.angle) + dy * std::sin(s.angle);
   const double v = -dx * std::sin(s.angle) + dy * std::cos(s.angle);
   switch (s.kind) {
-    case Kind::Ellipse: return (u * u) / (s.a * s.a) + (v * v) / (s.b * s.b) <= 1.0;
-    case Kind::Rectangle: return std::fabs(u) <= s.a && std::fabs(v) <= s.b;
-    case Kind::Triangle: {
+    case ShapeKind::Ellipse: return (u * u) / (s.a * s.a) + (v * v) / (s.b * s.b) <= 1.0;
+    case ShapeKind::Rectangle: return std::fabs(u) <= s.a && std::fabs(v) <= s.b;
+    case ShapeKind::Triangle: {
       double sign[3];
       for (int k = 0; k < 3; ++k) {
         const double x0 = s.tri[2 * k], y0 = s.tri[2 * k + 1];
@@ -125,7 +125,7 @@ Sample SyntheticDataset::get(size_t index, Rng*) const {
 
   const int n = options_.min_shapes + static_cast<int>(rng.uniform_int(options_.max_shapes - options_.min_shapes + 1));
   for (int k = 0; k < n; ++k) {
-    const Shape shape = draw_shape(rng, options_.num_classes, H, W);
+    const DrawnShape shape = draw_shape(rng, options_.num_classes, H, W);
     const std::array<float, 3> colour = class_colour(shape.class_id, options_.num_classes, C);
     const int y0 = std::max(0, static_cast<int>(shape.cy - shape.extent));
     const int y1 = std::min(H, static_cast<int>(shape.cy + shape.extent) + 1);

@@ -78,6 +78,7 @@ class Trainer {
   DataSource train_, validation_;
   FitOptions options_;
   RunDir run_;
+  std::optional<RunLock> lock_;  // held from prepare_run_folder until fit returns
   RunLogger logger_;
   std::optional<TrainingLoss> loss_;
   std::unique_ptr<Optimizer> optimizer_;
@@ -132,9 +133,17 @@ void Trainer::check_monitors() {
 
 void Trainer::prepare_run_folder() {
   if (options_.run_dir.empty()) return;
-  if (!options_.resume && run_.has_checkpoint())
-    throw std::invalid_argument("fit: " + run_.root.string() + " already holds a run (" +
-                                run_.checkpoints().string() + "); resume it, or choose a new run folder");
+  lock_.emplace(run_);  // before looking: two processes starting together must not both see an empty folder
+  if (options_.resume && options_.overwrite)
+    throw std::invalid_argument("fit: resume and overwrite exclude each other (" + run_.root.string() + ")");
+  if (!options_.resume) {
+    const std::vector<std::filesystem::path> earlier = run_.run_files();
+    if (!earlier.empty() && !options_.overwrite)
+      throw std::invalid_argument("fit: " + run_.root.string() + " already holds a run (" + earlier.front().string() +
+                                  (earlier.size() > 1 ? " and " + std::to_string(earlier.size() - 1) + " more" : "") +
+                                  "); resume it, choose a new run folder, or overwrite it");
+    for (const std::filesystem::path& p : earlier) std::filesystem::remove(p);
+  }
   std::filesystem::create_directories(run_.checkpoints());
   remove_stale_temporaries(run_);
 }

@@ -25,7 +25,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FitOptions,
                                                 std,
                                                 // fit's own
                                                 epochs, steps_per_epoch, validation_split, validation_batch_size,
-                                                validation_steps, loss, class_weights, optimizer, run_dir, resume,
+                                                validation_steps, loss, class_weights, optimizer, run_dir, resume, overwrite,
                                                 monitor, monitor_mode, keep_last, checkpoint_every,
                                                 early_stopping_patience, early_stopping_min_delta,
                                                 restore_best_weights, report_title, report_samples, threads, progress,

@@ -40,6 +40,9 @@ struct FitOptions : data::LoaderOptions {
   // The run folder (train/run_dir.h) with checkpoints, logs and report.html. Empty: train in memory, write nothing.
   std::filesystem::path run_dir;
   bool resume = false;               // continue the run in run_dir from its newest checkpoint
+  // A new run in a folder that holds an earlier one (its config, logs, report or any checkpoint) is refused, so no
+  // result is replaced or mixed with another run's; true deletes those files first (and nothing else there).
+  bool overwrite = false;
   std::string monitor = "val_loss";  // best checkpoint and early stopping ("loss" etc. without validation data)
   MonitorMode monitor_mode = MonitorMode::Auto;  // Auto: Dice/IoU/accuracy maximised, the rest minimised
   int keep_last = 3;                 // step-numbered checkpoints kept besides last and best

@@ -1,7 +1,14 @@
 #include "train/run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace tg::train {
@@ -30,5 +37,36 @@ std::vector<std::pair<int64_t, std::filesystem::path>> RunDir::step_checkpoints(
 }
 
 bool RunDir::has_checkpoint() const { return std::filesystem::exists(last_checkpoint()) || !step_checkpoints().empty(); }
+
+std::vector<std::filesystem::path> RunDir::run_files() const {
+  std::vector<std::filesystem::path> found;
+  std::error_code ec;
+  for (const std::filesystem::path& p : {config(), log(), metrics_csv(), metrics_jsonl(), report(), last_checkpoint(),
+                                         best_checkpoint()})
+    if (std::filesystem::exists(p, ec)) found.push_back(p);
+  for (const auto& [step, path] : step_checkpoints()) found.push_back(path);
+  return found;
+}
+
+RunLock::RunLock(const RunDir& run) {
+  std::filesystem::create_directories(run.root);
+  fd_ = ::open(run.lock_file().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw std::runtime_error(run.lock_file().string() + ": cannot be created (" + std::strerror(errno) +
+                             "); is the run folder writable?");
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (error == EWOULDBLOCK)
+      throw std::runtime_error(run.root.string() + ": another process is training in this run folder right now; "
+                               "wait for it to finish or choose another folder");
+    throw std::runtime_error(run.lock_file().string() + ": cannot be locked (" + std::strerror(error) + ")");
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the flock
+}
 
 }  // namespace tg::train

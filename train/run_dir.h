@@ -30,6 +30,24 @@ struct RunDir {
   std::vector<std::pair<int64_t, std::filesystem::path>> step_checkpoints() const;
   // Whether any checkpoint (last or step-numbered) exists.
   bool has_checkpoint() const;
+  // The files of an earlier run present here (config, logs, metrics, report, any checkpoint): empty when none.
+  std::vector<std::filesystem::path> run_files() const;
+  std::filesystem::path report() const { return root / "report.html"; }
+  std::filesystem::path lock_file() const { return root / ".tapegrad.lock"; }
+};
+
+// An exclusive advisory lock (flock) on RUN_DIR/.tapegrad.lock for as long as it lives, so that two processes never
+// train into one folder at once. The kernel drops it when the process dies, so a killed run never leaves it stuck.
+class RunLock {
+ public:
+  // Throws std::runtime_error naming the folder when another process holds it.
+  explicit RunLock(const RunDir& run);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 }  // namespace tg::train

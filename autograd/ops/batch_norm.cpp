@@ -71,7 +71,7 @@ void batch_moments(const Tensor& x, int64_t rows, int64_t c, std::vector<double>
 // y = x * scale + shift per channel.
 Tensor affine_channels(const Tensor& x, int64_t rows, int64_t c, const std::vector<double>& scale,
                        const std::vector<double>& shift) {
-  Tensor y(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     std::vector<T> s(scale.begin(), scale.end()), t(shift.begin(), shift.end());
     const T* px = x.data<T>();
@@ -177,7 +177,7 @@ Variable batch_norm(const Variable& x, const Variable& gamma, const Variable& be
         b[j] = k[j] * inv_std[j] * sum_gxhat[j] / n;
       }
     }
-    Tensor gx(x.shape(), g.dtype());
+    Tensor gx = Tensor::empty(x.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       const std::vector<T> kt(k.begin(), k.end()), at(a.begin(), a.end()), bt(b.begin(), b.end()),
           mt(mean.begin(), mean.end());

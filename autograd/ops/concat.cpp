@@ -61,7 +61,7 @@ Variable concat(const std::vector<Variable>& xs, int axis) {
     out_width += width[i];
   }
 
-  Tensor y(out_shape, xs[0].dtype());
+  Tensor y = Tensor::empty(out_shape, xs[0].dtype());
   std::byte* py = y.bytes();
   for (size_t i = 0; i < xs.size(); ++i) {
     const std::byte* px = xs[i].value().bytes();
@@ -76,7 +76,7 @@ Variable concat(const std::vector<Variable>& xs, int axis) {
     const std::byte* pg = g.bytes();
     for (size_t i = 0; i < xs.size(); ++i) {
       if (!xs[i].requires_grad()) continue;
-      Tensor gi(xs[i].shape(), dtype);
+      Tensor gi = Tensor::empty(xs[i].shape(), dtype);
       std::byte* out = gi.bytes();
       const size_t w = width[i], off = offset[i];
 #pragma omp parallel for schedule(static) if (static_cast<size_t>(outer) * w > 262144)

@@ -39,12 +39,12 @@ Variable dropout(const Variable& x, double rate, bool training, Rng& rng) {
   rng.set_state({rng.state().seed, base + static_cast<uint64_t>(n)});
   const double scale = 1.0 / (1.0 - rate);
 
-  Tensor y(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     masked_scale(x.value().data<T>(), y.data<T>(), n, mask_rng, base, threshold, static_cast<T>(scale));
   });
   return record("dropout", std::move(y), {&x}, [x, mask_rng, base, threshold, scale, n](const Tensor& g) {
-    Tensor gx(g.shape(), g.dtype());
+    Tensor gx = Tensor::empty(g.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       masked_scale(g.data<T>(), gx.data<T>(), n, mask_rng, base, threshold, static_cast<T>(scale));
     });

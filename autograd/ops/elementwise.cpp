@@ -32,7 +32,7 @@ void check_dtypes(const char* op, const Variable& a, const Variable& b) {
 // Sums a gradient of the output's shape down to an operand's (broadcast) shape.
 Tensor reduce_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
-  Tensor out(shape, g.dtype());
+  Tensor out = Tensor::empty(shape, g.dtype());
   const int64_t cols = out.numel();
   dispatch(g.dtype(), [&]<class T>() { kernels::column_sums(g.data<T>(), g.numel() / cols, cols, out.data<T>()); });
   return out;
@@ -58,7 +58,7 @@ void binary_map(const T* a, int64_t na, const T* b, int64_t nb, T* out, int64_t 
 template <class F>
 Tensor binary_forward(const char* op, const Variable& a, const Variable& b, F f) {
   check_dtypes(op, a, b);
-  Tensor out(broadcast_shape(op, a.shape(), b.shape()), a.dtype());
+  Tensor out = Tensor::empty(broadcast_shape(op, a.shape(), b.shape()), a.dtype());
   dispatch(a.dtype(), [&]<class T>() {
     binary_map(a.value().data<T>(), a.numel(), b.value().data<T>(), b.numel(), out.data<T>(), out.numel(),
                [&](T x, T y) { return static_cast<T>(f(x, y)); });
@@ -69,7 +69,7 @@ Tensor binary_forward(const char* op, const Variable& a, const Variable& b, F f)
 // The gradient with respect to one operand: g * df (computed at full size), reduced to the operand's shape.
 template <class F>
 Tensor partial_grad(const Tensor& g, const Variable& a, const Variable& b, F df) {
-  Tensor full(g.shape(), g.dtype());
+  Tensor full = Tensor::empty(g.shape(), g.dtype());
   dispatch(g.dtype(), [&]<class T>() {
     const T* pa = a.value().data<T>();
     const T* pb = b.value().data<T>();
@@ -129,7 +129,7 @@ Variable div(const Variable& a, const Variable& b) {
 namespace {
 // y = scale * x + shift, the shared shape of scalar add, scalar mul and neg.
 Variable affine(const char* op, const Variable& x, double scale, double shift) {
-  Tensor y(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
@@ -139,7 +139,7 @@ Variable affine(const char* op, const Variable& x, double scale, double shift) {
     for (int64_t i = 0; i < n; ++i) py[i] = s * px[i] + t;
   });
   return record(op, std::move(y), {&x}, [x, scale](const Tensor& g) {
-    Tensor gx(g.shape(), g.dtype());
+    Tensor gx = Tensor::empty(g.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       const T* pg = g.data<T>();
       T* out = gx.data<T>();

@@ -160,7 +160,7 @@ void avg_pool_backward(const T* gy, const PoolGeometry& g, T* dx) {
 
 Variable max_pool2d(const Variable& x, const Pool2DOptions& options) {
   const PoolGeometry g = pool_geometry("max_pool2d", x, options);
-  Tensor y({g.n, g.oh, g.ow, g.c}, x.dtype());
+  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype());
   // Positions of the maxima, kept only when a backward pass can follow.
   std::shared_ptr<std::vector<int32_t>> arg;
   if (x.requires_grad() && grad_enabled()) arg = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
@@ -176,7 +176,7 @@ Variable max_pool2d(const Variable& x, const Pool2DOptions& options) {
 
 Variable avg_pool2d(const Variable& x, const Pool2DOptions& options) {
   const PoolGeometry g = pool_geometry("avg_pool2d", x, options);
-  Tensor y({g.n, g.oh, g.ow, g.c}, x.dtype());
+  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype());
   dispatch(x.dtype(), [&]<class T>() { avg_pool_forward(x.value().data<T>(), g, y.data<T>()); });
   return record("avg_pool2d", std::move(y), {&x}, [x, g](const Tensor& gy) {
     Tensor dx(x.shape(), gy.dtype());

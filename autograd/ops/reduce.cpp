@@ -15,7 +15,7 @@ int normalize_axis(int axis, int rank, const char* op, const Shape& shape) {
 }
 
 Variable scaled_total(const char* op, const Variable& x, double scale) {
-  Tensor y(Shape{}, x.dtype());
+  Tensor y = Tensor::empty(Shape{}, x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     const T* p = x.value().data<T>();
     y.data<T>()[0] = static_cast<T>(scale * kernels::ordered_sum(x.numel(), [p](int64_t i) { return p[i]; }));
@@ -46,7 +46,7 @@ Variable scaled_axis_sum(const char* op, const Variable& x, int axis, bool keepd
     for (T& v : y.span<T>()) v = static_cast<T>(v * scale);
   });
   return record(op, std::move(y), {&x}, [x, outer, n, inner, scale](const Tensor& g) {
-    Tensor gx(x.shape(), g.dtype());
+    Tensor gx = Tensor::empty(x.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       const T* pg = g.data<T>();
       T* out = gx.data<T>();

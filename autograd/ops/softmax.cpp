@@ -17,7 +17,7 @@ int64_t rows_of(const Variable& x, const char* op) {
 // row(in, out, c) for each of the rows of c entries of `in`, writing `out`; rows are independent.
 template <class Row>
 Tensor each_row(const Tensor& in, int64_t rows, int64_t c, Row&& row) {
-  Tensor out(in.shape(), in.dtype());
+  Tensor out = Tensor::empty(in.shape(), in.dtype());
   dispatch(in.dtype(), [&]<class T>() {
     const T* pi = in.data<T>();
     T* po = out.data<T>();
@@ -30,7 +30,7 @@ Tensor each_row(const Tensor& in, int64_t rows, int64_t c, Row&& row) {
 // The same for a backward pass that also reads the forward's output y, row by row.
 template <class Row>
 Tensor each_row(const Tensor& g, const Tensor& y, int64_t rows, int64_t c, Row&& row) {
-  Tensor gx(g.shape(), g.dtype());
+  Tensor gx = Tensor::empty(g.shape(), g.dtype());
   dispatch(g.dtype(), [&]<class T>() {
     const T* pg = g.data<T>();
     const T* py = y.data<T>();

@@ -10,7 +10,7 @@ namespace {
 // f(x) gives the value; df(x, y) the derivative, written in whichever of x or y is cheaper.
 template <class F, class DF>
 Variable unary(const char* op, const Variable& x, F f, DF df) {
-  Tensor y(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
@@ -19,7 +19,7 @@ Variable unary(const char* op, const Variable& x, F f, DF df) {
     for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
   });
   return record(op, y, {&x}, [x, y, df](const Tensor& g) {
-    Tensor gx(g.shape(), g.dtype());
+    Tensor gx = Tensor::empty(g.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       const T* px = x.value().data<T>();
       const T* py = y.data<T>();

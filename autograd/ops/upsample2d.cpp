@@ -95,8 +95,8 @@ void apply_along(const Resample1D& a, const T* x, int64_t outer, int64_t inner, 
 // y [N, A_h.rows, A_w.rows, C] = A_h x A_w^T for x [N, A_h.cols, A_w.cols, C].
 Tensor resample(const Tensor& x, const Resample1D& along_h, const Resample1D& along_w) {
   const int64_t n = x.dim(0), c = x.dim(3);
-  Tensor rows_done({n, along_h.rows, along_w.cols, c}, x.dtype());
-  Tensor y({n, along_h.rows, along_w.rows, c}, x.dtype());
+  Tensor rows_done = Tensor::empty({n, along_h.rows, along_w.cols, c}, x.dtype());
+  Tensor y = Tensor::empty({n, along_h.rows, along_w.rows, c}, x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     apply_along(along_h, x.data<T>(), n, along_w.cols * c, rows_done.data<T>());
     apply_along(along_w, rows_done.data<T>(), n * along_h.rows, c, y.data<T>());
@@ -138,7 +138,7 @@ void nearest_backward(const T* gy, int64_t rows, int64_t w, int64_t c, int64_t s
 
 Variable upsample_nearest(const Variable& x, int64_t sh, int64_t sw) {
   const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
-  Tensor y({n, h * sh, w * sw, c}, x.dtype());
+  Tensor y = Tensor::empty({n, h * sh, w * sw, c}, x.dtype());
   dispatch(x.dtype(), [&]<class T>() { nearest_forward(x.value().data<T>(), n * h, w, c, sh, sw, y.data<T>()); });
   return record("upsample2d_nearest", std::move(y), {&x}, [x, n, h, w, c, sh, sw](const Tensor& gy) {
     Tensor dx(x.shape(), gy.dtype());

@@ -15,16 +15,14 @@ using namespace tg::cli_test;
 
 namespace {
 
-const std::vector<std::string> kTiny = {"--filters", "4", "--depth", "2", "--size", "32", "--progress", "none"};
+const std::vector<std::string> kTinyModel = {"--filters", "4", "--depth", "2", "--size", "32", "--progress", "none"};
 
 std::vector<std::string> train_args(const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyModel.begin(), kTinyModel.end());
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // metrics.csv as column -> values (one per epoch, in order).
 std::map<std::string, std::vector<double>> read_metrics(const fs::path& path) {

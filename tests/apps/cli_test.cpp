@@ -16,13 +16,13 @@ using namespace tg::cli_test;
 
 namespace {
 
-const std::vector<std::string> kTiny = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
+const std::vector<std::string> kTinyRun = {"--filters", "4", "--depth", "2", "--size", "32", "--batch", "8",
                                         "--progress", "none"};
 
 // A tiny U-Net trained on the synthetic set into `run`.
 Result train_tiny(const fs::path& run, const fs::path& scratch, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--out", run.string()});
   return run_cli(args, scratch);
@@ -38,8 +38,6 @@ fs::path trained_checkpoint(const TempDir& tmp) {
   REQUIRE_MESSAGE(r.status == 0, r.output);
   return run / "checkpoints" / "best.safetensors";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The only line of a runtime failure: "tapegrad: error: ..." naming `what`.
 void check_one_error_line(const Result& r, const std::string& what) {
@@ -137,6 +135,10 @@ TEST_CASE("cli: runtime failures exit 1 with one line naming the file or value")
     CHECK(r.status == 1);
     CHECK(contains(r.output, (tmp / "run").string()));
     CHECK(contains(r.output, "resume"));
+    CHECK(contains(r.output, "overwrite"));
+    const Result replaced = train_tiny(tmp / "run", tmp.path(),
+                                       {"--classes", "3", "--epochs", "1", "--synthetic-count", "48", "--overwrite"});
+    CHECK_MESSAGE(replaced.status == 0, replaced.output);
   }
   {
     INFO("evaluation data folder that does not exist");
@@ -228,7 +230,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
   // Every flag of `train --help` that shapes the run is recorded (display and location flags aside).
   const Result help = run_cli({"train", "--help"}, tmp.path());
   REQUIRE(help.status == 0);
-  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels"};
+  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite"};
   std::set<std::string> flags;
   const std::regex flag("--([a-z][a-z-]*)");
   for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), flag); it != std::sregex_iterator(); ++it) {
@@ -595,7 +597,7 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
   TempDir tmp;
   const fs::path run = tmp / "run", log = tmp / "train.log";
   std::vector<std::string> args = {"train"};
-  args.insert(args.end(), kTiny.begin(), kTiny.end());
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), {"--epochs", "50", "--synthetic-count", "64", "--checkpoint-every", "1", "--out",
                            run.string()});
   const pid_t pid = spawn_cli(args, log);

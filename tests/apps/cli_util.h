@@ -33,6 +33,8 @@ namespace fs = std::filesystem;
 
 using tg::testing::TempDir;
 
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 inline std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

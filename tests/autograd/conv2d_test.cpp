@@ -10,7 +10,7 @@ using tg::testing::random_tensor;
 
 namespace {
 
-Conv2DOptions options(std::array<int, 2> strides, Padding padding, std::array<int, 2> dilation = {1, 1}) {
+Conv2DOptions conv_options(std::array<int, 2> strides, Padding padding, std::array<int, 2> dilation = {1, 1}) {
   Conv2DOptions o;
   o.strides = strides;
   o.padding = padding;
@@ -86,9 +86,9 @@ TEST_CASE("conv2d: TensorFlow's 'same' padding table, by hand") {
   CHECK_THROWS_WITH_AS(conv_output_size(8, 3, 0, 1, 0, 0),
                        doctest::Contains("conv_output_size: stride must be positive"), std::invalid_argument);
 
-  Conv2DOptions o = options({2, 1}, Padding::Same);
+  Conv2DOptions o = conv_options({2, 1}, Padding::Same);
   CHECK(resolve_padding(o, 8, 6, 3, 2) == Pad2D{0, 1, 0, 1});
-  CHECK(resolve_padding(options({2, 2}, Padding::Valid), 8, 6, 3, 2) == Pad2D{});
+  CHECK(resolve_padding(conv_options({2, 2}, Padding::Valid), 8, 6, 3, 2) == Pad2D{});
   o.padding = Padding::Explicit;
   o.pads = {3, 0, 1, 2};
   CHECK(resolve_padding(o, 8, 6, 3, 2) == Pad2D{3, 0, 1, 2});
@@ -104,15 +104,15 @@ TEST_CASE("conv2d: values by hand, odd and even kernels with 'same' padding") {
     Variable x(Tensor::from({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1}, d));
     // 3x3 ones: each output is the sum of the 3x3 neighbourhood (zeros outside).
     Variable k3(Tensor::ones({3, 3, 1, 1}, d));
-    CHECK(conv2d(x, k3, Variable(), options({1, 1}, Padding::Same)).value().to_vector() ==
+    CHECK(conv2d(x, k3, Variable(), conv_options({1, 1}, Padding::Same)).value().to_vector() ==
           std::vector<double>{12, 21, 16, 27, 45, 33, 24, 39, 28});
     // 2x2 ones, 'same': no padding before, one row/column after, so y[i, j] sums x[i..i+1, j..j+1].
     Variable k2(Tensor::ones({2, 2, 1, 1}, d));
     Variable b(Tensor::from({0.5}, {1}, d));
-    CHECK(conv2d(x, k2, b, options({1, 1}, Padding::Same)).value().to_vector() ==
+    CHECK(conv2d(x, k2, b, conv_options({1, 1}, Padding::Same)).value().to_vector() ==
           std::vector<double>{12.5, 16.5, 9.5, 24.5, 28.5, 15.5, 15.5, 17.5, 9.5});
     // Stride 2 on 3x3 with k=3: out 2, total = 1*2 + 3 - 3 = 2, one row/column each side.
-    CHECK(conv2d(x, k3, Variable(), options({2, 2}, Padding::Same)).value().to_vector() ==
+    CHECK(conv2d(x, k3, Variable(), conv_options({2, 2}, Padding::Same)).value().to_vector() ==
           std::vector<double>{12, 16, 24, 28});
   }
 }
@@ -124,7 +124,7 @@ TEST_CASE("conv2d: a kernel larger than the input under 'same', values by hand")
     Variable x(Tensor::from({1, 2, 3, 4}, {1, 2, 2, 1}, d));
     Variable w(Tensor::from({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, {4, 4, 1, 1}, d));
     // y00 = 1*6 + 2*7 + 3*10 + 4*11, y01 = 1*5 + 2*6 + 3*9 + 4*10, y10 = 1*2 + 2*3 + 3*6 + 4*7, y11 = 1*1 + 2*2 + 3*5 + 4*6
-    CHECK(conv2d(x, w, Variable(), options({1, 1}, Padding::Same)).value().to_vector() ==
+    CHECK(conv2d(x, w, Variable(), conv_options({1, 1}, Padding::Same)).value().to_vector() ==
           std::vector<double>{94, 84, 54, 44});
   }
 }
@@ -136,20 +136,20 @@ TEST_CASE("conv2d: gradcheck over every option that changes the math") {
     Conv2DOptions options;
     bool bias;
   };
-  Conv2DOptions explicit_pads = options({1, 2}, Padding::Explicit);
+  Conv2DOptions explicit_pads = conv_options({1, 2}, Padding::Explicit);
   explicit_pads.pads = {1, 0, 2, 1};
   const std::vector<Case> cases = {
-      {"k3 s1 same, bias", {3, 3}, options({1, 1}, Padding::Same), true},
-      {"k3 s2 valid", {3, 3}, options({2, 2}, Padding::Valid), false},
-      {"k3 s2 same (odd and even sizes)", {3, 3}, options({2, 2}, Padding::Same), true},
-      {"k2 s1 same", {2, 2}, options({1, 1}, Padding::Same), false},
-      {"k4 s2 same", {4, 4}, options({2, 2}, Padding::Same), true},
-      {"k2 s2 valid", {2, 2}, options({2, 2}, Padding::Valid), false},
-      {"k3 dilation 2 same", {3, 3}, options({1, 1}, Padding::Same, {2, 2}), true},
-      {"k3x2 strides 2x1 dilation 1x2 valid", {3, 2}, options({2, 1}, Padding::Valid, {1, 2}), false},
+      {"k3 s1 same, bias", {3, 3}, conv_options({1, 1}, Padding::Same), true},
+      {"k3 s2 valid", {3, 3}, conv_options({2, 2}, Padding::Valid), false},
+      {"k3 s2 same (odd and even sizes)", {3, 3}, conv_options({2, 2}, Padding::Same), true},
+      {"k2 s1 same", {2, 2}, conv_options({1, 1}, Padding::Same), false},
+      {"k4 s2 same", {4, 4}, conv_options({2, 2}, Padding::Same), true},
+      {"k2 s2 valid", {2, 2}, conv_options({2, 2}, Padding::Valid), false},
+      {"k3 dilation 2 same", {3, 3}, conv_options({1, 1}, Padding::Same, {2, 2}), true},
+      {"k3x2 strides 2x1 dilation 1x2 valid", {3, 2}, conv_options({2, 1}, Padding::Valid, {1, 2}), false},
       {"explicit pads, strides 1x2", {3, 3}, explicit_pads, true},
-      {"1x1 pointwise", {1, 1}, options({1, 1}, Padding::Valid), true},
-      {"1x1 stride 2", {1, 1}, options({2, 2}, Padding::Same), false},
+      {"1x1 pointwise", {1, 1}, conv_options({1, 1}, Padding::Valid), true},
+      {"1x1 stride 2", {1, 1}, conv_options({2, 2}, Padding::Same), false},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -170,10 +170,10 @@ TEST_CASE("conv2d: im2col chunks (across and within images) agree with the direc
   };
   // These sizes make the bounded im2col workspace split the batch: mid-image, and across images.
   const std::vector<Case> cases = {
-      {{1, 70, 70, 64}, options({1, 1}, Padding::Same), {1, 1, 1, 1}},        // total 2 per axis
-      {{1, 141, 141, 64}, options({2, 2}, Padding::Same), {1, 1, 1, 1}},      // out 71: 140 + 3 - 141 = 2
-      {{3, 50, 40, 64}, options({1, 1}, Padding::Valid), {0, 0, 0, 0}},
-      {{2, 60, 64, 64}, options({1, 2}, Padding::Same, {2, 1}), {2, 2, 0, 1}},  // rows: dilated k 5, total 4;
+      {{1, 70, 70, 64}, conv_options({1, 1}, Padding::Same), {1, 1, 1, 1}},        // total 2 per axis
+      {{1, 141, 141, 64}, conv_options({2, 2}, Padding::Same), {1, 1, 1, 1}},      // out 71: 140 + 3 - 141 = 2
+      {{3, 50, 40, 64}, conv_options({1, 1}, Padding::Valid), {0, 0, 0, 0}},
+      {{2, 60, 64, 64}, conv_options({1, 2}, Padding::Same, {2, 1}), {2, 2, 0, 1}},  // rows: dilated k 5, total 4;
                                                                               // cols: out 32, 62 + 3 - 64 = 1
   };
   for (const Case& c : cases) {
@@ -191,7 +191,7 @@ TEST_CASE("conv2d: im2col chunks (across and within images) agree with the direc
 
 TEST_CASE("conv2d: float32 agrees with float64") {
   const Tensor x = random_tensor({2, 9, 8, 5}, 7), w = random_tensor({3, 3, 5, 6}, 8), b = random_tensor({6}, 9);
-  const Conv2DOptions o = options({2, 1}, Padding::Same);
+  const Conv2DOptions o = conv_options({2, 1}, Padding::Same);
   Variable y64 = conv2d(Variable(x), Variable(w), Variable(b), o);
   Variable y32 = conv2d(Variable(x.to(DType::F32)), Variable(w.to(DType::F32)), Variable(b.to(DType::F32)), o);
   CHECK(y32.dtype() == DType::F32);
@@ -207,17 +207,18 @@ TEST_CASE("conv2d: shape and dtype errors name the fault") {
   CHECK_THROWS_WITH_AS(conv2d(x, big, Variable(), {}),
                        doctest::Contains("conv2d: kernel 5x5 (after dilation) is larger than the padded input 4x4"),
                        std::invalid_argument);
-  CHECK_NOTHROW(conv2d(x, big, Variable(), options({1, 1}, Padding::Same)));
-  CHECK_THROWS_WITH_AS(conv2d(x, Variable(Tensor({3, 3, 3, 2})), Variable(), options({1, 1}, Padding::Valid, {2, 2})),
-                       doctest::Contains("kernel 5x5 (after dilation)"), std::invalid_argument);
+  CHECK_NOTHROW(conv2d(x, big, Variable(), conv_options({1, 1}, Padding::Same)));
+  CHECK_THROWS_WITH_AS(
+      conv2d(x, Variable(Tensor({3, 3, 3, 2})), Variable(), conv_options({1, 1}, Padding::Valid, {2, 2})),
+      doctest::Contains("kernel 5x5 (after dilation)"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d(Variable(Tensor({4, 4, 3})), k, Variable(), {}),
                        doctest::Contains("conv2d: input must be [N, H, W, Cin], got [4, 4, 3]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d(x, Variable(Tensor({3, 3, 3})), Variable(), {}),
                        doctest::Contains("conv2d: kernel must be [kh, kw, Cin, Cout]"), std::invalid_argument);
   Variable k3(Tensor({3, 3, 3, 8}));
-  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(), options({0, 1}, Padding::Same)),
+  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(), conv_options({0, 1}, Padding::Same)),
                        doctest::Contains("conv2d: stride must be positive, got 0"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(), options({1, 1}, Padding::Same, {1, -1})),
+  CHECK_THROWS_WITH_AS(conv2d(x, k3, Variable(), conv_options({1, 1}, Padding::Same, {1, -1})),
                        doctest::Contains("conv2d: dilation must be positive"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d(x, Variable(Tensor({3, 3, 3, 8}, DType::F64)), Variable(), {}),
                        doctest::Contains("conv2d: input is f32 but kernel is f64"), std::invalid_argument);
@@ -253,7 +254,7 @@ TEST_CASE("conv2d and conv2d_transpose: bitwise the same result for any thread c
         o.padding = Padding::Same;
         y = conv2d_transpose(x, w, Variable(), o);
       } else {
-        y = conv2d(x, w, Variable(), options(c.strides, Padding::Same));
+        y = conv2d(x, w, Variable(), conv_options(c.strides, Padding::Same));
       }
       const Tensor out = y.value().clone();
       y.backward(random_tensor(y.shape(), 23).to(DType::F32));

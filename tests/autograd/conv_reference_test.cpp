@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/autograd/test_util.h"
+#include "tests/autograd/norm_fixtures.h"
 
 using namespace tg;
 using nlohmann::json;
+using tg::testing::expect_close;
+using tg::testing::fixture_tensor;
 
 namespace {
 
@@ -21,24 +23,6 @@ const json& conv_fixtures() {
     return json::parse(in);
   }();
   return fixtures;
-}
-
-Tensor to_tensor(const json& j) {
-  const auto data = j.at("data").get<std::vector<double>>();
-  return Tensor::from(std::span<const double>(data), j.at("shape").get<Shape>(), DType::F32);
-}
-
-// |a - b| <= 1e-5 * max(1, |b|) for every element; reports the first offender.
-void expect_close(const Tensor& actual, const json& expected, const std::string& what) {
-  REQUIRE_MESSAGE(actual.shape() == expected.at("shape").get<Shape>(), what << ": shape " << shape_str(actual.shape()));
-  const auto want = expected.at("data").get<std::vector<double>>();
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double a = actual.flat(static_cast<int64_t>(i)), b = want[i];
-    if (!(std::fabs(a - b) <= 1e-5 * std::max(1.0, std::fabs(b)))) {
-      FAIL_CHECK(what << "[" << i << "]: got " << a << ", PyTorch reference " << b);
-      return;
-    }
-  }
 }
 
 Padding padding_of(const json& c) {
@@ -89,12 +73,12 @@ TEST_CASE("conv/pool/upsample: float32 forward and backward match the PyTorch re
   CHECK(cases.size() >= 35);
   for (const auto& [name, c] : cases.items()) {
     CAPTURE(name);
-    Variable x(to_tensor(c.at("x")), true);
-    Variable kernel = c.contains("kernel") ? Variable(to_tensor(c.at("kernel")), true) : Variable();
-    Variable bias = c.contains("bias") ? Variable(to_tensor(c.at("bias")), true) : Variable();
+    Variable x(fixture_tensor(c.at("x"), DType::F32), true);
+    Variable kernel = c.contains("kernel") ? Variable(fixture_tensor(c.at("kernel"), DType::F32), true) : Variable();
+    Variable bias = c.contains("bias") ? Variable(fixture_tensor(c.at("bias"), DType::F32), true) : Variable();
     Variable y = run_case(c, x, kernel, bias);
     expect_close(y.value(), c.at("y"), name + " y");
-    y.backward(to_tensor(c.at("gy")));
+    y.backward(fixture_tensor(c.at("gy"), DType::F32));
     expect_close(x.grad(), c.at("dx"), name + " dx");
     if (kernel.defined()) expect_close(kernel.grad(), c.at("dkernel"), name + " dkernel");
     if (bias.defined()) expect_close(bias.grad(), c.at("dbias"), name + " dbias");

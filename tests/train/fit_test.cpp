@@ -26,12 +26,9 @@ namespace {
 
 using tg::testing::TempDir;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
+using tg::train::testing::bit_equal;
 using tg::train::testing::range;
+using tg::train::testing::read_text;
 using tg::train::testing::shapes;
 
 // A small run that exercises every generator: shuffling, augmentation, dropout, BN statistics, a schedule.
@@ -62,10 +59,6 @@ struct SmallRun {
     return o;
   }
 };
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
-}
 
 // Every tensor (weights, BN statistics, optimizer moments) and the optimizer's scalars, bit for bit.
 void check_same_checkpoint(const fs::path& a_path, const fs::path& b_path) {
@@ -402,6 +395,55 @@ TEST_CASE("fit: early stopping restores the best weights, plateau lowers the rat
   CHECK(r.history[0].learning_rate == doctest::Approx(1e-2));
   CHECK(r.history[1].learning_rate == doctest::Approx(1e-2));
   CHECK(r.history[2].learning_rate == doctest::Approx(5e-3));
+}
+
+namespace {
+std::string whole_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+}  // namespace
+
+TEST_CASE("fit: any file of an earlier run makes a folder taken, overwrite replaces them, a lock keeps others out") {
+  const TempDir tmp;
+  SmallRun s;
+  const fs::path dir = tmp / "taken";
+  FitOptions o = s.options(dir);
+  o.epochs = 1;
+  {
+    Model model = s.model();
+    fit(model, s.train, &s.validation, o);
+  }
+  // A folder that kept only best.safetensors, or only the report or the metrics, still holds a run.
+  const RunDir run(dir);
+  fs::remove_all(run.checkpoints() / "step-00000002.safetensors");
+  for (const auto& p : run.step_checkpoints()) fs::remove(p.second);
+  fs::remove(run.last_checkpoint());
+  REQUIRE(fs::exists(run.best_checkpoint()));
+  const std::string best_before = whole_file(run.best_checkpoint());
+  Model again = s.model();
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("already holds a run"),
+                       std::invalid_argument);
+  CHECK(whole_file(run.best_checkpoint()) == best_before);
+  fs::remove(run.best_checkpoint());
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("config.json"), std::invalid_argument);
+
+  // While another process (here: another lock holder) trains in the folder, nobody else may.
+  {
+    RunLock other(run);
+    o.overwrite = true;
+    CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("another process is training"),
+                         std::runtime_error);
+    CHECK(fs::exists(run.config()));  // nothing was removed
+  }
+  // overwrite: the earlier run's files go, a whole new run is written, other files stay.
+  std::ofstream(dir / "notes.txt") << "mine";
+  fit(again, s.train, &s.validation, o);
+  CHECK(whole_file(dir / "notes.txt") == "mine");
+  CHECK(fs::exists(run.last_checkpoint()));
+  o.resume = true;
+  CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("exclude each other"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("fit: refuses to overwrite a run, to resume with other settings, and unknown monitors") {

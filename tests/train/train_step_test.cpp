@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "autograd/allocator.h"
 #include "autograd/tape.h"
 #include "data/loader.h"
 #include "optim/factory.h"
@@ -95,4 +96,21 @@ TEST_CASE("train step: a non-finite loss changes nothing and the error names whe
   CHECK(e.batch() == batch.indices);
   const std::string without = non_finite_loss_error(r.loss, batch, *data, {1, 2, 5, 7}, {}).what();
   CHECK(without.find("untouched") == std::string::npos);
+}
+
+TEST_CASE("train step: a steady-state step takes no tensor memory from the system and leaks none") {
+  const auto data = shapes(16, 8);
+  const data::Batch batch = first_batch(data);
+  Model model = small_unet();
+  model.train();
+  const TrainingLoss loss("auto", model, 2, -1);
+  auto opt = adam_for(model);
+  // The first steps fill the cache (and Adam creates its slots); from then on every size recurs.
+  for (int64_t step = 0; step < 2; ++step) train_step(model, loss, *opt, batch, 1, step);
+  const TensorAllocatorStats before = tensor_allocator_stats();
+  for (int64_t step = 2; step < 6; ++step) train_step(model, loss, *opt, batch, 1, step);
+  const TensorAllocatorStats after = tensor_allocator_stats();
+  CHECK(after.system_allocations == before.system_allocations);
+  CHECK(after.cache_hits > before.cache_hits);
+  CHECK(after.live_bytes == before.live_bytes);
 }

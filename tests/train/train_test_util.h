@@ -2,6 +2,8 @@
 #pragma once
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +39,11 @@ inline Model small_unet(uint64_t seed = 5) { return unet({16, 16, 1}, 2, 4, 2, /
 inline Model one_conv() {
   const SymbolicTensor x = Input({16, 16, 1});
   return Model(x, Conv2D(2, 3).padding("same").activation("softmax")(x), 1);
+}
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 inline bool bit_equal(const Tensor& a, const Tensor& b) {
