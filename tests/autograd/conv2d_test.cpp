@@ -276,10 +276,10 @@ TEST_CASE("conv2d with the ReLU fused: gradcheck, with and without bias, over st
     bool bias;
   };
   const std::vector<Case> cases = {
-      {"k3 s1 same, bias", {3, 3}, options({1, 1}, Padding::Same), true},
-      {"k3 s1 same, no bias", {3, 3}, options({1, 1}, Padding::Same), false},
-      {"k2 s2 valid, bias", {2, 2}, options({2, 2}, Padding::Valid), true},
-      {"1x1 pointwise, bias", {1, 1}, options({1, 1}, Padding::Valid), true},
+      {"k3 s1 same, bias", {3, 3}, conv_options({1, 1}, Padding::Same), true},
+      {"k3 s1 same, no bias", {3, 3}, conv_options({1, 1}, Padding::Same), false},
+      {"k2 s2 valid, bias", {2, 2}, conv_options({2, 2}, Padding::Valid), true},
+      {"1x1 pointwise, bias", {1, 1}, conv_options({1, 1}, Padding::Valid), true},
   };
   for (Case c : cases) {
     CAPTURE(c.name);
@@ -311,7 +311,7 @@ TEST_CASE("conv2d with the ReLU fused: bit for bit relu(conv2d(...)), values and
     const Tensor gy = random_tensor({2, 11, 13, 19}, 44).to(dtype);
     // Value for an input, then the three gradients for the clean input (a NaN would spread through them all).
     auto run = [&](bool fused, const Tensor& input) {
-      Conv2DOptions o = options({1, 1}, Padding::Same);
+      Conv2DOptions o = conv_options({1, 1}, Padding::Same);
       o.relu = fused;
       Variable xv(input, true), wv(w, true), bv(b, true);
       Variable y = fused ? conv2d(xv, wv, bv, o) : relu(conv2d(xv, wv, bv, o));
@@ -339,4 +339,44 @@ TEST_CASE("conv2d_transpose: the fused ReLU is refused with a clear error") {
   CHECK_THROWS_WITH_AS(conv2d_transpose(Variable(Tensor({1, 4, 4, 3})), Variable(Tensor({2, 2, 5, 3})), Variable(), o),
                        doctest::Contains("conv2d_transpose: the fused ReLU (ConvOptions::relu) is an option of conv2d only"),
                        std::invalid_argument);
+}
+
+TEST_CASE("conv2d and conv2d_transpose: every result is written in full (storage left full of NaN is never read)") {
+  // The outputs are uninitialised storage (Tensor::empty), which the caching allocator hands back from freed tensors:
+  // poison it with NaN first, so an element a kernel failed to write shows up.
+  struct Case {
+    Shape x, kernel;
+    std::array<int, 2> strides;
+    bool transpose, relu;
+  };
+  const std::vector<Case> cases = {
+      {{2, 13, 11, 7}, {3, 3, 7, 19}, {1, 1}, false, true},   // the indirect kernels, fused bias and ReLU
+      {{2, 13, 11, 7}, {3, 3, 7, 5}, {2, 2}, false, false},   // stride 2: GEMM + col2im input gradient
+      {{1, 9, 10, 6}, {1, 1, 6, 3}, {1, 1}, false, false},    // pointwise
+      {{2, 40, 40, 16}, {3, 3, 16, 16}, {1, 1}, false, true},  // partial sums of the kernel gradient
+      {{2, 6, 7, 8}, {2, 2, 5, 8}, {2, 2}, true, false},      // transpose
+  };
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x));
+    for (DType dtype : {DType::F32, DType::F64}) {
+      Variable x(random_tensor(c.x, 51).to(dtype), true), w(random_tensor(c.kernel, 52).to(dtype), true);
+      Variable b(random_tensor({c.transpose ? c.kernel[2] : c.kernel[3]}, 53).to(dtype), true);
+      Conv2DOptions o = conv_options(c.strides, Padding::Same);
+      o.relu = c.relu;
+      auto forward = [&] { return c.transpose ? conv2d_transpose(x, w, b, o) : conv2d(x, w, b, o); };
+      const Shape y_shape = forward().shape();
+      {
+        std::vector<Tensor> poison;
+        for (const Shape& s : {y_shape, y_shape, c.x, c.kernel, Shape{c.kernel[3]}})
+          for (int copies = 0; copies < 3; ++copies) poison.push_back(Tensor::full(s, std::nan(""), dtype));
+      }
+      Variable y = forward();
+      y.backward(random_tensor(y_shape, 54).to(dtype));
+      for (const Tensor* t : std::vector<const Tensor*>{&y.value(), &x.grad(), &w.grad(), &b.grad()}) {
+        int64_t nans = 0;
+        for (int64_t i = 0; i < t->numel(); ++i) nans += std::isnan(t->flat(i));
+        CHECK(nans == 0);
+      }
+    }
+  }
 }
