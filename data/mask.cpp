@@ -38,8 +38,11 @@ std::array<int, 3> rgb_from_json(const nlohmann::json& j, const std::filesystem:
     throw DataError(file, "palette colour " + j.dump() + " is not an [r, g, b] triple");
   std::array<int, 3> rgb{};
   for (int k = 0; k < 3; ++k) {
-    if (!j[k].is_number_integer() || j[k].get<int>() < 0 || j[k].get<int>() > 255)
-      throw DataError(file, "palette colour " + j.dump() + " must hold integers in 0..255");
+    // Compared as 64-bit values: as an int, 4294967296 would wrap to 0, a valid colour.
+    const bool in_range = j[k].is_number_unsigned() ? j[k].get<uint64_t>() <= 255
+                                                    : j[k].is_number_integer() && j[k].get<int64_t>() >= 0 &&
+                                                          j[k].get<int64_t>() <= 255;
+    if (!in_range) throw DataError(file, "palette colour " + j.dump() + " must hold integers in 0..255");
     rgb[k] = j[k].get<int>();
   }
   return rgb;

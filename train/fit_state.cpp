@@ -63,7 +63,18 @@ FitState FitState::from_json(const nlohmann::json& j) {
     const nlohmann::json& sums = j.at("epoch_sums");
     s.loss_sum = double_from_json(sums.at("loss_sum"));
     s.samples = sums.at("samples").get<int64_t>();
-    s.confusion = ConfusionMatrix::from_json(sums.at("confusion"));
+    if (s.epoch < 0 || s.step < 0 || s.global_step < s.step || s.samples < 0)
+      throw std::runtime_error("the checkpoint's training state has an impossible position (epoch " +
+                               std::to_string(s.epoch) + ", step " + std::to_string(s.step) + ", global step " +
+                               std::to_string(s.global_step) + ", " + std::to_string(s.samples) + " samples)");
+    // The class count sizes a matrix of its square: checked against the counts the file holds before it is built.
+    const nlohmann::json& confusion = sums.at("confusion");
+    const int64_t classes = confusion.at("num_classes").get<int64_t>();
+    if (classes < 1 || classes > 65536 || !confusion.at("counts").is_array() ||
+        static_cast<int64_t>(confusion.at("counts").size()) != classes * classes)
+      throw std::runtime_error("the checkpoint's confusion matrix claims " + std::to_string(classes) +
+                               " classes but holds " + std::to_string(confusion.at("counts").size()) + " counts");
+    s.confusion = ConfusionMatrix::from_json(confusion);
     s.monitor = BestMetric::from_json(j.at("monitor"));
     s.stopping = EarlyStoppingState::from_json(j.at("early_stopping"));
     for (const nlohmann::json& r : j.at("history")) s.history.push_back(EpochRecord::from_json(r));

@@ -98,6 +98,12 @@ TEST_CASE("mask: spec parsing and bad palette files") {
     CAPTURE(name);
     CHECK(error_of([&] { load_palette(tmp / name); }).find(name) != std::string::npos);
   }
+  // Values beyond int are refused, not wrapped into 0..255 (4294967296 read as an int is 0).
+  for (const char* value : {"4294967296", "18446744073709551616", "-4294967296", "256", "1.5"}) {
+    CAPTURE(value);
+    std::ofstream(tmp / "wide.json") << "[[0, 0, " << value << "]]";
+    CHECK(error_of([&] { load_palette(tmp / "wide.json"); }).find("integers in 0..255") != std::string::npos);
+  }
 }
 
 TEST_CASE("mask: 16-bit palette masks match the palette's 8-bit colours widened to 16 bits (c * 257)") {

@@ -138,3 +138,18 @@ TEST_CASE("model weights: copied out as named tensors and back in, checked befor
                        std::runtime_error);
   CHECK(same_weights(c, c_before));  // every failure left the model as it was
 }
+
+TEST_CASE("run checkpoint: a training state with an impossible position or class count is refused before use") {
+  Run a;
+  a.steps(1);
+  const nlohmann::json good = a.state.to_json({});
+  CHECK_NOTHROW(FitState::from_json(good));
+  nlohmann::json negative = good;
+  negative["step"] = -5;
+  CHECK_THROWS_WITH_AS(FitState::from_json(negative), doctest::Contains("impossible position"), std::runtime_error);
+  // 46341 classes: its square overflows an int, and would be allocated before the counts were compared.
+  nlohmann::json classes = good;
+  classes["epoch_sums"]["confusion"]["num_classes"] = 46341;
+  CHECK_THROWS_WITH_AS(FitState::from_json(classes), doctest::Contains("claims 46341 classes but holds 4 counts"),
+                       std::runtime_error);
+}
