@@ -2,6 +2,7 @@
 // as safetensors with the config in the header, so load_model() needs no code.
 #include <cmath>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "autograd/io/safetensors.h"
@@ -143,9 +144,16 @@ Model load_model(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path.string() + ": corrupt model config in __metadata__: " + e.what());
   }
-  Model model = Model::from_config(config);
-  load_from(model.weights(), file, model.name());
-  return model;
+  std::optional<Model> model;
+  try {
+    model.emplace(Model::from_config(config));
+  } catch (const std::invalid_argument& e) {  // the type callers (and tests) tell config errors by
+    throw std::invalid_argument(path.string() + ": its model config cannot be built: " + e.what());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path.string() + ": its model config cannot be built: " + e.what());
+  }
+  load_from(model->weights(), file, model->name());
+  return std::move(*model);
 }
 
 }  // namespace tg

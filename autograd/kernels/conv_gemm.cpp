@@ -20,9 +20,6 @@ constexpr int64_t kTilePatchElements = int64_t(1) << 18;
 constexpr int64_t kMinTileRows = 256;
 // Backward passes: one shared workspace of 8 MB of float32 patches, filled and consumed chunk by chunk.
 constexpr int64_t kChunkPatchElements = int64_t(1) << 21;
-// Kernel gradients of up to kPartialSumElements / 4 elements are summed in up to kMaxPartialSums private copies.
-constexpr int64_t kPartialSumElements = int64_t(1) << 22;
-constexpr int64_t kMaxPartialSums = 32;
 
 int64_t lines_for(const ConvGeometry& g, int64_t elements, int64_t min_rows) {
   const int64_t per_line = std::max<int64_t>(g.out_w * g.patch(), 1);
@@ -104,7 +101,7 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     // its channel axes swapped: one im2col and a GEMM with the long K, instead of a GEMM with K = Cout that
     // writes every patch and a col2im that adds them up.
     const int64_t kh = g.kernel_h, kw = g.kernel_w, ci = g.in_c, taps = kh * kw;
-    Tensor rotated({kh, kw, n, ci}, dtype_of<T>());
+    Tensor rotated = Tensor::empty({kh, kw, n, ci}, dtype_of<T>());
     T* r = rotated.data<T>();
     // Tap t of the rotated kernel is the [ci, n] matrix of tap taps-1-t, transposed; in 32x32 blocks.
     constexpr int64_t kBlock = 32;

@@ -12,6 +12,11 @@
 
 namespace tg::kernels {
 
+// Kernel gradients of up to kPartialSumElements / 4 elements are summed in up to kMaxPartialSums private copies,
+// one per fixed group of output lines, then added in group order (float32 and float64 passes alike).
+inline constexpr int64_t kPartialSumElements = int64_t(1) << 22;
+inline constexpr int64_t kMaxPartialSums = 32;
+
 template <class T>
 void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y);  // y = conv(x, w), overwritten
 

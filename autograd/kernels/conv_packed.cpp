@@ -22,9 +22,6 @@ namespace {
 constexpr double kTaskFlops = 2e6;
 // ...but there are at least this many tasks when the output allows, so two or more threads balance.
 constexpr int64_t kMinTasks = 32;
-// Kernel gradients of up to kPartialSumElements / 4 elements are summed in up to kMaxPartialSums private copies.
-constexpr int64_t kPartialSumElements = int64_t(1) << 22;
-constexpr int64_t kMaxPartialSums = 32;
 // A group of pixels is long enough to pay for its copy of dw (written, then read back to add).
 constexpr int64_t kMinGroupPixels = 2048;
 // The outer-product kernel gradient also splits a tap's channels into blocks of this many tiles.
@@ -194,7 +191,7 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
   const int64_t groups = std::clamp<int64_t>(std::min({lines, kMaxPartialSums, pixels / kMinGroupPixels,
                                                        kPartialSumElements / std::max<int64_t>(m * n, 1)}),
                                              1, kMaxPartialSums);
-  Tensor partial(groups > 1 ? Shape{groups, m * n} : Shape{0});
+  Tensor partial = Tensor::empty(groups > 1 ? Shape{groups, m * n} : Shape{0});  // each group writes all of its sums
   float* sums = groups > 1 ? partial.data<float>() : dw;
   const GemmEpilogue in_place = groups > 1 ? GemmEpilogue{} : epilogue;
   if (g.in_c >= uk.mr) {

@@ -14,7 +14,7 @@ namespace {
 // The gradient through relu(v) given its output y = relu(v): gy where y > 0, else 0 (gy * 0, as the relu op
 // computes it, so the values are those of the separate ops).
 Tensor relu_gradient(const Tensor& gy, const Tensor& y) {
-  Tensor out(gy.shape(), gy.dtype());
+  Tensor out = Tensor::empty(gy.shape(), gy.dtype());
   dispatch(gy.dtype(), [&]<class T>() {
     const T* pg = gy.data<T>();
     const T* py = y.data<T>();
@@ -47,7 +47,7 @@ Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias,
   const kernels::ConvGeometry g =
       conv_family::geometry(x.dim(0), {h, w, x.dim(3)}, {oh, ow, cout}, k, o, pad.top, pad.left);
 
-  Tensor y({g.batch, oh, ow, cout}, x.dtype());
+  Tensor y = Tensor::empty({g.batch, oh, ow, cout}, x.dtype());  // every pass below writes all of its output
   const bool relu = o.relu;
   dispatch(x.dtype(), [&]<class T>() {
     kernels::conv_forward(x.value().data<T>(), kernel.value().data<T>(), g, y.data<T>(),
@@ -61,17 +61,17 @@ Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias,
     dispatch(g_conv.dtype(), [&]<class T>() {
       const T* dy = g_conv.data<T>();
       if (x.requires_grad()) {
-        Tensor dx(x.shape(), g_conv.dtype());
+        Tensor dx = Tensor::empty(x.shape(), g_conv.dtype());
         kernels::conv_input_grad(dy, kernel.value().data<T>(), g, dx.data<T>());
         x.node()->accumulate_grad(std::move(dx));
       }
       if (kernel.requires_grad()) {
-        Tensor dw(kernel.shape(), g_conv.dtype());
+        Tensor dw = Tensor::empty(kernel.shape(), g_conv.dtype());
         kernels::conv_kernel_grad(x.value().data<T>(), dy, g, dw.data<T>());
         kernel.node()->accumulate_grad(std::move(dw));
       }
       if (bias.defined() && bias.requires_grad()) {
-        Tensor db(bias.shape(), g_conv.dtype());
+        Tensor db = Tensor::empty(bias.shape(), g_conv.dtype());
         kernels::column_sums(dy, g.lines() * g.out_w, g.out_c, db.data<T>());
         bias.node()->accumulate_grad(std::move(db));
       }

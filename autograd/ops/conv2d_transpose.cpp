@@ -46,7 +46,7 @@ Variable conv2d_transpose(const Variable& x, const Variable& kernel, const Varia
       transpose_pad_before("height", h, oh, kh, o.strides[0], o.dilation[0], o.padding),
       transpose_pad_before("width", w, ow, kw, o.strides[1], o.dilation[1], o.padding));
 
-  Tensor y({g.batch, oh, ow, cout}, x.dtype());
+  Tensor y = Tensor::empty({g.batch, oh, ow, cout}, x.dtype());  // every pass below writes all of its output
   dispatch(x.dtype(), [&]<class T>() {
     kernels::conv_input_grad(x.value().data<T>(), kernel.value().data<T>(), g, y.data<T>());
     if (bias.defined()) kernels::add_bias(y.data<T>(), bias.value().data<T>(), g.batch * oh * ow, cout);
@@ -55,17 +55,17 @@ Variable conv2d_transpose(const Variable& x, const Variable& kernel, const Varia
   return record("conv2d_transpose", std::move(y), {&x, &kernel, &bias}, [x, kernel, bias, g](const Tensor& gy) {
     dispatch(gy.dtype(), [&]<class T>() {
       if (x.requires_grad()) {
-        Tensor dx(x.shape(), gy.dtype());
+        Tensor dx = Tensor::empty(x.shape(), gy.dtype());
         kernels::conv_forward(gy.data<T>(), kernel.value().data<T>(), g, dx.data<T>());
         x.node()->accumulate_grad(std::move(dx));
       }
       if (kernel.requires_grad()) {
-        Tensor dw(kernel.shape(), gy.dtype());
+        Tensor dw = Tensor::empty(kernel.shape(), gy.dtype());
         kernels::conv_kernel_grad(gy.data<T>(), x.value().data<T>(), g, dw.data<T>());
         kernel.node()->accumulate_grad(std::move(dw));
       }
       if (bias.defined() && bias.requires_grad()) {
-        Tensor db(bias.shape(), gy.dtype());
+        Tensor db = Tensor::empty(bias.shape(), gy.dtype());
         kernels::column_sums(gy.data<T>(), g.batch * g.in_h * g.in_w, g.in_c, db.data<T>());
         bias.node()->accumulate_grad(std::move(db));
       }

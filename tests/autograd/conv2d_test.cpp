@@ -340,3 +340,43 @@ TEST_CASE("conv2d_transpose: the fused ReLU is refused with a clear error") {
                        doctest::Contains("conv2d_transpose: the fused ReLU (ConvOptions::relu) is an option of conv2d only"),
                        std::invalid_argument);
 }
+
+TEST_CASE("conv2d and conv2d_transpose: every result is written in full (storage left full of NaN is never read)") {
+  // The outputs are uninitialised storage (Tensor::empty), which the caching allocator hands back from freed tensors:
+  // poison it with NaN first, so an element a kernel failed to write shows up.
+  struct Case {
+    Shape x, kernel;
+    std::array<int, 2> strides;
+    bool transpose, relu;
+  };
+  const std::vector<Case> cases = {
+      {{2, 13, 11, 7}, {3, 3, 7, 19}, {1, 1}, false, true},   // the indirect kernels, fused bias and ReLU
+      {{2, 13, 11, 7}, {3, 3, 7, 5}, {2, 2}, false, false},   // stride 2: GEMM + col2im input gradient
+      {{1, 9, 10, 6}, {1, 1, 6, 3}, {1, 1}, false, false},    // pointwise
+      {{2, 40, 40, 16}, {3, 3, 16, 16}, {1, 1}, false, true},  // partial sums of the kernel gradient
+      {{2, 6, 7, 8}, {2, 2, 5, 8}, {2, 2}, true, false},      // transpose
+  };
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x));
+    for (DType dtype : {DType::F32, DType::F64}) {
+      Variable x(random_tensor(c.x, 51).to(dtype), true), w(random_tensor(c.kernel, 52).to(dtype), true);
+      Variable b(random_tensor({c.transpose ? c.kernel[2] : c.kernel[3]}, 53).to(dtype), true);
+      Conv2DOptions o = conv_options(c.strides, Padding::Same);
+      o.relu = c.relu;
+      auto forward = [&] { return c.transpose ? conv2d_transpose(x, w, b, o) : conv2d(x, w, b, o); };
+      const Shape y_shape = forward().shape();
+      {
+        std::vector<Tensor> poison;
+        for (const Shape& s : {y_shape, y_shape, c.x, c.kernel, Shape{c.kernel[3]}})
+          for (int copies = 0; copies < 3; ++copies) poison.push_back(Tensor::full(s, std::nan(""), dtype));
+      }
+      Variable y = forward();
+      y.backward(random_tensor(y_shape, 54).to(dtype));
+      for (const Tensor* t : std::vector<const Tensor*>{&y.value(), &x.grad(), &w.grad(), &b.grad()}) {
+        int64_t nans = 0;
+        for (int64_t i = 0; i < t->numel(); ++i) nans += std::isnan(t->flat(i));
+        CHECK(nans == 0);
+      }
+    }
+  }
+}

@@ -1,6 +1,7 @@
 // Weights and models on disk: safetensors with the config in the header.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -180,4 +181,19 @@ TEST_CASE("a float64 model loads a float32 file, and saves float64") {
   CHECK(values(a) == values(b));  // float32 values are exact in float64
   b.save_weights(path);
   CHECK(load_safetensors(path).tensors[0].tensor.dtype() == DType::F64);
+}
+
+TEST_CASE("load_model names the file whose model config cannot be built, and refuses NaN weights") {
+  const tg::testing::TempDir tmp;
+  const auto keras = tmp / "keras.safetensors";
+  save_safetensors(keras, {}, {{"tapegrad.model", R"({"format": "keras"})"}});
+  CHECK_THROWS_WITH_AS(load_model(keras), doctest::Contains((keras.string() + ": its model config").c_str()),
+                       std::invalid_argument);
+
+  auto x = Input({4, 4, 1});
+  Model m(x, Conv2D(2, 3).padding("same")(x), 1, "tiny");
+  const auto nan = tmp / "nan.safetensors";
+  m.weights().front().variable.value().set_flat(0, std::nan(""));
+  m.save_weights(nan);
+  CHECK_THROWS_WITH_AS(load_model(nan), doctest::Contains("holds 1 NaN or infinite values"), std::runtime_error);
 }

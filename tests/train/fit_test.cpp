@@ -397,13 +397,6 @@ TEST_CASE("fit: early stopping restores the best weights, plateau lowers the rat
   CHECK(r.history[2].learning_rate == doctest::Approx(5e-3));
 }
 
-namespace {
-std::string whole_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-}  // namespace
-
 TEST_CASE("fit: any file of an earlier run makes a folder taken, overwrite replaces them, a lock keeps others out") {
   const TempDir tmp;
   SmallRun s;
@@ -420,11 +413,11 @@ TEST_CASE("fit: any file of an earlier run makes a folder taken, overwrite repla
   for (const auto& p : run.step_checkpoints()) fs::remove(p.second);
   fs::remove(run.last_checkpoint());
   REQUIRE(fs::exists(run.best_checkpoint()));
-  const std::string best_before = whole_file(run.best_checkpoint());
+  const std::string best_before = read_text(run.best_checkpoint());
   Model again = s.model();
   CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("already holds a run"),
                        std::invalid_argument);
-  CHECK(whole_file(run.best_checkpoint()) == best_before);
+  CHECK(read_text(run.best_checkpoint()) == best_before);
   fs::remove(run.best_checkpoint());
   CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("config.json"), std::invalid_argument);
 
@@ -439,7 +432,7 @@ TEST_CASE("fit: any file of an earlier run makes a folder taken, overwrite repla
   // overwrite: the earlier run's files go, a whole new run is written, other files stay.
   std::ofstream(dir / "notes.txt") << "mine";
   fit(again, s.train, &s.validation, o);
-  CHECK(whole_file(dir / "notes.txt") == "mine");
+  CHECK(read_text(dir / "notes.txt") == "mine");
   CHECK(fs::exists(run.last_checkpoint()));
   o.resume = true;
   CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, o), doctest::Contains("exclude each other"),

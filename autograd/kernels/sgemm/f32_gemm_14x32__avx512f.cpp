@@ -12,14 +12,14 @@
 namespace tg::kernels {
 
 namespace {
-constexpr int kRows = 14;
+constexpr int kAvx512Rows = 14;
 
 // One k step of the tile: B's two vectors of the step times the broadcast of each row's A value, a(r).
 template <class RowValue>
-__attribute__((target("avx512f"), always_inline)) inline void fma_step(const float* b, RowValue&& a, __m512* lo, __m512* hi) {
+__attribute__((target("avx512f"), always_inline)) inline void avx512_fma_step(const float* b, RowValue&& a, __m512* lo, __m512* hi) {
   const __m512 b_lo = _mm512_load_ps(b), b_hi = _mm512_load_ps(b + 16);
 #pragma GCC unroll 14
-  for (int r = 0; r < kRows; ++r) {
+  for (int r = 0; r < kAvx512Rows; ++r) {
     const __m512 ar = _mm512_set1_ps(*a(r));
     lo[r] = _mm512_fmadd_ps(ar, b_lo, lo[r]);
     hi[r] = _mm512_fmadd_ps(ar, b_hi, hi[r]);
@@ -27,15 +27,15 @@ __attribute__((target("avx512f"), always_inline)) inline void fma_step(const flo
 }
 
 // Stores the tile's sums through the epilogue: vector stores for a full tile, the scalar path at the edges of C.
-__attribute__((target("avx512f"), always_inline)) inline void store_tile(__m512* lo, __m512* hi, float* c, int64_t ldc,
+__attribute__((target("avx512f"), always_inline)) inline void avx512_store_tile(__m512* lo, __m512* hi, float* c, int64_t ldc,
                                                                    int64_t rows, int64_t cols,
                                                                    const TileEpilogue& epilogue) {
-  if (rows == kRows && cols == 32) {
+  if (rows == kAvx512Rows && cols == 32) {
     const __m512 zero = _mm512_setzero_ps();
     const __m512 bias_lo = epilogue.bias ? _mm512_loadu_ps(epilogue.bias) : zero;
     const __m512 bias_hi = epilogue.bias ? _mm512_loadu_ps(epilogue.bias + 16) : zero;
 #pragma GCC unroll 14
-    for (int r = 0; r < kRows; ++r) {
+    for (int r = 0; r < kAvx512Rows; ++r) {
       float* cr = c + r * ldc;
       __m512 v_lo = lo[r], v_hi = hi[r];
       if (epilogue.accumulate) v_lo = _mm512_add_ps(_mm512_loadu_ps(cr), v_lo), v_hi = _mm512_add_ps(_mm512_loadu_ps(cr + 16), v_hi);
@@ -48,41 +48,41 @@ __attribute__((target("avx512f"), always_inline)) inline void store_tile(__m512*
     }
     return;
   }
-  alignas(64) float sums[kRows * 32];
+  alignas(64) float sums[kAvx512Rows * 32];
 #pragma GCC unroll 14
-  for (int r = 0; r < kRows; ++r) _mm512_store_ps(sums + r * 32, lo[r]), _mm512_store_ps(sums + r * 32 + 16, hi[r]);
+  for (int r = 0; r < kAvx512Rows; ++r) _mm512_store_ps(sums + r * 32, lo[r]), _mm512_store_ps(sums + r * 32 + 16, hi[r]);
   store_tile_scalar(sums, 32, c, ldc, rows, cols, epilogue);
 }
 }  // namespace
 
 __attribute__((target("avx512f"))) void f32_gemm_14x32__avx512f(int64_t kc, const float* a, const float* b, float* c,
                                                  int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue) {
-  __m512 lo[kRows] = {}, hi[kRows] = {};
-  for (int64_t k = 0; k < kc; ++k, a += kRows, b += 32) fma_step(b, [a](int r) { return a + r; }, lo, hi);
-  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
+  __m512 lo[kAvx512Rows] = {}, hi[kAvx512Rows] = {};
+  for (int64_t k = 0; k < kc; ++k, a += kAvx512Rows, b += 32) avx512_fma_step(b, [a](int r) { return a + r; }, lo, hi);
+  avx512_store_tile(lo, hi, c, ldc, rows, cols, epilogue);
 }
 
 __attribute__((target("avx512f"))) void f32_igemm_14x32__avx512f(int64_t taps, int64_t channels, const float* const* a,
                                                   const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
                                                   const TileEpilogue& epilogue) {
-  __m512 lo[kRows] = {}, hi[kRows] = {};
-  for (int64_t t = 0; t < taps; ++t, a += kRows) {
-    const float* row[kRows];
-    std::copy_n(a, kRows, row);
-    for (int64_t k = 0; k < channels; ++k, b += 32) fma_step(b, [&row, k](int r) { return row[r] + k; }, lo, hi);
+  __m512 lo[kAvx512Rows] = {}, hi[kAvx512Rows] = {};
+  for (int64_t t = 0; t < taps; ++t, a += kAvx512Rows) {
+    const float* row[kAvx512Rows];
+    std::copy_n(a, kAvx512Rows, row);
+    for (int64_t k = 0; k < channels; ++k, b += 32) avx512_fma_step(b, [&row, k](int r) { return row[r] + k; }, lo, hi);
   }
-  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
+  avx512_store_tile(lo, hi, c, ldc, rows, cols, epilogue);
 }
 
 __attribute__((target("avx512f"))) void f32_outer_14x32__avx512f(int64_t pixels, const float* const* a, int64_t offset,
                                                   const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
                                                   const TileEpilogue& epilogue) {
-  __m512 lo[kRows] = {}, hi[kRows] = {};
+  __m512 lo[kAvx512Rows] = {}, hi[kAvx512Rows] = {};
   for (int64_t p = 0; p < pixels; ++p, b += 32) {
     const float* ap = a[p] + offset;
-    fma_step(b, [ap](int r) { return ap + r; }, lo, hi);
+    avx512_fma_step(b, [ap](int r) { return ap + r; }, lo, hi);
   }
-  store_tile(lo, hi, c, ldc, rows, cols, epilogue);
+  avx512_store_tile(lo, hi, c, ldc, rows, cols, epilogue);
 }
 
 }  // namespace tg::kernels
