@@ -1,5 +1,7 @@
 // tapegrad bench: times one training step (forward, loss, backward, Adam) or one inference pass of a zoo model,
 // after warm-up, and prints the median with the same JSON field names as shared/bench/torch_unet_bench.py.
+// --profile adds the profiler's table (autograd/profiler.h); --mode fit also times real fit() steps, with the data
+// loader's thread running beside the compute, so that what a step costs in training shows next to the bare step.
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -11,10 +13,14 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
+#include "autograd/allocator.h"
 #include "autograd/ops.h"
+#include "autograd/profiler.h"
+#include "data/synthetic.h"
 #include "layers/layer.h"
 #include "layers/zoo.h"
 #include "optim/factory.h"
+#include "train/fit.h"
 #include "train/loss.h"
 
 namespace tg::app {
@@ -48,6 +54,46 @@ double peak_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
+int64_t page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt + usage.ru_majflt;
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median milliseconds of `steps` real fit() steps after `warmup` ones: a synthetic data set of the model's input
+// size, one loader thread with flips and rotations, the training metrics, no run folder. A step is the time from
+// one step's end to the next one's, so waiting for the loader counts.
+double fit_step_ms(const ModelOptions& model_options, int batch, int warmup, int steps) {
+  Model model = build_model(model_options);
+  const Shape in = model.input_shape();
+  data::SyntheticOptions so;
+  so.count = static_cast<size_t>(std::max(64, 4 * batch));
+  so.height = static_cast<int>(in[0]);
+  so.width = static_cast<int>(in[1]);
+  so.channels = static_cast<int>(in[2]);
+  so.num_classes = std::max(model_options.classes, 2);
+  so.seed = 1;
+  train::FitOptions fo;
+  fo.batch_size = batch;
+  fo.epochs = 1;
+  fo.steps_per_epoch = warmup + steps + 1;
+  fo.workers = 1;
+  fo.augment = data::AugmentOptions{.horizontal_flip = true, .vertical_flip = true, .rotate90 = true};
+  fo.console = false;
+  fo.progress = train::ProgressMode::Off;
+  fo.monitor = "loss";
+  std::vector<double> ends;
+  fo.on_step_end = [&](train::StepEnd&) { ends.push_back(now_ms()); };
+  train::fit(model, {std::make_shared<data::SyntheticDataset>(so), {}}, nullptr, fo);
+  std::vector<double> ms;
+  for (size_t i = static_cast<size_t>(warmup) + 1; i < ends.size(); ++i) ms.push_back(ends[i] - ends[i - 1]);
+  return median(ms);
+}
+
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -61,7 +107,7 @@ Command add_bench_command(CLI::App& app) {
   struct Options {
     int batch = 2, threads = 0, steps = 5, warmup = 2;
     std::string mode = "train";
-    bool json = false, layers = true;
+    bool json = false, layers = true, profile = false;
   };
   auto o = std::make_shared<Options>();
   add_model_options(*cmd, *model_options);
@@ -69,14 +115,21 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
   cmd->add_option("--steps", o->steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--mode", o->mode, "train (forward, loss, backward, Adam) or infer (forward only)")
-      ->capture_default_str()->check(CLI::IsMember({"train", "infer"}));
+  cmd->add_option("--mode", o->mode,
+                  "train (forward, loss, backward, Adam), infer (forward only), or fit (the train step, then real "
+                  "fit() steps with the data loader running)")
+      ->capture_default_str()->check(CLI::IsMember({"train", "infer", "fit"}));
+  cmd->add_flag("--profile", o->profile,
+                "Per op type and per layer: forward and backward ms, share of the step, MB allocated");
   cmd->add_flag("--json", o->json, "One JSON line with torch_unet_bench.py's field names");
   return [model_options, o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
     const int threads = omp_get_max_threads();
     // The autoencoder is timed as the seed wrote it (3-channel linear output, MSE), like the PyTorch reference.
     const bool autoencoder = model_options->model == "autoencoder";
+    const bool fit_mode = o->mode == "fit";
+    if (fit_mode && autoencoder)
+      throw CLI::ValidationError("--mode", "fit needs a segmentation model; the autoencoder regresses images");
     Model model = autoencoder ? seed_autoencoder(model_options->input_shape(), /*corrected=*/true, model_options->seed,
                                                  model_options->resolved_filters())
                               : build_model(*model_options);
@@ -102,6 +155,7 @@ Command add_bench_command(CLI::App& app) {
     std::vector<std::string> layer_order;
     double forward_flops = 0;
     bool timing = false;
+    double optimizer_ms = 0;
     model.set_layer_hook([&](const Layer& layer, const std::vector<Variable>& inputs, const Variable& output, double s) {
       LayerTiming& t = per_layer[layer.name()];
       if (t.name.empty()) {
@@ -127,19 +181,29 @@ Command add_bench_command(CLI::App& app) {
         value = (*loss)(loss->outputs(model, Variable(images)), labels);
       }
       value.backward();
+      const double t0 = now_ms();
       optimizer->step();
       optimizer->zero_grad();
+      if (timing) optimizer_ms += now_ms() - t0;
     };
     for (int i = 0; i < o->warmup; ++i) step();
     timing = true;
+    profiler::set_enabled(o->profile);
+    profiler::reset();
+    const int64_t faults_before = page_faults();
+    const uint64_t misses_before = tensor_allocator_stats().system_allocations;
     std::vector<double> ms;
     for (int i = 0; i < o->steps; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
+      const double t0 = now_ms();
       step();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      ms.push_back(now_ms() - t0);
     }
+    profiler::set_enabled(false);
+    const double faults = static_cast<double>(page_faults() - faults_before) / o->steps;
+    const double misses = static_cast<double>(tensor_allocator_stats().system_allocations - misses_before) / o->steps;
     const double med = median(ms);
-    const double flops = forward_flops * (o->mode == "train" ? 3.0 : 1.0);
+    const bool trains = o->mode != "infer";
+    const double flops = forward_flops * (trains ? 3.0 : 1.0);
     int64_t bn_moving = 0;
     for (const Weight& w : model.non_trainable_weights()) bn_moving += w.variable.numel();
     nlohmann::ordered_json r = {
@@ -159,7 +223,14 @@ Command add_bench_command(CLI::App& app) {
         {"images_per_s", std::round(o->batch / (med / 1e3) * 1000) / 1000},
         {"gflop_per_step", std::round(flops / 1e8) / 10},
         {"gflops", std::round(flops / 1e9 / (med / 1e3) * 10) / 10},
-        {"peak_rss_mb", std::round(peak_rss_mb() * 10) / 10}};
+        {"peak_rss_mb", std::round(peak_rss_mb() * 10) / 10},
+        {"page_faults_per_step", std::round(faults * 10) / 10},
+        {"allocator_misses_per_step", std::round(misses * 10) / 10}};
+    if (fit_mode) {
+      const double fit_ms = fit_step_ms(*model_options, o->batch, o->warmup, o->steps);
+      r["fit_ms_per_step"] = std::round(fit_ms * 10) / 10;
+      r["fit_over_compute"] = std::round(fit_ms / med * 100) / 100;
+    }
     if (o->json) {
       std::cout << r.dump() << "\n";
       return 0;
@@ -177,8 +248,11 @@ Command add_bench_command(CLI::App& app) {
                   t.flops && lm > 0 ? fixed(t.flops / 1e9 / (lm / 1e3), 1).c_str() : "");
     }
     std::printf("%-26s %-20s %-20s %10s\n", "forward total", "", "", fixed(total, 1).c_str());
-    if (o->mode == "train")
+    if (trains)
       std::printf("%-26s %-20s %-20s %10s\n", "loss+backward+Adam", "", "", fixed(med - total, 1).c_str());
+    if (o->profile)
+      std::printf("\n%s", profiler::format_report(profiler::report(), o->steps, med,
+                                                  trains ? optimizer_ms / o->steps : 0.0).c_str());
     return 0;
   };
 }

@@ -1,39 +1,4 @@
-// The tapegrad command line: train, predict, evaluate, summary, bench, synth.
-#include <iostream>
-#include <map>
+// The tapegrad command line: train, predict, evaluate, summary, bench, synth (apps/cli_main.cpp).
+#include "apps/cli_main.h"
 
-#include "apps/commands.h"
-
-int main(int argc, char** argv) {
-  CLI::App app{"tapegrad: build, train and checkpoint Keras-style U-Nets on the CPU"};
-  app.set_version_flag("--version", std::string("tapegrad ") + TAPEGRAD_VERSION);
-  app.require_subcommand(1);
-  app.fallthrough(false);
-  std::map<CLI::App*, tg::app::Command> commands;
-  auto add = [&](tg::app::Command (*adder)(CLI::App&)) {
-    const size_t before = app.get_subcommands({}).size();
-    tg::app::Command command = adder(app);
-    commands[app.get_subcommands({}).at(before)] = std::move(command);
-  };
-  add(tg::app::add_train_command);
-  add(tg::app::add_predict_command);
-  add(tg::app::add_evaluate_command);
-  add(tg::app::add_summary_command);
-  add(tg::app::add_bench_command);
-  add(tg::app::add_synth_command);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints CLI11's message
-    return 2;
-  }
-  for (auto& [sub, command] : commands)
-    if (sub->parsed()) return tg::app::run_command(command);
-  return 2;
-}
+int main(int argc, char** argv) { return tg::app::cli_main(argc, argv); }

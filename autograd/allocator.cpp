@@ -16,6 +16,7 @@ namespace tg {
 
 namespace {
 constexpr size_t kAlign = 64;
+thread_local uint64_t t_allocated_bytes = 0;
 
 // The class of a request: rounded up to a granule of 1/8 of its power of two (64 bytes at least), so a block
 // is never more than 1/8 larger than asked and there are 8 classes per doubling.
@@ -68,6 +69,7 @@ namespace detail {
 
 std::byte* allocate_tensor_block(size_t bytes) {
   const size_t size = size_class(bytes);
+  t_allocated_bytes += size;
   Cache& c = cache();
   {
     std::lock_guard lock(c.mutex);
@@ -147,6 +149,8 @@ void release_tensor_cache() {
   std::lock_guard lock(c.mutex);
   c.trim_to(0);
 }
+
+uint64_t thread_allocated_bytes() { return t_allocated_bytes; }
 
 size_t live_tensor_bytes() {
   Cache& c = cache();

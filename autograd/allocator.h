@@ -29,6 +29,9 @@ size_t tensor_cache_limit();
 // Returns every cached block to the system (live tensors are untouched).
 void release_tensor_cache();
 
+// Bytes of tensor storage this thread has asked for, ever (cache hits included): the profiler's per-op count.
+uint64_t thread_allocated_bytes();
+
 namespace detail {
 // Uninitialised, 64-byte aligned storage of at least `bytes` (never null; throws std::bad_alloc). The block
 // must go back through deallocate_tensor_block with the same `bytes`.

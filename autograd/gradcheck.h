@@ -1,4 +1,4 @@
-// gradcheck: compares the tape's gradients with float64 central differences, for any function of Variables.
+// gradcheck: compares backward()'s gradients with float64 central differences, for any function of Variables.
 //
 //   auto r = tg::gradcheck([](const std::vector<tg::Variable>& in) { return my_op(in[0], in[1]); }, {x, w});
 //   CHECK_MESSAGE(r.ok, r.message);

@@ -1,66 +1,44 @@
 #include "autograd/tape.h"
 
+#include "autograd/profiler.h"
+
 namespace tg {
 
 namespace {
 thread_local bool t_grad_enabled = true;
-}
 
-Tape& Tape::current() {
-  thread_local Tape tape;
-  return tape;
-}
-
-void Tape::push(std::shared_ptr<Node> output, BackwardFn backward) {
-  output->recorded = true;
-  entries_.push_back({std::move(output), std::move(backward)});
-}
-
-void Tape::clear() {
-  for (Entry& e : entries_) e.output->consumed = true;
-  entries_.clear();
-}
-
-void Tape::run_backward() {
-  // Entries are in execution order, which is a topological order: reversing it visits every output after
-  // all of its consumers have contributed to its gradient.
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    Node& out = *it->output;
-    if (out.grad.defined()) it->backward(out.grad);
-    // Intermediate gradients are not needed once pushed back; free them early to bound peak memory.
-    out.grad = Tensor();
-    it->backward = nullptr;
+template <class Inputs, class Get>
+Variable finish(const char* op, Tensor value, const Inputs& inputs, Get get, BackwardFn backward) {
+  Variable out(std::move(value));
+  Node& node = *out.node();
+  node.op = op;
+  if (profiler::enabled()) node.profiled_layer = profiler::detail::forward_op_done(op);
+  if (!t_grad_enabled) return out;
+  std::vector<std::shared_ptr<Node>> edges;
+  for (const auto& input : inputs) {
+    const Variable& v = get(input);
+    if (v.defined() && v.requires_grad()) edges.push_back(v.node_ptr());
   }
-  clear();
+  if (edges.empty()) return out;
+  node.requires_grad = true;
+  node.set_backward(std::move(backward), std::move(edges));
+  return out;
 }
+}  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
 
 NoGrad::NoGrad() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGrad::~NoGrad() { t_grad_enabled = previous_; }
 
-namespace {
-Variable finish(const char* op, Tensor value, bool any_input_requires_grad, BackwardFn backward) {
-  Variable out(std::move(value));
-  out.node()->op = op;
-  if (any_input_requires_grad && t_grad_enabled) {
-    out.set_requires_grad(true);
-    Tape::current().push(out.node_ptr(), std::move(backward));
-  }
-  return out;
-}
-}  // namespace
-
 Variable record(const char* op, Tensor value, std::initializer_list<const Variable*> inputs, BackwardFn backward) {
-  bool needs = false;
-  for (const Variable* v : inputs) needs = needs || (v->defined() && v->requires_grad());
-  return finish(op, std::move(value), needs, std::move(backward));
+  return finish(op, std::move(value), inputs, [](const Variable* v) -> const Variable& { return *v; },
+                std::move(backward));
 }
 
 Variable record(const char* op, Tensor value, const std::vector<Variable>& inputs, BackwardFn backward) {
-  bool needs = false;
-  for (const Variable& v : inputs) needs = needs || (v.defined() && v.requires_grad());
-  return finish(op, std::move(value), needs, std::move(backward));
+  return finish(op, std::move(value), inputs, [](const Variable& v) -> const Variable& { return v; },
+                std::move(backward));
 }
 
 }  // namespace tg

@@ -1,34 +1,14 @@
-// The tape: every op run while gradients are enabled appends its output and the closure that pushes the
-// output's gradient back to its inputs. The tape is thread-local, so data-loading threads never touch it.
+// Recording: every op ends with record(), which wraps its forward value in a Variable and, when an input requires a
+// gradient and gradients are enabled, leaves the op's backward closure and its inputs' nodes in the output's Node
+// (autograd/variable.h). There is no global tape: the graph lives as long as the values that came out of it.
 #pragma once
-#include <functional>
-#include <string>
+#include <cstddef>
+#include <initializer_list>
 #include <vector>
 
 #include "autograd/variable.h"
 
 namespace tg {
-
-// Receives the gradient of the op's output; accumulates into the inputs it captured.
-using BackwardFn = std::function<void(const Tensor& grad_output)>;
-
-class Tape {
- public:
-  static Tape& current();  // this thread's tape
-
-  void push(std::shared_ptr<Node> output, BackwardFn backward);
-  size_t size() const { return entries_.size(); }
-  void clear();
-  // Runs every entry's backward in reverse order of recording, then clears the tape.
-  void run_backward();
-
- private:
-  struct Entry {
-    std::shared_ptr<Node> output;
-    BackwardFn backward;
-  };
-  std::vector<Entry> entries_;
-};
 
 bool grad_enabled();
 
@@ -45,8 +25,14 @@ class NoGrad {
 };
 
 // How every op ends: wraps the forward value in a Variable and, when any input requires a gradient and
-// gradients are enabled, records `backward` on the tape. Returns the output.
+// gradients are enabled, records `backward` in it. Returns the output. `backward` captures what it needs: the
+// input Variables whose values it reads, or only their nodes (Variable::node_ptr()) to send gradients to, so that
+// values no closure reads are freed during the forward pass.
 Variable record(const char* op, Tensor value, std::initializer_list<const Variable*> inputs, BackwardFn backward);
 Variable record(const char* op, Tensor value, const std::vector<Variable>& inputs, BackwardFn backward);
+
+// Nodes, in the whole process, that still hold a backward closure: values of graphs that have been neither walked
+// by backward() nor dropped. For tests that a graph is freed.
+size_t recorded_nodes();
 
 }  // namespace tg

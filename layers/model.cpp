@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "autograd/tape.h"
+#include "autograd/profiler.h"
 
 namespace tg {
 
@@ -119,9 +120,12 @@ std::vector<Variable> Model::run(const std::vector<Variable>& xs, bool logits) {
     for (size_t s : sources_[i]) in.push_back(values[s]);
     context.skip_activation = logits && i == outputs_[0];
     const auto start = std::chrono::steady_clock::now();
-    values[i] = c.layer->call(in, context);
+    {
+      const profiler::LayerScope scope(c.layer->name(), c.layer->class_name());
+      values[i] = c.layer->call(in, context);
+    }
     if (hook_) hook_(*c.layer, in, values[i], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    // Values nobody reads any more are dropped right away; the tape keeps what backward needs.
+    // Values nobody reads any more are dropped right away; the graph keeps what backward needs.
     for (size_t s : sources_[i])
       if (last_use_[s] == i) values[s] = Variable();
   }

@@ -84,10 +84,14 @@ void Optimizer::step() {
     with_grad.push_back(i);
     grads.push_back(v.grad());
   }
-  last_gradient_norm_ = global_norm(grads);
-  if (options_.global_clipnorm > 0.0 && last_gradient_norm_ > options_.global_clipnorm) {
-    for (Tensor& g : grads) g = g.clone();  // the parameters keep the gradients they were given
-    clip_by_global_norm(grads, options_.global_clipnorm);
+  // The norm is a pass over every gradient: taken only when clipping asks for it.
+  last_gradient_norm_ = std::numeric_limits<double>::quiet_NaN();
+  if (options_.global_clipnorm > 0.0) {
+    last_gradient_norm_ = global_norm(grads);
+    if (last_gradient_norm_ > options_.global_clipnorm) {
+      for (Tensor& g : grads) g = g.clone();  // the parameters keep the gradients they were given
+      clip_by_global_norm(grads, options_.global_clipnorm);
+    }
   }
   const double lr = learning_rate();
   for (size_t k = 0; k < with_grad.size(); ++k) {

@@ -61,7 +61,8 @@ class Optimizer {
   void set_schedule(std::unique_ptr<LearningRateSchedule> schedule);
   LearningRateSchedule& schedule() { return *schedule_; }
   const LearningRateSchedule& schedule() const { return *schedule_; }
-  // Global gradient norm seen by the last step (before clipping); NaN before the first step.
+  // Global gradient norm seen by the last step (before clipping) when global_clipnorm is set; NaN before the first
+  // step and without clipping (it is not computed then).
   double last_gradient_norm() const { return last_gradient_norm_; }
 
   const std::vector<Parameter>& parameters() const { return parameters_; }

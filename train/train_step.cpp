@@ -12,10 +12,7 @@ StepResult train_step(Model& model, const TrainingLoss& loss, Optimizer& optimiz
   const Variable outputs = loss.outputs(model, Variable(batch.images));
   Variable value = loss(outputs, batch.labels);
   StepResult result{value.item(), outputs.value()};
-  if (!result.applied()) {
-    Tape::current().clear();
-    return result;
-  }
+  if (!result.applied()) return result;  // the graph goes with `value` and `outputs`
   value.backward();
   optimizer.step();
   optimizer.zero_grad();

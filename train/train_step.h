@@ -28,7 +28,7 @@ struct StepResult {
 
 // Forward pass of `batch` with dropout masks drawn for (seed, global_step), the loss, and when the loss is finite
 // the backward pass and the optimizer's update. A loss that is NaN or infinite changes nothing: no update, the
-// tape cleared, and the result says !applied().
+// graph dropped, and the result says !applied().
 StepResult train_step(Model& model, const TrainingLoss& loss, Optimizer& optimizer, const data::Batch& batch,
                       uint64_t seed, int64_t global_step);
 

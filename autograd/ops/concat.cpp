@@ -71,17 +71,40 @@ Variable concat(const std::vector<Variable>& xs, int axis) {
   }
 
   const DType dtype = xs[0].dtype();
-  return record("concat", std::move(y), xs, [xs, outer, width, offset, out_width, dtype](const Tensor& grad) {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<Shape> shapes;
+  for (const Variable& x : xs) {
+    nodes.push_back(x.node_ptr());
+    shapes.push_back(x.shape());
+  }
+  return record("concat", std::move(y), xs,
+                [nodes, shapes, outer, width, offset, out_width, dtype](const Tensor& grad) {
     const Tensor g = grad.to(dtype);  // the byte widths above are in this dtype
     const std::byte* pg = g.bytes();
-    for (size_t i = 0; i < xs.size(); ++i) {
-      if (!xs[i].requires_grad()) continue;
-      Tensor gi = Tensor::empty(xs[i].shape(), dtype);
-      std::byte* out = gi.bytes();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      Node& node = *nodes[i];
+      if (!node.requires_grad) continue;
       const size_t w = width[i], off = offset[i];
-#pragma omp parallel for schedule(static) if (static_cast<size_t>(outer) * w > 262144)
+      const bool parallel = static_cast<size_t>(outer) * w > 262144;
+      if (node.grad.defined() && node.grad.dtype() == dtype) {
+        // A value used twice (the skip connection): add the slice into the gradient it already has.
+        dispatch(dtype, [&]<class T>() {
+          T* dst = node.grad.data<T>();
+          const int64_t n = static_cast<int64_t>(w / sizeof(T)), stride = static_cast<int64_t>(out_width / sizeof(T));
+          const T* src = g.data<T>() + off / sizeof(T);
+#pragma omp parallel for schedule(static) if (parallel)
+          for (int64_t o = 0; o < outer; ++o) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) dst[o * n + j] += src[o * stride + j];
+          }
+        });
+        continue;
+      }
+      Tensor gi = Tensor::empty(shapes[i], dtype);
+      std::byte* out = gi.bytes();
+#pragma omp parallel for schedule(static) if (parallel)
       for (int64_t o = 0; o < outer; ++o) std::memcpy(out + o * w, pg + o * out_width + off, w);
-      xs[i].node()->accumulate_grad(std::move(gi));
+      node.accumulate_grad(std::move(gi));
     }
   });
 }

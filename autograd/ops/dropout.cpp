@@ -43,12 +43,13 @@ Variable dropout(const Variable& x, double rate, bool training, Rng& rng) {
   dispatch(x.dtype(), [&]<class T>() {
     masked_scale(x.value().data<T>(), y.data<T>(), n, mask_rng, base, threshold, static_cast<T>(scale));
   });
-  return record("dropout", std::move(y), {&x}, [x, mask_rng, base, threshold, scale, n](const Tensor& g) {
+  // The backward pass redraws the mask and never reads x: the closure holds x's node, not its value.
+  return record("dropout", std::move(y), {&x}, [xn = x.node_ptr(), mask_rng, base, threshold, scale, n](const Tensor& g) {
     Tensor gx = Tensor::empty(g.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       masked_scale(g.data<T>(), gx.data<T>(), n, mask_rng, base, threshold, static_cast<T>(scale));
     });
-    x.node()->accumulate_grad(std::move(gx));
+    xn->accumulate_grad(std::move(gx));
   });
 }
 

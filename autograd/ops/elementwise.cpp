@@ -86,20 +86,22 @@ Tensor partial_grad(const Tensor& g, const Variable& a, const Variable& b, F df)
 
 Variable add(const Variable& a, const Variable& b) {
   Tensor y = binary_forward("add", a, b, [](auto x, auto z) { return x + z; });
-  return record("add", std::move(y), {&a, &b}, [a, b](const Tensor& g) {
-    if (a.requires_grad()) a.node()->accumulate_grad(reduce_to(g, a.shape()).clone());
-    if (b.requires_grad()) b.node()->accumulate_grad(reduce_to(g, b.shape()).clone());
+  return record("add", std::move(y), {&a, &b},
+                [an = a.node_ptr(), bn = b.node_ptr(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    if (an->requires_grad) an->accumulate_grad(reduce_to(g, sa).clone());
+    if (bn->requires_grad) bn->accumulate_grad(reduce_to(g, sb).clone());
   });
 }
 
 Variable sub(const Variable& a, const Variable& b) {
   Tensor y = binary_forward("sub", a, b, [](auto x, auto z) { return x - z; });
-  return record("sub", std::move(y), {&a, &b}, [a, b](const Tensor& g) {
-    if (a.requires_grad()) a.node()->accumulate_grad(reduce_to(g, a.shape()).clone());
-    if (b.requires_grad()) {
-      Tensor gb = reduce_to(g, b.shape()).clone();
+  return record("sub", std::move(y), {&a, &b},
+                [an = a.node_ptr(), bn = b.node_ptr(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    if (an->requires_grad) an->accumulate_grad(reduce_to(g, sa).clone());
+    if (bn->requires_grad) {
+      Tensor gb = reduce_to(g, sb).clone();
       dispatch(gb.dtype(), [&]<class T>() { for (T& v : gb.span<T>()) v = -v; });
-      b.node()->accumulate_grad(std::move(gb));
+      bn->accumulate_grad(std::move(gb));
     }
   });
 }
@@ -138,15 +140,17 @@ Variable affine(const char* op, const Variable& x, double scale, double shift) {
 #pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) py[i] = s * px[i] + t;
   });
-  return record(op, std::move(y), {&x}, [x, scale](const Tensor& g) {
+  return record(op, std::move(y), {&x}, [xn = x.node_ptr(), scale](const Tensor& g) {
     Tensor gx = Tensor::empty(g.shape(), g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       const T* pg = g.data<T>();
       T* out = gx.data<T>();
       const T s = static_cast<T>(scale);
-      for (int64_t i = 0; i < g.numel(); ++i) out[i] = s * pg[i];
+      const int64_t n = g.numel();
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
+      for (int64_t i = 0; i < n; ++i) out[i] = s * pg[i];
     });
-    x.node()->accumulate_grad(std::move(gx));
+    xn->accumulate_grad(std::move(gx));
   });
 }
 }  // namespace

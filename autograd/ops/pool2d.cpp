@@ -167,10 +167,11 @@ Variable max_pool2d(const Variable& x, const Pool2DOptions& options) {
   dispatch(x.dtype(), [&]<class T>() {
     max_pool_forward(x.value().data<T>(), g, y.data<T>(), arg ? arg->data() : nullptr);
   });
-  return record("max_pool2d", std::move(y), {&x}, [x, g, arg](const Tensor& gy) {
-    Tensor dx(x.shape(), gy.dtype());
+  // The backward pass reads only the positions of the maxima, not x.
+  return record("max_pool2d", std::move(y), {&x}, [xn = x.node_ptr(), shape = x.shape(), g, arg](const Tensor& gy) {
+    Tensor dx(shape, gy.dtype());
     dispatch(gy.dtype(), [&]<class T>() { max_pool_backward(gy.data<T>(), arg->data(), g, dx.data<T>()); });
-    x.node()->accumulate_grad(std::move(dx));
+    xn->accumulate_grad(std::move(dx));
   });
 }
 
@@ -178,10 +179,10 @@ Variable avg_pool2d(const Variable& x, const Pool2DOptions& options) {
   const PoolGeometry g = pool_geometry("avg_pool2d", x, options);
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype());
   dispatch(x.dtype(), [&]<class T>() { avg_pool_forward(x.value().data<T>(), g, y.data<T>()); });
-  return record("avg_pool2d", std::move(y), {&x}, [x, g](const Tensor& gy) {
-    Tensor dx(x.shape(), gy.dtype());
+  return record("avg_pool2d", std::move(y), {&x}, [xn = x.node_ptr(), shape = x.shape(), g](const Tensor& gy) {
+    Tensor dx(shape, gy.dtype());
     dispatch(gy.dtype(), [&]<class T>() { avg_pool_backward(gy.data<T>(), g, dx.data<T>()); });
-    x.node()->accumulate_grad(std::move(dx));
+    xn->accumulate_grad(std::move(dx));
   });
 }
 

@@ -20,8 +20,8 @@ Variable scaled_total(const char* op, const Variable& x, double scale) {
     const T* p = x.value().data<T>();
     y.data<T>()[0] = static_cast<T>(scale * kernels::ordered_sum(x.numel(), [p](int64_t i) { return p[i]; }));
   });
-  return record(op, std::move(y), {&x}, [x, scale](const Tensor& g) {
-    x.node()->accumulate_grad(Tensor::full(x.shape(), g.item() * scale, g.dtype()));
+  return record(op, std::move(y), {&x}, [xn = x.node_ptr(), shape = x.shape(), scale](const Tensor& g) {
+    xn->accumulate_grad(Tensor::full(shape, g.item() * scale, g.dtype()));
   });
 }
 
@@ -45,8 +45,8 @@ Variable scaled_axis_sum(const char* op, const Variable& x, int axis, bool keepd
         for (int64_t i = 0; i < inner; ++i) py[o * inner + i] += px[(o * n + k) * inner + i];
     for (T& v : y.span<T>()) v = static_cast<T>(v * scale);
   });
-  return record(op, std::move(y), {&x}, [x, outer, n, inner, scale](const Tensor& g) {
-    Tensor gx = Tensor::empty(x.shape(), g.dtype());
+  return record(op, std::move(y), {&x}, [xn = x.node_ptr(), shape = x.shape(), outer, n, inner, scale](const Tensor& g) {
+    Tensor gx = Tensor::empty(shape, g.dtype());
     dispatch(g.dtype(), [&]<class T>() {
       const T* pg = g.data<T>();
       T* out = gx.data<T>();
@@ -54,7 +54,7 @@ Variable scaled_axis_sum(const char* op, const Variable& x, int axis, bool keepd
         for (int64_t k = 0; k < n; ++k)
           for (int64_t i = 0; i < inner; ++i) out[(o * n + k) * inner + i] = static_cast<T>(pg[o * inner + i] * scale);
     });
-    x.node()->accumulate_grad(std::move(gx));
+    xn->accumulate_grad(std::move(gx));
   });
 }
 }  // namespace
@@ -68,8 +68,8 @@ Variable mean(const Variable& x, int axis, bool keepdims) { return scaled_axis_s
 
 Variable reshape(const Variable& x, Shape shape) {
   Tensor y = x.value().reshape(std::move(shape));
-  return record("reshape", std::move(y), {&x}, [x](const Tensor& g) {
-    x.node()->accumulate_grad(g.reshape(x.shape()).clone());
+  return record("reshape", std::move(y), {&x}, [xn = x.node_ptr(), shape = x.shape()](const Tensor& g) {
+    xn->accumulate_grad(g.reshape(shape).clone());
   });
 }
 

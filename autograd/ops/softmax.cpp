@@ -48,9 +48,9 @@ Variable softmax(const Variable& x) {
     const T s = kernels::row_exp_sum<T>(in, n, out).sum;
     for (int64_t j = 0; j < n; ++j) out[j] /= s;
   });
-  return record("softmax", y, {&x}, [x, y, rows, c](const Tensor& g) {
+  return record("softmax", y, {&x}, [xn = x.node_ptr(), y, rows, c](const Tensor& g) {
     // dx = y * (g - sum(g * y)) per row.
-    x.node()->accumulate_grad(each_row(g, y, rows, c, []<class T>(const T* gr, const T* yr, T* out, int64_t n) {
+    xn->accumulate_grad(each_row(g, y, rows, c, []<class T>(const T* gr, const T* yr, T* out, int64_t n) {
       T dot = 0;
       for (int64_t j = 0; j < n; ++j) dot += gr[j] * yr[j];
       for (int64_t j = 0; j < n; ++j) out[j] = yr[j] * (gr[j] - dot);
@@ -64,9 +64,9 @@ Variable log_softmax(const Variable& x) {
     const T lse = kernels::row_exp_sum<T>(in, n).log_sum_exp();
     for (int64_t j = 0; j < n; ++j) out[j] = in[j] - lse;
   });
-  return record("log_softmax", y, {&x}, [x, y, rows, c](const Tensor& g) {
+  return record("log_softmax", y, {&x}, [xn = x.node_ptr(), y, rows, c](const Tensor& g) {
     // dx = g - softmax * sum(g) per row.
-    x.node()->accumulate_grad(each_row(g, y, rows, c, []<class T>(const T* gr, const T* yr, T* out, int64_t n) {
+    xn->accumulate_grad(each_row(g, y, rows, c, []<class T>(const T* gr, const T* yr, T* out, int64_t n) {
       T total = 0;
       for (int64_t j = 0; j < n; ++j) total += gr[j];
       for (int64_t j = 0; j < n; ++j) out[j] = gr[j] - std::exp(yr[j]) * total;

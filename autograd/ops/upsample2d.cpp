@@ -140,10 +140,10 @@ Variable upsample_nearest(const Variable& x, int64_t sh, int64_t sw) {
   const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
   Tensor y = Tensor::empty({n, h * sh, w * sw, c}, x.dtype());
   dispatch(x.dtype(), [&]<class T>() { nearest_forward(x.value().data<T>(), n * h, w, c, sh, sw, y.data<T>()); });
-  return record("upsample2d_nearest", std::move(y), {&x}, [x, n, h, w, c, sh, sw](const Tensor& gy) {
-    Tensor dx(x.shape(), gy.dtype());
+  return record("upsample2d_nearest", std::move(y), {&x}, [xn = x.node_ptr(), n, h, w, c, sh, sw](const Tensor& gy) {
+    Tensor dx({n, h, w, c}, gy.dtype());
     dispatch(gy.dtype(), [&]<class T>() { nearest_backward(gy.data<T>(), n * h, w, c, sh, sw, dx.data<T>()); });
-    x.node()->accumulate_grad(std::move(dx));
+    xn->accumulate_grad(std::move(dx));
   });
 }
 
@@ -158,8 +158,8 @@ Variable upsample2d(const Variable& x, std::array<int, 2> size, Interpolation in
   if (interpolation == Interpolation::Nearest) return upsample_nearest(x, size[0], size[1]);
   const Resample1D along_h = bilinear_axis(x.dim(1), size[0]), along_w = bilinear_axis(x.dim(2), size[1]);
   return record("upsample2d_bilinear", resample(x.value(), along_h, along_w), {&x},
-                [x, along_h, along_w](const Tensor& gy) {
-                  x.node()->accumulate_grad(resample(gy, along_h.transposed(), along_w.transposed()));
+                [xn = x.node_ptr(), along_h, along_w](const Tensor& gy) {
+                  xn->accumulate_grad(resample(gy, along_h.transposed(), along_w.transposed()));
                 });
 }
 

@@ -52,7 +52,7 @@ TEST_CASE("train step: forward, loss, backward and the optimizer's update, as wr
   CHECK(bit_equal(r.outputs, outputs.value()));
   CHECK(opt_stepped->iterations() == 1);
   CHECK(same_weights(stepped, by_hand));
-  CHECK(Tape::current().size() == 0);
+  CHECK(recorded_nodes() == 0);
 }
 
 TEST_CASE("train step: the dropout masks are a function of (seed, global step)") {
@@ -84,7 +84,7 @@ TEST_CASE("train step: a non-finite loss changes nothing and the error names whe
   CHECK(std::isnan(r.loss));
   CHECK(opt->iterations() == 0);
   CHECK(same_weights(model, untouched));
-  CHECK(Tape::current().size() == 0);
+  CHECK(recorded_nodes() == 0);
 
   const NonFiniteLossError e = non_finite_loss_error(r.loss, batch, *data, {1, 2, 5, 7}, "/runs/a/last.safetensors");
   const std::string msg = e.what();
