@@ -197,6 +197,9 @@ TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the d
       geometry(3, 17, 19, 5, 7, 3, 3, 2, 1, 1),   geometry(1, 23, 21, 13, 33, 3, 3, 1, 2, 2),
       geometry(2, 9, 11, 70, 19, 2, 2, 1, 1, 0),  geometry(1, 8, 8, 300, 40, 3, 3, 1, 1, 1),
       geometry(5, 30, 30, 8, 16, 3, 3, 1, 1, 1),  geometry(1, 6, 7, 7, 3, 3, 3, 1, 1, 1),
+      // Output channels of exactly one kernel panel (8, 16, 32: nr of the generic, AVX2, AVX-512 kernels): the
+      // kernel gradient reads dy in place instead of packing it.
+      geometry(2, 21, 19, 9, 8, 3, 3, 1, 1, 1),  geometry(3, 25, 23, 13, 32, 3, 3, 1, 1, 1),
   };
   const int threads = omp_get_max_threads();
   uint64_t seed = 500;
