@@ -16,6 +16,7 @@ std::string in_cli_terms(const std::string& message) {
       {std::regex(R"(FolderOptions::num_classes = (\d+))"), "--classes $1"},
       {std::regex(R"(FolderOptions::num_classes)"), "--classes"},
       {std::regex(R"(FolderOptions::ignore_index)"), "--ignore-index"},
+      {std::regex(R"(set FitOptions::overwrite)"), "pass --overwrite"},
   };
   std::string out = message;
   for (const auto& [library, flag] : flags) out = std::regex_replace(out, library, flag);

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 
+#include "apps/cli_wording.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "autograd/allocator.h"
@@ -111,10 +112,10 @@ Command add_bench_command(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   add_model_options(*cmd, *model_options);
-  cmd->add_option("--batch", o->batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "Images per step")->capture_default_str()->check(kPositive);
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
-  cmd->add_option("--steps", o->steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--steps", o->steps, "Timed steps")->capture_default_str()->check(kPositive);
+  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--mode", o->mode,
                   "train (forward, loss, backward, Adam), infer (forward only), or fit (the train step, then real "
                   "fit() steps with the data loader running)")

@@ -141,7 +141,7 @@ void Trainer::prepare_run_folder() {
     if (!earlier.empty() && !options_.overwrite)
       throw std::invalid_argument("fit: " + run_.root.string() + " already holds a run (" + earlier.front().string() +
                                   (earlier.size() > 1 ? " and " + std::to_string(earlier.size() - 1) + " more" : "") +
-                                  "); resume it, choose a new run folder, or overwrite it");
+                                  "); resume it, choose a new run folder, or set FitOptions::overwrite to replace it");
     for (const std::filesystem::path& p : earlier) std::filesystem::remove(p);
   }
   std::filesystem::create_directories(run_.checkpoints());

@@ -135,7 +135,7 @@ TEST_CASE("cli: runtime failures exit 1 with one line naming the file or value")
     CHECK(r.status == 1);
     CHECK(contains(r.output, (tmp / "run").string()));
     CHECK(contains(r.output, "resume"));
-    CHECK(contains(r.output, "overwrite"));
+    CHECK(contains(r.output, "pass --overwrite to replace it"));
     const Result replaced = train_tiny(tmp / "run", tmp.path(),
                                        {"--classes", "3", "--epochs", "1", "--synthetic-count", "48", "--overwrite"});
     CHECK_MESSAGE(replaced.status == 0, replaced.output);
