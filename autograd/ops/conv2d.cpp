@@ -5,27 +5,11 @@
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
+#include "autograd/ops/activation_gradients.h"
 #include "autograd/ops/conv_family.h"
 #include "autograd/parallel.h"
 
 namespace tg {
-
-namespace {
-// The gradient through relu(v) given its output y = relu(v): gy where y > 0, else 0 (gy * 0, as the relu op
-// computes it, so the values are those of the separate ops).
-Tensor relu_gradient(const Tensor& gy, const Tensor& y) {
-  Tensor out = Tensor::empty(gy.shape(), gy.dtype());
-  dispatch(gy.dtype(), [&]<class T>() {
-    const T* pg = gy.data<T>();
-    const T* py = y.data<T>();
-    T* po = out.data<T>();
-    const int64_t n = gy.numel();
-#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
-    for (int64_t i = 0; i < n; ++i) po[i] = pg[i] * (py[i] > 0 ? T(1) : T(0));
-  });
-  return out;
-}
-}  // namespace
 
 Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias, const ConvOptions& o) {
   const auto k = conv_family::check_arguments("conv2d", conv_family::KernelLayout::InOut, x, kernel, bias, o);

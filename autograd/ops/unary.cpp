@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/ops/activation_gradients.h"
 #include "autograd/parallel.h"
 
 namespace tg {
@@ -37,6 +38,9 @@ Tensor times_derivative(const Tensor& g, const Tensor& saved, D d) {
   return gx;
 }
 
+// dy/dx of relu from its output y.
+constexpr auto relu_derivative = [](auto y) { return y > 0 ? decltype(y)(1) : decltype(y)(0); };
+
 // y = f(x) with dy/dx = dy(y): the closure keeps y and only x's node.
 template <class F, class DY>
 Variable unary_from_output(const char* op, const Variable& x, F f, DY dy) {
@@ -66,9 +70,10 @@ Variable log(const Variable& x) {
 Variable relu(const Variable& x) {
   // The derivative at 0 is taken as 0, as TensorFlow and PyTorch do; NaN passes through (as there) so that a
   // corrupt input still shows up in the loss. y > 0 exactly where x > 0, so the output's sign gives it.
-  return unary_from_output("relu", x, [](auto v) { return v < 0 ? decltype(v)(0) : v; },
-                           [](auto y) { return y > 0 ? decltype(y)(1) : decltype(y)(0); });
+  return unary_from_output("relu", x, [](auto v) { return v < 0 ? decltype(v)(0) : v; }, relu_derivative);
 }
+
+Tensor relu_gradient(const Tensor& g, const Tensor& y) { return times_derivative(g, y, relu_derivative); }
 
 Variable sigmoid(const Variable& x) {
   // Written so that neither branch overflows: exp is only taken of a non-positive number.
