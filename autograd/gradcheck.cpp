@@ -12,15 +12,6 @@
 namespace tg {
 
 namespace {
-std::string index_str(int64_t flat, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
-    idx[i] = shape[i] ? flat % shape[i] : 0;
-    flat = shape[i] ? flat / shape[i] : 0;
-  }
-  return shape_str(idx);
-}
-
 double projected(const Variable& y, const Tensor& weights) {
   const double* py = y.value().data<double>();
   const double* pw = weights.data<double>();

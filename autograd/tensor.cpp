@@ -23,6 +23,15 @@ std::string shape_str(const Shape& s) {
   return out + "]";
 }
 
+std::string index_str(int64_t flat, const Shape& shape) {
+  Shape idx(shape.size());
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    idx[i] = shape[i] ? flat % shape[i] : 0;
+    flat = shape[i] ? flat / shape[i] : 0;
+  }
+  return shape_str(idx);
+}
+
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {

@@ -23,6 +23,7 @@ template <> constexpr DType dtype_of<double>() { return DType::F64; }
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);  // "[2, 256, 256, 1]"
+std::string index_str(int64_t flat, const Shape& shape);  // element `flat` of a row-major `shape`: "[0, 3, 1]"
 int64_t shape_numel(const Shape& s);
 
 // Calls f.template operator()<T>() with T = float or double: one templated implementation, two dtypes.

@@ -26,15 +26,6 @@ std::string number_str(double v) {
   return s.str();
 }
 
-std::string index_str(int64_t flat, const Shape& shape) {
-  Shape idx(shape.size());
-  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
-    idx[i] = shape[i] ? flat % shape[i] : 0;
-    flat = shape[i] ? flat / shape[i] : 0;
-  }
-  return shape_str(idx);
-}
-
 void check_pred(const char* op, const Variable& pred) {
   if (!pred.defined()) throw std::invalid_argument(std::string(op) + ": the prediction is undefined");
   if (pred.rank() == 0 || pred.numel() == 0)
