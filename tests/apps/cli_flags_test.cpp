@@ -70,19 +70,14 @@ void write_palette_dataset(const fs::path& root, int count) {
 TEST_CASE("cli: SIGTERM during training exits 143 after writing a checkpoint") {
   TempDir tmp;
   const fs::path run = tmp / "run", log = tmp / "train.log";
-  const pid_t pid = spawn_cli(train_args({"--batch", "8", "--epochs", "50", "--synthetic-count", "64",
-                                          "--checkpoint-every", "1", "--out", run.string()}),
-                              log);
-  const fs::path last = run / "checkpoints" / "last.safetensors";
-  const bool started = wait_for_file(last);
-  REQUIRE(::kill(pid, SIGTERM) == 0);
-  const int status = wait_cli(pid);
-  const std::string output = read_text(log);
-  REQUIRE_MESSAGE(started, output);
-  CHECK_MESSAGE(status == 143, output);
-  CHECK(contains(output, "Stopped by SIGTERM"));
-  CHECK(contains(output, "tapegrad train --resume " + run.string()));
-  CHECK(tg::load_model(last).count_params() > 0);
+  const Interrupted r = interrupt_training(train_args({"--batch", "8", "--epochs", "50", "--synthetic-count", "64",
+                                                      "--checkpoint-every", "1", "--out", run.string()}),
+                                          run, log, SIGTERM);
+  REQUIRE_MESSAGE(r.started, r.output);
+  CHECK_MESSAGE(r.status == 143, r.output);
+  CHECK(contains(r.output, "Stopped by SIGTERM"));
+  CHECK(contains(r.output, "tapegrad train --resume " + run.string()));
+  CHECK(tg::load_model(r.last).count_params() > 0);
 }
 
 TEST_CASE("cli: an --out that cannot be created fails with one line naming it") {

@@ -600,20 +600,15 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
   args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
   args.insert(args.end(), {"--epochs", "50", "--synthetic-count", "64", "--checkpoint-every", "1", "--out",
                            run.string()});
-  const pid_t pid = spawn_cli(args, log);
-  const fs::path last = run / "checkpoints" / "last.safetensors";
-  const bool started = wait_for_file(last);
-  REQUIRE(::kill(pid, SIGINT) == 0);
-  const int status = wait_cli(pid);
-  const std::string output = read_text(log);
-  REQUIRE_MESSAGE(started, output);
-  CHECK_MESSAGE(status == 130, output);
-  CHECK(contains(output, "Stopped by SIGINT"));
-  CHECK(contains(output, "tapegrad train --resume " + run.string()));
+  const Interrupted r = interrupt_training(args, run, log, SIGINT);
+  REQUIRE_MESSAGE(r.started, r.output);
+  CHECK_MESSAGE(r.status == 130, r.output);
+  CHECK(contains(r.output, "Stopped by SIGINT"));
+  CHECK(contains(r.output, "tapegrad train --resume " + run.string()));
 
-  const tg::Model model = tg::load_model(last);
+  const tg::Model model = tg::load_model(r.last);
   CHECK(model.count_params() > 0);
-  CHECK(run_cli({"summary", "--checkpoint", last.string()}, tmp.path()).status == 0);
+  CHECK(run_cli({"summary", "--checkpoint", r.last.string()}, tmp.path()).status == 0);
 
   // The interrupted first epoch completes on resume.
   const Result resumed = run_cli({"train", "--resume", run.string(), "--epochs", "1", "--progress", "none"}, tmp.path());

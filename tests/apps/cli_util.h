@@ -83,8 +83,6 @@ inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log
   return pid;
 }
 
-// The exit status as a shell reports it: the code, or 128 + the signal that ended the process.
-
 // Polls until `path` exists or `seconds` pass (a signal test waits for the first checkpoint so the signal lands
 // mid-run); returns whether it appeared.
 inline bool wait_for_file(const std::filesystem::path& path, int seconds = 120) {
@@ -94,11 +92,33 @@ inline bool wait_for_file(const std::filesystem::path& path, int seconds = 120) 
   return std::filesystem::exists(path);
 }
 
+// The exit status as a shell reports it: the code, or 128 + the signal that ended the process.
 inline int wait_cli(pid_t pid) {
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
+}
+
+struct Interrupted {
+  bool started = false;  // whether the first checkpoint appeared before the signal was sent
+  int status = -1;
+  std::string output;
+  fs::path last;  // RUN/checkpoints/last.safetensors
+};
+
+// Starts `tapegrad ARGS...` training into `run` and sends it `signal` once its first checkpoint exists, so the
+// signal lands mid-run; waits for it to exit.
+inline Interrupted interrupt_training(const std::vector<std::string>& args, const fs::path& run, const fs::path& log,
+                                      int signal) {
+  const pid_t pid = spawn_cli(args, log);
+  Interrupted r;
+  r.last = run / "checkpoints" / "last.safetensors";
+  r.started = wait_for_file(r.last);
+  REQUIRE(::kill(pid, signal) == 0);
+  r.status = wait_cli(pid);
+  r.output = read_text(log);
+  return r;
 }
 
 struct Result {
