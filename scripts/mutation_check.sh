@@ -79,7 +79,7 @@ EOF
 
 A="test_autograd" L="test_layers" O="test_optim" D="test_data" T="test_train" P="test_apps"
 
-mutation "same padding: sides swapped" autograd/ops/conv2d.cpp '^autograd/(conv2d|pool2d)' "$A" \
+mutation "same padding: sides swapped" autograd/ops/conv_family.cpp '^autograd/(conv2d|pool2d)' "$A" \
   'return {total / 2, total - total / 2};' 'return {total - total / 2, total / 2};'
 mutation "BN: Bessel correction dropped" autograd/ops/batch_norm.cpp '^autograd/batch_norm' "$A" \
   '? static_cast<double>(rows) / static_cast<double>(std::max<int64_t>(rows - 1, 1))' '? 1.0'
@@ -88,13 +88,13 @@ mutation "BN: Bessel floor at one row gone" autograd/ops/batch_norm.cpp '^autogr
 mutation "Adam: epsilon placed the PyTorch way" optim/adam.cpp '^optim/' "$O" \
   'w[i] -= (m[i] * a) / (std::sqrt(v[i]) + eps);' \
   'w[i] -= (m[i] * a) / (std::sqrt(v[i]) + eps * static_cast<T>(std::sqrt(1.0 - std::pow(options_.beta_2, t))));'
-mutation "reduction chunks = thread count" autograd/kernels/reduce.h '^autograd/threads' "$A" \
+mutation "reduction chunks = thread count" autograd/kernels/deterministic_sums.h '^autograd/threads' "$A" \
   '#include <vector>' $'#include <vector>\n#include <omp.h>' \
   'const int64_t chunks = std::min<int64_t>(kReduceChunks, std::max<int64_t>(rows, 1));' \
   'const int64_t chunks = std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(rows, 1));'
 mutation "conv bias gradient: last row left out" autograd/ops/conv2d.cpp '^autograd/(conv2d|threads)' "$A" \
-  'kernels::column_sums(gy.data<T>(), g.lines() * g.out_w, g.out_c, db.data<T>());' \
-  'kernels::column_sums(gy.data<T>(), g.lines() * g.out_w - 1, g.out_c, db.data<T>());'
+  'kernels::column_sums(dy, g.lines() * g.out_w, g.out_c, db.data<T>());' \
+  'kernels::column_sums(dy, g.lines() * g.out_w - 1, g.out_c, db.data<T>());'
 mutation "avg pool counts the padding" autograd/ops/pool2d.cpp '^autograd/pool2d' "$A" \
   'const auto count = static_cast<T>((y1 - y0) * (x1 - x0));' \
   'const auto count = static_cast<T>(g.ph * g.pw);'
