@@ -12,6 +12,7 @@
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
 #include "autograd/kernels/packed_gemm.h"
+#include "autograd/kernels/winograd.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
@@ -132,6 +133,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
+  if (use_winograd(g)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const Tensor weights = pack_weights(uk, w, k, n);
