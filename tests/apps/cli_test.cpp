@@ -617,3 +617,16 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].at("global_step") == "7");  // 51 training samples in batches of 8
 }
+
+TEST_CASE("cli: a model too large for memory is refused by its size naming --filters, and summary still prints it") {
+  TempDir tmp;
+  const Result train = run_cli({"train", "--filters", "4096", "--out", (tmp / "run").string()}, tmp.path());
+  CHECK(train.status == 1);
+  check_one_error_line(train, "--filters 4096");
+  CHECK(contains(train.output, "this machine has"));
+  CHECK_FALSE(fs::exists(tmp / "run" / "checkpoints"));
+
+  const Result table = run_cli({"summary", "--filters", "4096"}, tmp.path());
+  REQUIRE_MESSAGE(table.status == 0, table.output);
+  CHECK(contains(table.output, "Total params: 127,071,117,314"));  // counted by hand in tests/layers/summary_test.cpp
+}
