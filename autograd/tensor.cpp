@@ -11,7 +11,7 @@ namespace tg {
 namespace {
 std::shared_ptr<std::byte[]> allocate(size_t bytes) {
   std::byte* block = detail::allocate_tensor_block(bytes);
-  return std::shared_ptr<std::byte[]>(block, [bytes](std::byte* p) { detail::deallocate_tensor_block(p, bytes); });
+  return std::shared_ptr<std::byte[]>(block, [](std::byte* p) { detail::deallocate_tensor_block(p); });
 }
 }  // namespace
 
