@@ -109,10 +109,11 @@ class Pool {
     return take(free_.find(blocks_.at(segment).key), size);
   }
 
-  void deallocate(std::byte* p) noexcept {
+  void deallocate(std::byte* p, size_t bytes) noexcept {
     std::lock_guard lock(mutex_);
     auto it = blocks_.find(p);
-    if (it == blocks_.end() || it->second.free) std::abort();  // not a block of ours: memory is already corrupt
+    // Not a block of ours, freed twice or with another size: memory is already corrupt.
+    if (it == blocks_.end() || it->second.free || it->second.size < bytes) std::abort();
     live_ -= it->second.size;
     auto next = std::next(it);
     if (next != blocks_.end() && next->second.free && next->second.segment == it->second.segment) {
@@ -238,8 +239,12 @@ Pool& pool() {
 
 namespace detail {
 std::byte* allocate_tensor_block(size_t bytes) { return pool().allocate(bytes); }
-void deallocate_tensor_block(std::byte* block) noexcept { pool().deallocate(block); }
+void deallocate_tensor_block(std::byte* block, size_t bytes) noexcept { pool().deallocate(block, bytes); }
 }  // namespace detail
+
+std::shared_ptr<std::byte[]> cached_storage(size_t bytes) {
+  return {pool().allocate(bytes), [bytes](std::byte* p) { pool().deallocate(p, bytes); }};
+}
 
 TensorAllocatorStats tensor_allocator_stats() { return pool().stats(); }
 void reset_tensor_allocator_peak() { pool().reset_peak(); }

@@ -15,6 +15,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace tg {
 
@@ -38,14 +39,18 @@ size_t tensor_cache_limit();
 // that bounds the cache from the bytes live now.
 void release_tensor_cache();
 
+// Uninitialised, 64-byte aligned storage of at least `bytes` from the cache, given back when the last owner drops
+// it: a Tensor's storage, and an op's own buffers that are not tensors (a max-pool's window positions).
+std::shared_ptr<std::byte[]> cached_storage(size_t bytes);
+
 // Bytes of tensor storage this thread has asked for, ever (cache hits included): the profiler's per-op count.
 uint64_t thread_allocated_bytes();
 
 namespace detail {
 // Uninitialised, 64-byte aligned storage of at least `bytes` (never null; throws std::bad_alloc). The block
-// must go back through deallocate_tensor_block.
+// must go back through deallocate_tensor_block with the same `bytes` (the cache knows the size; it is checked).
 std::byte* allocate_tensor_block(size_t bytes);
-void deallocate_tensor_block(std::byte* block) noexcept;
+void deallocate_tensor_block(std::byte* block, size_t bytes) noexcept;
 }  // namespace detail
 
 }  // namespace tg
