@@ -243,3 +243,37 @@ TEST_CASE("cli: the report's loss curves are drawn from metrics.csv") {
   CHECK(slope < 0);
   for (const auto& [v, y] : value_y) CHECK(y == doctest::Approx(lo->second + slope * (v - lo->first)).epsilon(1e-4));
 }
+
+TEST_CASE("cli: --augmentation takes a preset, a JSON object or @FILE, and config.json records the options used") {
+  TempDir tmp;
+  const fs::path paper = tmp / "paper";
+  const Result r = run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--augmentation", "unet-paper",
+                                       "--out", paper.string()}),
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json config = read_json(paper / "config.json");
+  CHECK(config.at("fit").at("augment").at("elastic_sigma").get<double>() == 10.0);
+  CHECK(config.at("fit").at("augment").at("fill_mode") == "reflect");
+  CHECK(config.at("command").at("data").at("augmentation") == "unet-paper");
+
+  const fs::path spec = tmp / "augment.json";
+  write_text(spec, R"({"gamma": 0.2, "noise_std": 0.01, "vertical_flip": true})");
+  const fs::path from_file = tmp / "from_file";
+  REQUIRE(run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--augmentation", "@" + spec.string(),
+                              "--out", from_file.string()}),
+                  tmp.path())
+              .status == 0);
+  write_text(spec, "{}");  // the run recorded the content, not the file name
+  const nlohmann::json recorded = read_json(from_file / "config.json");
+  CHECK(recorded.at("fit").at("augment").at("gamma").get<double>() == 0.2);
+  CHECK(recorded.at("fit").at("augment").at("vertical_flip") == true);
+  CHECK(nlohmann::json::parse(recorded.at("command").at("data").at("augmentation").get<std::string>()).at("gamma") == 0.2);
+
+  for (const std::string& bad : std::vector<std::string>{"zoom", R"({"elastc": 1})", R"({"blur_sigma": 99})",
+                                                          "@" + (tmp / "none.json").string()}) {
+    const Result refused = run_cli(train_args({"--augmentation", bad, "--out", (tmp / "bad").string()}), tmp.path());
+    CHECK(refused.status == 2);
+    CHECK(contains(refused.output, "--augmentation"));
+    CHECK_FALSE(fs::exists(tmp / "bad"));
+  }
+}
