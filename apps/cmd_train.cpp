@@ -166,10 +166,11 @@ Command add_train_command(CLI::App& app) {
       for (const CLI::Option* opt : cmd->get_options()) {
         const std::string name = opt->get_name();
         if (opt->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
-            name != "--progress" && name != "--workers" && name != "--max-image-pixels")
-          throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --threads, "
-                                           "--workers, --max-image-pixels and --progress can); start a new run "
-                                           "with --out instead");
+            name != "--progress" && name != "--workers" && name != "--max-image-pixels" && name != "--lr" &&
+            name != "--clipnorm")
+          throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --lr, --clipnorm, "
+                                           "--threads, --workers, --max-image-pixels and --progress can); start a "
+                                           "new run with --out instead");
       }
       const nlohmann::json saved = train::read_run_config(o->resume);
       if (!saved.contains("command"))
@@ -179,6 +180,12 @@ Command add_train_command(CLI::App& app) {
       run.threads = o->threads ? o->threads : saved.value("threads", 0);
       run.progress = o->progress;
       if (cmd->count("--workers")) run.workers = o->workers;  // loading threads do not change the results
+      // What the advice after a non-finite loss asks for; fit logs the change and keeps it in config.json.
+      if (cmd->count("--lr") && run.schedule == "cosine")
+        throw CLI::ValidationError("--lr", "cannot change a run with --schedule cosine (the schedule fixes every "
+                                           "step's rate); start a new run with --out instead");
+      if (cmd->count("--lr")) run.lr = o->lr;
+      if (cmd->count("--clipnorm")) run.clipnorm = o->clipnorm;
       run.out = o->resume;
     }
     if (run.threads > 0) set_num_threads(run.threads);
