@@ -187,6 +187,12 @@ TrainOptions read_saved_settings(const nlohmann::json& saved, const std::string&
 
 }  // namespace
 
+void check_saved_train_settings(const nlohmann::json& saved, const std::string& config_path) {
+  if (!saved.contains("command"))
+    throw std::runtime_error(config_path + " was not written by `tapegrad train`; resume it from code");
+  (void)read_saved_settings(saved, config_path);
+}
+
 Command add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a U-Net (default: on the built-in synthetic dataset)");
   auto o = std::make_shared<TrainOptions>();
