@@ -23,7 +23,7 @@ Command add_summary_command(CLI::App& app) {
       train::load_trained_model(*checkpoint).print_summary(std::cout);
       return 0;
     }
-    build_model(*model).print_summary(std::cout);
+    std::cout << summary(model_graph(*model)) << std::flush;  // shapes and counts only: no weight is allocated
     return 0;
   };
 }

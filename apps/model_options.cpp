@@ -1,5 +1,7 @@
 #include "apps/model_options.h"
 
+#include <unistd.h>
+
 #include <sstream>
 
 #include "layers/zoo.h"
@@ -40,11 +42,28 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_flag("--batch-norm", o.batch_norm, "BatchNormalization after every 3x3 convolution");
 }
 
-Model build_model(const ModelOptions& o) {
+ModelGraph model_graph(const ModelOptions& o) {
   if (o.model == "autoencoder")  // the corrected seed build_model with a segmentation head
-    return seed_autoencoder(o.input_shape(), /*corrected=*/true, o.seed, o.resolved_filters(), o.classes,
-                            o.classes == 1 ? "sigmoid" : "softmax");
-  return unet(o.input_shape(), o.classes, o.resolved_filters(), o.depth, o.dropout, o.batch_norm, o.seed);
+    return seed_autoencoder_graph(o.input_shape(), /*corrected=*/true, o.seed, o.resolved_filters(), o.classes,
+                                  o.classes == 1 ? "sigmoid" : "softmax");
+  return unet_graph(o.input_shape(), o.classes, o.resolved_filters(), o.depth, o.dropout, o.batch_norm, o.seed);
+}
+
+Model build_model(const ModelOptions& o) {
+  NameScope names;
+  const ModelGraph graph = model_graph(o);
+  int64_t params = 0;
+  for (const WeightSpec& w : planned_weights(graph)) params += shape_numel(w.shape);
+  // Weights, their gradients and Adam's two moments, before a single activation: a model that cannot hold even
+  // these is refused by its size here instead of by std::bad_alloc after minutes of allocating.
+  const double needed = 16.0 * double(params);
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (memory > 0 && needed > memory)
+    throw std::invalid_argument("--filters " + std::to_string(o.resolved_filters()) + ": the " + o.model + " has " +
+                                std::to_string(params) + " parameters, whose weights, gradients and optimizer "
+                                "state need " + std::to_string(int64_t(needed / 1e9)) + " GB; this machine has " +
+                                std::to_string(int64_t(memory / 1e9)) + " GB. Use fewer --filters or a smaller --depth");
+  return Model(graph);
 }
 
 }  // namespace tg::app

@@ -27,6 +27,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelOptions, model, filters, de
                                                 batch_norm, input, seed)
 
 void add_model_options(CLI::App& cmd, ModelOptions& options);
+ModelGraph model_graph(const ModelOptions& options);  // the model's graph, no weights allocated
+// The model, refused (naming --filters) when its weights, gradients and optimizer state exceed the machine's memory.
 Model build_model(const ModelOptions& options);
 
 }  // namespace tg::app

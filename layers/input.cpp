@@ -4,10 +4,18 @@ namespace tg {
 
 InputLayer::InputLayer(Shape shape) : shape_(std::move(shape)) {
   if (shape_.empty()) throw std::invalid_argument("Input: the shape is empty; give it without the batch axis, e.g. {256, 256, 1}");
-  for (int64_t d : shape_)
+  // Sizes are multiplied and passed to int-sized kernels: a sample beyond 2^31 values is refused here, by name,
+  // rather than overflowing somewhere downstream.
+  constexpr int64_t kMaxSampleValues = int64_t{1} << 31;
+  int64_t values = 1;
+  for (int64_t d : shape_) {
     if (d <= 0)
       throw std::invalid_argument("Input: shape " + shape_str(shape_) +
                                   " has a non-positive size; every size must be known and positive (no None)");
+    if (d > kMaxSampleValues / values)
+      throw std::invalid_argument("Input: shape " + shape_str(shape_) + " holds more than 2^31 values per sample");
+    values *= d;
+  }
 }
 
 Shape InputLayer::output_shape(const std::vector<Shape>& inputs) const {

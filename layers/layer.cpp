@@ -40,6 +40,23 @@ bool Layer::ensure_built(const std::vector<Shape>& inputs) {
   return true;
 }
 
+std::vector<WeightSpec> Layer::weight_specs(const std::vector<Shape>& inputs) {
+  std::vector<WeightSpec> specs;
+  if (built_) {
+    for (const Weight& w : weights_) specs.push_back({w.name, w.variable.shape(), w.trainable});
+    return specs;
+  }
+  planning_ = &specs;
+  try {
+    build(inputs);
+  } catch (...) {
+    planning_ = nullptr;
+    throw;
+  }
+  planning_ = nullptr;
+  return specs;
+}
+
 void Layer::initialize(uint64_t seed, uint64_t index) {
   for (size_t i = 0; i < weights_.size(); ++i) {
     const uint64_t stream = Rng::derive(seed, kInitStream + i, index).state().seed;
@@ -48,6 +65,11 @@ void Layer::initialize(uint64_t seed, uint64_t index) {
 }
 
 Variable Layer::add_weight(const std::string& short_name, Shape shape, bool trainable, const std::string& initializer) {
+  if (planning_) {
+    checked_initializer(initializer, name_);
+    planning_->push_back({name_ + "/" + short_name, std::move(shape), trainable});
+    return Variable();
+  }
   Variable v(Tensor(std::move(shape), DType::F32), trainable);
   weights_.push_back({name_ + "/" + short_name, v, trainable});
   initializers_.push_back(checked_initializer(initializer, name_));

@@ -24,6 +24,13 @@ namespace tg {
 // Trainable weights get gradients; non-trainable ones (BN moving statistics) do not.
 using Weight = Parameter;
 
+// A weight as build() declares it, before any storage exists: its full name, shape and whether it trains.
+struct WeightSpec {
+  std::string name;
+  Shape shape;
+  bool trainable = true;
+};
+
 // A graph that cannot be built: the message names the layer, its inputs, their shapes and the way out.
 class ShapeError : public std::invalid_argument {
  public:
@@ -85,6 +92,9 @@ class Layer {
   std::vector<Weight>& weights() { return weights_; }
   const std::vector<Weight>& weights() const { return weights_; }
   int64_t count_params() const;
+  // The weights build() creates for these input shapes, without allocating any (build() runs with add_weight
+  // only recording): what a graph's summary and the checks before loading a file read. A built layer lists its own.
+  std::vector<WeightSpec> weight_specs(const std::vector<Shape>& inputs);
   // Draws every weight from its initializer with streams derived from (seed, index).
   void initialize(uint64_t seed, uint64_t index);
 
@@ -97,6 +107,7 @@ class Layer {
   std::string name_;
   bool built_ = false;
   bool connected_ = false;
+  std::vector<WeightSpec>* planning_ = nullptr;  // set while weight_specs() runs build()
   std::vector<Weight> weights_;
   std::vector<std::string> initializers_;  // one per weight
 };

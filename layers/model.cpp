@@ -19,6 +19,8 @@ std::string tensor_list(const std::vector<SymbolicTensor>& ts) {
 }
 }  // namespace
 
+Model::Model(const ModelGraph& graph) : Model(graph.inputs, graph.outputs, graph.seed, graph.name) {}
+
 Model::Model(const SymbolicTensor& input, const SymbolicTensor& output, uint64_t seed, std::string name)
     : Model(std::vector<SymbolicTensor>{input}, std::vector<SymbolicTensor>{output}, seed, std::move(name)) {}
 

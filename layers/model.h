@@ -26,8 +26,22 @@
 
 namespace tg {
 
+// A functional graph with the seed and name of the Model built from it. Building a Model allocates and draws every
+// weight; the graph alone answers summary() and planned_weights(), so a model too large to allocate can still be
+// inspected, and a file's tensors can be checked against it before anything is allocated.
+struct ModelGraph {
+  std::vector<SymbolicTensor> inputs, outputs;
+  uint64_t seed = 0;
+  std::string name = "model";
+};
+// Model(graph).summary(), without building the model.
+std::string summary(const ModelGraph& graph);
+// Model(graph).weights()' names, shapes and trainability, in the same order, without allocating them.
+std::vector<WeightSpec> planned_weights(const ModelGraph& graph);
+
 class Model {
  public:
+  explicit Model(const ModelGraph& graph);
   Model(const SymbolicTensor& input, const SymbolicTensor& output, uint64_t seed = 0, std::string name = "model");
   Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs, uint64_t seed = 0,
         std::string name = "model");
@@ -82,6 +96,11 @@ class Model {
 
   nlohmann::json config() const;  // architecture and seed, enough to rebuild
   static Model from_config(const nlohmann::json& config);
+  static ModelGraph graph_from_config(const nlohmann::json& config);  // the graph from_config builds
+  // The model of `config` holding `tensors` (a checkpoint's), which are checked against the config's weights before
+  // the model is built: a file whose tensors do not fit is refused before anything is allocated.
+  static Model from_config(const nlohmann::json& config, const std::vector<NamedTensor>& tensors,
+                           const std::string& source);
 
   // safetensors: tensors named like Weight::name (kernels HWIO), config under __metadata__["tapegrad.model"].
   void save_weights(const std::filesystem::path& path) const;

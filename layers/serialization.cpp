@@ -29,23 +29,24 @@ std::string saved_from(const SafetensorsFile& file) {
   return "";
 }
 
-// Checks every weight against the tensors before touching any, so a failed load leaves the model as it was.
-void load_from(std::vector<Weight> weights, const std::vector<NamedTensor>& tensors, const std::string& source,
-               const std::string& origin, const std::string& model_name) {
+// Pairs every weight with its tensor, checking all of them first, so a failed load changes nothing; called with a
+// graph's planned weights, it refuses a file that does not fit the architecture before the model is allocated.
+std::vector<const Tensor*> matching_tensors(const std::vector<WeightSpec>& weights,
+                                            const std::vector<NamedTensor>& tensors, const std::string& source,
+                                            const std::string& origin, const std::string& model_name) {
   std::unordered_map<std::string_view, const Tensor*> by_name;
   for (const NamedTensor& t : tensors) by_name[t.name] = &t.tensor;
-  std::unordered_map<std::string, const Weight*> wanted;
+  std::unordered_map<std::string_view, const WeightSpec*> wanted;
   std::vector<const Tensor*> found;
-  for (const Weight& w : weights) {
+  for (const WeightSpec& w : weights) {
     wanted[w.name] = &w;
     const auto it = by_name.find(w.name);
     if (it == by_name.end())
-      throw std::runtime_error(source + ": has no tensor '" + w.name + "' " + shape_str(w.variable.shape()) +
-                               ", which model '" + model_name + "' needs" + origin +
-                               "; the file holds another architecture");
-    if (it->second->shape() != w.variable.shape())
+      throw std::runtime_error(source + ": has no tensor '" + w.name + "' " + shape_str(w.shape) + ", which model '" +
+                               model_name + "' needs" + origin + "; the file holds another architecture");
+    if (it->second->shape() != w.shape)
       throw std::runtime_error(source + ": tensor '" + w.name + "' has shape " + shape_str(it->second->shape()) +
-                               " but model '" + model_name + "' needs " + shape_str(w.variable.shape()) + origin +
+                               " but model '" + model_name + "' needs " + shape_str(w.shape) + origin +
                                "; the file holds another architecture");
     int64_t non_finite = 0;
     dispatch(it->second->dtype(), [&]<class T>() {
@@ -61,11 +62,25 @@ void load_from(std::vector<Weight> weights, const std::vector<NamedTensor>& tens
       throw std::runtime_error(source + ": holds tensor '" + t.name + "' " + shape_str(t.tensor.shape()) +
                                ", which model '" + model_name + "' does not have" + origin +
                                "; the file holds another architecture");
+  return found;
+}
+
+void load_from(std::vector<Weight> weights, const std::vector<NamedTensor>& tensors, const std::string& source,
+               const std::string& origin, const std::string& model_name) {
+  std::vector<WeightSpec> specs;
+  for (const Weight& w : weights) specs.push_back({w.name, w.variable.shape(), w.trainable});
+  const std::vector<const Tensor*> found = matching_tensors(specs, tensors, source, origin, model_name);
   for (size_t i = 0; i < weights.size(); ++i) weights[i].variable.value().copy_from(*found[i]);
 }
 
-void load_from(std::vector<Weight> weights, const SafetensorsFile& file, const std::string& model_name) {
-  load_from(std::move(weights), file.tensors, file.path.string(), saved_from(file), model_name);
+// The model of `graph` holding `tensors`, which are checked against its planned weights before it is built.
+Model build_loaded(const ModelGraph& graph, const std::vector<NamedTensor>& tensors, const std::string& source,
+                   const std::string& origin) {
+  matching_tensors(planned_weights(graph), tensors, source, origin, graph.name);
+  NameScope names;
+  Model model(graph);
+  load_from(model.weights(), tensors, source, origin, model.name());
+  return model;
 }
 }  // namespace
 
@@ -87,6 +102,11 @@ nlohmann::json Model::config() const {
 }
 
 Model Model::from_config(const nlohmann::json& config) {
+  NameScope names;  // building a Model resets the generated names; the caller's graph keeps its own
+  return Model(graph_from_config(config));
+}
+
+ModelGraph Model::graph_from_config(const nlohmann::json& config) {
   try {
     if (config.value("format", "") != kFormat)
       throw std::invalid_argument("not a tapegrad model config (\"format\" is not \"" + std::string(kFormat) + "\")");
@@ -106,10 +126,12 @@ Model Model::from_config(const nlohmann::json& config) {
       const std::string name = layer->name();
       tensors[name] = connect(std::move(layer), std::move(inbound));
     }
-    std::vector<SymbolicTensor> inputs, outputs;
-    for (const nlohmann::json& n : config.at("inputs")) inputs.push_back(find(n.get<std::string>()));
-    for (const nlohmann::json& n : config.at("outputs")) outputs.push_back(find(n.get<std::string>()));
-    return Model(inputs, outputs, config.at("seed").get<uint64_t>(), config.at("name").get<std::string>());
+    ModelGraph graph;
+    for (const nlohmann::json& n : config.at("inputs")) graph.inputs.push_back(find(n.get<std::string>()));
+    for (const nlohmann::json& n : config.at("outputs")) graph.outputs.push_back(find(n.get<std::string>()));
+    graph.seed = config.at("seed").get<uint64_t>();
+    graph.name = config.at("name").get<std::string>();
+    return graph;
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("Model::from_config: malformed config: ") + e.what());
   }
@@ -125,10 +147,18 @@ void Model::save_weights(const std::filesystem::path& path) const {
   save_safetensors(path, weight_tensors(), {{kConfigKey, config().dump()}});
 }
 
-void Model::load_weights(const std::filesystem::path& path) { load_from(weights(), load_safetensors(path), name_); }
+void Model::load_weights(const std::filesystem::path& path) {
+  const SafetensorsFile file = load_safetensors(path);
+  load_from(weights(), file.tensors, file.path.string(), saved_from(file), name_);
+}
 
 void Model::load_weights(const std::vector<NamedTensor>& tensors, const std::string& source) {
   load_from(weights(), tensors, source, "", name_);
+}
+
+Model Model::from_config(const nlohmann::json& config, const std::vector<NamedTensor>& tensors,
+                         const std::string& source) {
+  return build_loaded(graph_from_config(config), tensors, source, "");
 }
 
 Model load_model(const std::filesystem::path& path) {
@@ -144,16 +174,15 @@ Model load_model(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path.string() + ": corrupt model config in __metadata__: " + e.what());
   }
-  std::optional<Model> model;
+  std::optional<ModelGraph> graph;
   try {
-    model.emplace(Model::from_config(config));
+    graph.emplace(Model::graph_from_config(config));
   } catch (const std::invalid_argument& e) {  // the type callers (and tests) tell config errors by
     throw std::invalid_argument(path.string() + ": its model config cannot be built: " + e.what());
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": its model config cannot be built: " + e.what());
   }
-  load_from(model->weights(), file, model->name());
-  return std::move(*model);
+  return build_loaded(*graph, file.tensors, file.path.string(), saved_from(file));
 }
 
 }  // namespace tg

@@ -32,20 +32,36 @@ struct Row {
 };
 
 std::string pad_right(std::string s, size_t width) { return s.size() < width ? s + std::string(width - s.size(), ' ') : s; }
-}  // namespace
 
-std::string Model::summary() const {
+std::vector<Shape> input_shapes(const LayerCall& c) {
+  std::vector<Shape> shapes;
+  for (const SymbolicTensor& t : c.inputs) shapes.push_back(t.shape());
+  return shapes;
+}
+
+int64_t numel(const std::vector<WeightSpec>& specs, bool trainable_only = false) {
+  int64_t n = 0;
+  for (const WeightSpec& w : specs)
+    if (w.trainable || !trainable_only) n += shape_numel(w.shape);
+  return n;
+}
+
+// The table of a graph's calls; a built layer reports its weights, an unbuilt one what build() would create.
+std::string summary_table(const std::vector<CallPtr>& calls, const std::string& name, DType dtype) {
   std::vector<Row> rows;
   bool any_padding = false;
-  for (const CallPtr& c : calls_) {
+  int64_t total = 0, trainable = 0;
+  for (const CallPtr& c : calls) {
     Row r;
-    std::vector<Shape> in;
-    for (const SymbolicTensor& t : c->inputs) in.push_back(t.shape());
+    const std::vector<Shape> in = input_shapes(*c);
     const std::string note = is_input(*c) ? "" : c->layer->padding_note(in);
     any_padding = any_padding || !note.empty();
     const std::string shape = keras_shape(c->output_shape);
+    const std::vector<WeightSpec> weights = is_input(*c) ? std::vector<WeightSpec>{} : c->layer->weight_specs(in);
+    total += numel(weights);
+    trainable += numel(weights, true);
     r.cells = {c->layer->name() + " (" + c->layer->class_name() + ")", is_input(*c) ? "[" + shape + "]" : shape,
-               std::to_string(c->layer->count_params()), note};
+               std::to_string(numel(weights)), note};
     for (size_t i = 0; i < c->inputs.size(); ++i)
       r.connected.push_back(std::string(i == 0 ? "[" : " ") + "'" + c->inputs[i].name() + "[0][0]'" +
                             (i + 1 == c->inputs.size() ? "]" : ","));
@@ -72,7 +88,7 @@ std::string Model::summary() const {
     while (!s.empty() && s.back() == ' ') s.pop_back();
     return s + "\n";
   };
-  std::string out = "Model: \"" + name_ + "\"\n" + std::string(line, '_') + "\n";
+  std::string out = "Model: \"" + name + "\"\n" + std::string(line, '_') + "\n";
   out += format(header, "Connected to") + std::string(line, '=') + "\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
@@ -80,8 +96,7 @@ std::string Model::summary() const {
     for (size_t j = 1; j < r.connected.size(); ++j) out += format(std::vector<std::string>(columns), r.connected[j]);
     if (i + 1 < rows.size()) out += "\n";
   }
-  const int64_t total = count_params(), trainable = count_trainable_params();
-  const double bytes_per = dtype_ == DType::F32 ? 4.0 : 8.0;
+  const double bytes_per = dtype == DType::F32 ? 4.0 : 8.0;
   out += std::string(line, '=') + "\n";
   out += "Total params: " + with_commas(total) + " (" + memory_size(double(total) * bytes_per) + ")\n";
   out += "Trainable params: " + with_commas(trainable) + " (" + memory_size(double(trainable) * bytes_per) + ")\n";
@@ -89,6 +104,20 @@ std::string Model::summary() const {
          memory_size(double(total - trainable) * bytes_per) + ")\n";
   out += std::string(line, '_') + "\n";
   return out;
+}
+
+}  // namespace
+
+std::string Model::summary() const { return summary_table(calls_, name_, dtype_); }
+
+std::string summary(const ModelGraph& graph) { return summary_table(ancestors(graph.outputs), graph.name, DType::F32); }
+
+std::vector<WeightSpec> planned_weights(const ModelGraph& graph) {
+  std::vector<WeightSpec> all;
+  for (const CallPtr& c : ancestors(graph.outputs))
+    if (!is_input(*c))
+      for (WeightSpec& w : c->layer->weight_specs(input_shapes(*c))) all.push_back(std::move(w));
+  return all;
 }
 
 void Model::print_summary(std::ostream& out) const { out << summary() << std::flush; }

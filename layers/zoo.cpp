@@ -4,15 +4,14 @@
 
 namespace tg {
 
-Model unet(Shape input_shape, int num_classes, int base_filters, int depth, double dropout, bool batch_norm,
-           uint64_t seed) {
+ModelGraph unet_graph(Shape input_shape, int num_classes, int base_filters, int depth, double dropout,
+                      bool batch_norm, uint64_t seed) {
   if (input_shape.size() != 3)
     throw std::invalid_argument("unet: input_shape must be (height, width, channels), got " + shape_str(input_shape));
   if (num_classes < 1) throw std::invalid_argument("unet: num_classes must be at least 1");
   if (base_filters < 1) throw std::invalid_argument("unet: base_filters must be at least 1");
   if (depth < 1 || depth > 16) throw std::invalid_argument("unet: depth must be in [1, 16]");
   NameScope names;  // a fresh session's names: conv2d, conv2d_1, ...
-
   auto block = [&](SymbolicTensor x, int filters) {
     for (int i = 0; i < 2; ++i) {
       auto conv = Conv2D(filters, 3).padding("same").kernel_initializer("he_normal");
@@ -39,11 +38,17 @@ Model unet(Shape input_shape, int num_classes, int base_filters, int depth, doub
     x = block(concatenate({skips[level], up}, 3), base_filters << level);
   }
   const SymbolicTensor outputs = Conv2D(num_classes, 1).activation(num_classes >= 2 ? "softmax" : "sigmoid")(x);
-  return Model(inputs, outputs, seed, "unet");
+  return {{inputs}, {outputs}, seed, "unet"};
 }
 
-Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed, int base_filters, int output_channels,
-                       const std::string& output_activation) {
+Model unet(Shape input_shape, int num_classes, int base_filters, int depth, double dropout, bool batch_norm,
+           uint64_t seed) {
+  NameScope names;
+  return Model(unet_graph(std::move(input_shape), num_classes, base_filters, depth, dropout, batch_norm, seed));
+}
+
+ModelGraph seed_autoencoder_graph(Shape input_shape, bool corrected, uint64_t seed, int base_filters,
+                                  int output_channels, const std::string& output_activation) {
   if (input_shape.size() != 3)
     throw std::invalid_argument("seed_autoencoder: input_shape must be (height, width, channels), got " +
                                 shape_str(input_shape));
@@ -76,7 +81,14 @@ Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed, int bas
   const SymbolicTensor conv9 = conv_bn(merge2, f);
   const SymbolicTensor conv10 = conv_bn(conv9, f);
   const SymbolicTensor outputs = Conv2D(output_channels, {3, 3}).padding("same").activation(output_activation)(conv10);
-  return Model(inputs, outputs, seed, "seed_autoencoder");
+  return {{inputs}, {outputs}, seed, "seed_autoencoder"};
+}
+
+Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed, int base_filters, int output_channels,
+                       const std::string& output_activation) {
+  NameScope names;
+  return Model(seed_autoencoder_graph(std::move(input_shape), corrected, seed, base_filters, output_channels,
+                                      output_activation));
 }
 
 }  // namespace tg

@@ -15,6 +15,9 @@ namespace tg {
 // that would.
 Model unet(Shape input_shape, int num_classes, int base_filters = 64, int depth = 4, double dropout = 0.5,
            bool batch_norm = false, uint64_t seed = 0);
+// Its graph, for summary() and planned_weights() without allocating the weights.
+ModelGraph unet_graph(Shape input_shape, int num_classes, int base_filters = 64, int depth = 4, double dropout = 0.5,
+                      bool batch_norm = false, uint64_t seed = 0);
 
 // The seed's build_model: a 3-level conv/BatchNormalization encoder-decoder with Conv2DTranspose upsampling and a
 // linear 3-channel output. As written (corrected = false) its first skip joins conv4 (1/2 resolution) with up1
@@ -23,5 +26,7 @@ Model unet(Shape input_shape, int num_classes, int base_filters = 64, int depth 
 // regression); output_channels and output_activation ("softmax", "sigmoid") turn it into a segmentation network.
 Model seed_autoencoder(Shape input_shape, bool corrected, uint64_t seed = 0, int base_filters = 32,
                        int output_channels = 3, const std::string& output_activation = "linear");
+ModelGraph seed_autoencoder_graph(Shape input_shape, bool corrected, uint64_t seed = 0, int base_filters = 32,
+                                  int output_channels = 3, const std::string& output_activation = "linear");
 
 }  // namespace tg

@@ -127,9 +127,7 @@ Model load_trained_model(const std::filesystem::path& path) {
   if (!file.metadata.contains(kChecksumKey)) return load_model(path);  // a weights file (read again: small)
   const Checkpoint c = verified_checkpoint(std::move(file));
   try {
-    Model model = Model::from_config(c.model_config);
-    model.load_weights(c.tensors, path.string());
-    return model;
+    return Model::from_config(c.model_config, c.tensors, path.string());
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {

@@ -60,6 +60,7 @@ class Trainer {
   }
 
   FitResult run();
+  FitResult logged_run();  // run() once the log is open
 
  private:
   bool has_validation() const { return validation_.dataset != nullptr; }
@@ -68,6 +69,7 @@ class Trainer {
   void prepare_run_folder();
   void start_components();
   void resume();
+  void record_setting_changes(const std::vector<SettingChange>& changes);
   void save(bool best);
   FitResult finish(StopReason stop, int signal, std::string message);
   void step(const data::Batch& batch);
@@ -165,7 +167,9 @@ void Trainer::resume() {
   std::vector<std::string> skipped;
   const Checkpoint checkpoint = load_latest_checkpoint(run_, &skipped);
   for (const std::string& s : skipped) logger_.log->warn("Skipping an unreadable checkpoint: {}", s);
-  state_ = restore_run_checkpoint(checkpoint, model_, *optimizer_, *loader_, options_, run_.root);
+  std::vector<SettingChange> changes;
+  state_ = restore_run_checkpoint(checkpoint, model_, *optimizer_, *loader_, options_, run_.root, &changes);
+  record_setting_changes(changes);
   const int saved_threads = checkpoint.state.value("threads", threads_);
   if (saved_threads != threads_)
     logger_.log->info("This run started with {} threads and resumes with {}; the results do not depend on the "
@@ -173,6 +177,20 @@ void Trainer::resume() {
                       saved_threads, threads_);
   logger_.log->info("Resuming {} from {} at epoch {}, step {} (global step {})", run_.root.string(),
                     checkpoint.path.filename().string(), state_.epoch + 1, state_.step, state_.global_step);
+}
+
+// A resumed run's new learning rate or clipping, in log.txt and in config.json's "settings_changes" (kept across
+// resumes), so the run can be reproduced.
+void Trainer::record_setting_changes(const std::vector<SettingChange>& changes) {
+  nlohmann::json history = nlohmann::json::array();
+  if (const nlohmann::json saved = read_run_config(run_.root); saved.contains("settings_changes") &&
+                                                               saved.at("settings_changes").is_array())
+    history = saved.at("settings_changes");
+  for (const SettingChange& c : changes) {
+    logger_.log->info("From global step {} on, {} is {} (was {})", state_.global_step, c.name, c.now, c.was);
+    history.push_back({{"global_step", state_.global_step}, {"setting", c.name}, {"was", c.was}, {"now", c.now}});
+  }
+  if (!history.empty()) options_.extra_config["settings_changes"] = history;
 }
 
 void Trainer::save(bool best) {
@@ -270,6 +288,17 @@ FitResult Trainer::run() {
   start_components();
   prepare_run_folder();
   logger_ = make_run_logger(options_.run_dir.empty() ? std::filesystem::path() : run_.log(), options_.console);
+  try {
+    return logged_run();
+  } catch (const std::exception& e) {
+    // The caller reports the error on the console; log.txt keeps it too (a full disk, a bad sample), so the run's
+    // folder says why it ended.
+    logger_.file_only->error("The run ended with an error: {}", e.what());
+    throw;
+  }
+}
+
+FitResult Trainer::logged_run() {
   if (options_.resume) resume();
   if (!options_.run_dir.empty()) {
     write_run_config(run_, options_, model_, threads_, train_.size(), has_validation() ? validation_.size() : 0,

@@ -32,7 +32,9 @@ NonFiniteLossError non_finite_loss_error(double loss, const data::Batch& batch, 
   message += last_good_checkpoint.empty()
                  ? ". "
                  : " and the last good checkpoint " + last_good_checkpoint.string() + " is untouched. ";
-  message += "Lower the learning rate or set the optimizer's global_clipnorm, check those samples, and resume.";
+  message += "Check those samples, then resume with a lower learning rate or with gradient clipping (`tapegrad train "
+             "--resume RUN_DIR --lr 0.0001 --clipnorm 1`; in code, FitOptions::optimizer's learning_rate and "
+             "global_clipnorm).";
   return NonFiniteLossError(message, at.global_step, batch.indices);
 }
 

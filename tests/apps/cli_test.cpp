@@ -2,7 +2,10 @@
 // writes. Models are tiny (4 filters, 2 levels, 32x32) so the whole file runs in seconds.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <map>
 #include <regex>
@@ -550,9 +553,9 @@ TEST_CASE("cli: train --resume RUN_DIR --epochs N extends a finished run to N ep
   CHECK(run_cli({"train", "--resume", (tmp / "none").string()}, tmp.path()).status == 2);
   // A resumed run keeps its settings: a flag that would not apply is bad usage, named, and nothing is trained.
   const std::string config_before = read_text(run / "config.json");
-  const Result changed = run_cli({"train", "--resume", run.string(), "--epochs", "4", "--lr", "0.5"}, tmp.path());
+  const Result changed = run_cli({"train", "--resume", run.string(), "--epochs", "4", "--batch", "4"}, tmp.path());
   CHECK(changed.status == 2);
-  CHECK(contains(changed.output, "--lr"));
+  CHECK(contains(changed.output, "--batch"));
   CHECK(contains(changed.output, "cannot change a run being resumed"));
   CHECK(read_csv(run / "metrics.csv").size() == 3);
   CHECK(read_text(run / "config.json") == config_before);
@@ -616,4 +619,74 @@ TEST_CASE("cli: SIGINT during training exits 130, leaves a loadable checkpoint a
   const auto rows = read_csv(run / "metrics.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].at("global_step") == "7");  // 51 training samples in batches of 8
+}
+
+TEST_CASE("cli: a model too large for memory is refused by its size naming --filters, and summary still prints it") {
+  TempDir tmp;
+  const Result train = run_cli({"train", "--filters", "4096", "--out", (tmp / "run").string()}, tmp.path());
+  CHECK(train.status == 1);
+  check_one_error_line(train, "--filters 4096");
+  CHECK(contains(train.output, "this machine has"));
+  CHECK_FALSE(fs::exists(tmp / "run" / "checkpoints"));
+
+  const Result table = run_cli({"summary", "--filters", "4096"}, tmp.path());
+  REQUIRE_MESSAGE(table.status == 0, table.output);
+  CHECK(contains(table.output, "Total params: 127,071,117,314"));  // counted by hand in tests/layers/summary_test.cpp
+}
+
+TEST_CASE("cli: train --resume takes a new --lr and --clipnorm from the resumed step on, logged and kept in config.json") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  REQUIRE(train_tiny(run, tmp.path(), {"--epochs", "1", "--synthetic-count", "24", "--lr", "0.001"}).status == 0);
+  const Result r = run_cli({"train", "--resume", run.string(), "--epochs", "2", "--lr", "0.0005", "--clipnorm", "1",
+                            "--progress", "none"},
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto rows = read_csv(run / "metrics.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(std::stod(rows[0].at("learning_rate")) == doctest::Approx(0.001));
+  CHECK(std::stod(rows[1].at("learning_rate")) == doctest::Approx(0.0005));
+  const nlohmann::json config = read_json(run / "config.json");
+  CHECK(config.at("command").at("lr").get<double>() == 0.0005);
+  CHECK(config.at("fit").at("optimizer").at("global_clipnorm").get<double>() == 1.0);
+  REQUIRE(config.at("settings_changes").size() == 2);
+  CHECK(config.at("settings_changes")[0].at("setting") == "learning_rate");
+  CHECK(config.at("settings_changes")[0].at("was").get<double>() == 0.001);
+  CHECK(config.at("settings_changes")[1].at("setting") == "global_clipnorm");
+  const std::string log = read_text(run / "log.txt");
+  CHECK(contains(log, "learning_rate is 0.0005 (was 0.001)"));
+
+  // A third run keeps the history and resumes cleanly at the new settings (no change: nothing added).
+  REQUIRE(run_cli({"train", "--resume", run.string(), "--epochs", "3", "--progress", "none"}, tmp.path()).status == 0);
+  CHECK(read_json(run / "config.json").at("settings_changes").size() == 2);
+
+  // A cosine schedule fixes every step's rate: refused, nothing trained.
+  const fs::path cosine = tmp / "cosine";
+  REQUIRE(train_tiny(cosine, tmp.path(), {"--epochs", "1", "--synthetic-count", "24", "--schedule", "cosine"}).status == 0);
+  const Result refused = run_cli({"train", "--resume", cosine.string(), "--epochs", "2", "--lr", "0.0001"}, tmp.path());
+  CHECK(refused.status == 2);
+  CHECK(contains(refused.output, "--schedule cosine"));
+  CHECK(read_csv(cosine / "metrics.csv").size() == 1);
+}
+
+TEST_CASE("cli: log.txt records the error that ended a run, and a failed checkpoint write leaves no partial file") {
+  // A file size limit stands in for a full disk: the child inherits it with SIGXFSZ ignored, so writing the
+  // ~90 KB checkpoint fails (EFBIG, as ENOSPC would) while config.json and log.txt still fit.
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  const rlimit small{48 * 1024, saved.rlim_max};
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const Result r = train_tiny(run, tmp.path(), {"--epochs", "1", "--synthetic-count", "24"});
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(r.status == 1);
+  CHECK(contains(r.output, "tapegrad: error: " + (run / "checkpoints").string()));
+  CHECK(contains(r.output, "write failed"));
+  const std::string log = read_text(run / "log.txt");
+  CHECK(contains(log, "[error] The run ended with an error: "));
+  CHECK(contains(log, "write failed"));
+  CHECK(fs::is_empty(run / "checkpoints"));  // the atomic write removed its temporary file
 }

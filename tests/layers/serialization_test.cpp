@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "autograd/allocator.h"
 #include "autograd/io/safetensors.h"
 #include "tests/layers/layers_test_util.h"
 #include "tests/temp_dir.h"
@@ -196,4 +197,19 @@ TEST_CASE("load_model names the file whose model config cannot be built, and ref
   m.weights().front().variable.value().set_flat(0, std::nan(""));
   m.save_weights(nan);
   CHECK_THROWS_WITH_AS(load_model(nan), doctest::Contains("holds 1 NaN or infinite values"), std::runtime_error);
+}
+
+TEST_CASE("a file whose model config asks for huge layers is refused before the model is allocated") {
+  // An 80-weight file whose config claims 5,000,000 filters: the weights that config would need (1.8 GB) are
+  // compared with the file's tensors before any is allocated.
+  const tg::testing::TempDir tmp;
+  auto x = Input({4, 4, 1});
+  Model m(x, Conv2D(4, 3).padding("same")(x), 1, "tiny");
+  nlohmann::json config = m.config();
+  config["layers"][1]["config"]["filters"] = 5'000'000;
+  const auto path = tmp / "huge.safetensors";
+  save_safetensors(path, m.weight_tensors(), {{"tapegrad.model", config.dump()}});
+  const uint64_t before = thread_allocated_bytes();
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("needs [3, 3, 1, 5000000]"), std::runtime_error);
+  CHECK(thread_allocated_bytes() - before < (1u << 20));  // the file's own 160 bytes, not the config's 180 MB
 }

@@ -91,5 +91,10 @@ TEST_CASE("argument errors are caught when the layer is described") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(Conv2D(0, 3), doctest::Contains("filters must be positive"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(Input({0, 4, 1}), doctest::Contains("non-positive size"), std::invalid_argument);
+  // A crafted config's 4e9 x 4e9 input: refused by its size, not by an int overflow further down.
+  CHECK_THROWS_WITH_AS(Input({4'000'000'000, 4'000'000'000, 1}), doctest::Contains("more than 2^31 values"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(Input({65536, 32768, 2}), doctest::Contains("more than 2^31 values"), std::invalid_argument);
+  CHECK_NOTHROW(Input({65536, 32768, 1}));
   CHECK_THROWS_WITH_AS(Dropout(1.5), doctest::Contains("rate must be in [0, 1)"), std::invalid_argument);
 }

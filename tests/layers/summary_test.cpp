@@ -3,7 +3,9 @@
 
 #include <sstream>
 
+#include "autograd/allocator.h"
 #include "layers/layers.h"
+#include "layers/zoo.h"
 
 using namespace tg;
 
@@ -87,4 +89,36 @@ TEST_CASE("summary without padded layers has no padding column") {
   const std::string s = Model(x, Activation("tanh")(x)).summary();
   CHECK(has_row(s, {"Layer (type)", "Output Shape", "Param #", "Connected to"}));
   CHECK(has_row(s, {"activation (Activation)", "(None, 4)", "0", "['input_1[0][0]']"}));
+}
+
+TEST_CASE("the summary of a graph needs no weights: equal to the built model's, and possible for a model too large to build") {
+  const ModelGraph small = unet_graph({32, 32, 3}, 4, 8, 2, 0.0, true);
+  const uint64_t before = thread_allocated_bytes();
+  const std::string planned = summary(small);
+  CHECK(thread_allocated_bytes() == before);
+  CHECK(planned == Model(small).summary());
+
+  const Model built(unet_graph({32, 32, 3}, 4, 8, 2, 0.0, true));
+  const std::vector<WeightSpec> specs = planned_weights(small);
+  REQUIRE(specs.size() == built.weights().size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    CHECK(specs[i].name == built.weights()[i].name);
+    CHECK(specs[i].shape == built.weights()[i].variable.shape());
+    CHECK(specs[i].trainable == built.weights()[i].trainable);
+  }
+
+  // The seed U-Net at 4096 base filters: 127 billion parameters (473 GB), counted by hand per layer: two 3x3 convs
+  // per level (9*in*out + out each), a 2x2 up-conv (4*in*out + out) per decoder level, the 1x1 output.
+  auto block = [](int64_t in, int64_t out) { return 9 * in * out + out + 9 * out * out + out; };
+  const int64_t f = 4096;
+  int64_t expected = block(1, f) + block(f, 2 * f) + block(2 * f, 4 * f) + block(4 * f, 8 * f) + block(8 * f, 16 * f);
+  for (int64_t level = 3; level >= 0; --level) {
+    const int64_t out = f << level;
+    expected += 4 * (2 * out) * out + out + block(2 * out, out);
+  }
+  expected += f * 2 + 2;
+  const std::string huge = summary(unet_graph({256, 256, 1}, 2, int(f)));
+  std::string digits = std::to_string(expected);
+  for (int i = int(digits.size()) - 3; i > 0; i -= 3) digits.insert(size_t(i), ",");
+  CHECK(huge.find("Total params: " + digits + " (") != std::string::npos);
 }
