@@ -1,6 +1,7 @@
 #include "autograd/kernels/winograd.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
@@ -112,6 +113,13 @@ TG_WINOGRAD_TARGETS void transform_input_tile(const float* const* d, int64_t cha
   }
 }
 
+// Points b, 4 + b, 8 + b, 12 + b (column b of the 4x4) of channel j, from a tile whose points are point_stride apart:
+// what one pass of a 1-D transform combines.
+inline std::array<float, 4> point_column(const float* points, int64_t point_stride, int b, int64_t j) {
+  return {points[b * point_stride + j], points[(4 + b) * point_stride + j], points[(8 + b) * point_stride + j],
+          points[(12 + b) * point_stride + j]};
+}
+
 // Y = A^T M A for one tile, channels [0, count): A^T = [1 1 1 0; 0 1 -1 -1]. Point 4a + b of channel j is at
 // m[(4a + b) * point_stride + j]; output pixel (r, s) of the tile at out[2r + s][j], through the epilogue as the
 // micro-kernels store a tile (accumulate, then bias, then ReLU). The epilogue is a template argument so that each
@@ -127,8 +135,7 @@ TG_WINOGRAD_TARGETS void transform_output_tile(const float* m, int64_t point_str
   for (int64_t j = 0; j < count; ++j) {
     float s[2][4];  // A^T M: rows combined
     for (int b = 0; b < 4; ++b) {
-      const float m0 = m[b * point_stride + j], m1 = m[(4 + b) * point_stride + j];
-      const float m2 = m[(8 + b) * point_stride + j], m3 = m[(12 + b) * point_stride + j];
+      const auto [m0, m1, m2, m3] = point_column(m, point_stride, b, j);
       s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
     }
     float v[4] = {s[0][0] + s[0][1] + s[0][2], s[0][1] - s[0][2] - s[0][3], s[1][0] + s[1][1] + s[1][2],
@@ -184,8 +191,7 @@ TG_WINOGRAD_TARGETS void transform_kernel_grad_row(const float* du, int64_t poin
   for (int64_t j = 0; j < count; ++j) {
     float r[3][4];  // G^T dU: rows gathered
     for (int b = 0; b < 4; ++b) {
-      const float u0 = du[b * point_stride + j], u1 = du[(4 + b) * point_stride + j];
-      const float u2 = du[(8 + b) * point_stride + j], u3 = du[(12 + b) * point_stride + j];
+      const auto [u0, u1, u2, u3] = point_column(du, point_stride, b, j);
       r[0][b] = u0 + (u1 + u2) * 0.5f, r[1][b] = (u1 - u2) * 0.5f, r[2][b] = (u1 + u2) * 0.5f + u3;
     }
     for (int ky = 0; ky < 3; ++ky) {  // (G^T dU) G: columns gathered
