@@ -8,8 +8,8 @@
 
 #include "autograd/io/safetensors.h"
 #include "autograd/parallel.h"
-#include "data/folder_scan.h"
 #include "autograd/tape.h"
+#include "data/folder_scan.h"
 #include "train/mode_guard.h"
 #include "train/render.h"
 
