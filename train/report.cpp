@@ -10,6 +10,7 @@
 #include "autograd/parallel.h"
 #include "autograd/tape.h"
 #include "data/folder_scan.h"
+#include "train/best_metric.h"
 #include "train/mode_guard.h"
 #include "train/render.h"
 
@@ -158,6 +159,37 @@ std::string render_report_html(const ReportData& d) {
   }
   h << "</table></div>\n";
 
+  // Per class at the best epoch: IoU and Dice (validation when there is validation), as a table and bars.
+  if (!d.history.empty()) {
+    const std::map<std::string, double>* chosen = &d.history.back();
+    for (const auto& row : d.history)
+      if (const auto it = row.find("epoch"); it != row.end() && it->second == static_cast<double>(d.best_epoch))
+        chosen = &row;
+    const std::string prefix = chosen->count("val_iou_0") ? "val_" : "";
+    std::vector<std::pair<double, double>> per_class;  // (IoU, Dice)
+    for (int c = 0;; ++c) {
+      const auto iou = chosen->find(prefix + "iou_" + std::to_string(c));
+      const auto dice = chosen->find(prefix + "dice_" + std::to_string(c));
+      if (iou == chosen->end() || dice == chosen->end()) break;
+      per_class.emplace_back(iou->second, dice->second);
+    }
+    if (!per_class.empty()) {
+      const auto found = chosen->find("epoch");
+      const int64_t epoch = found == chosen->end() ? 0 : static_cast<int64_t>(found->second);
+      const bool at_best = d.best_epoch > 0 && epoch == d.best_epoch;
+      h << "<h2 id='classes'>Per class at epoch " << epoch << (at_best ? " (" + escape(d.best_by) + ")" : "")
+        << (prefix.empty() ? ", training batches" : ", validation") << "</h2>\n<table><tr><th>class</th><th>IoU</th>"
+        << "<th>Dice</th><th></th></tr>\n";
+      for (size_t c = 0; c < per_class.size(); ++c) {
+        const double dice = std::clamp(per_class[c].second, 0.0, 1.0);
+        h << "<tr><td>" << c << "</td><td>" << fmt(per_class[c].first) << "</td><td>" << fmt(per_class[c].second)
+          << "</td><td style='text-align:left'><svg width='200' height='12'><rect width='" << std::lround(200 * dice)
+          << "' height='12' fill='#3ca0e6'/></svg></td></tr>\n";
+      }
+      h << "</table>\n";
+    }
+  }
+
   // Two samples per row: image, ground truth, prediction, twice.
   h << "<h2 id='samples'>Validation samples</h2>\n<div class='grid'>";
   for (int twice = 0; twice < 2; ++twice)
@@ -238,6 +270,13 @@ ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, i
                   {"epoch time (s)", fixed(seconds, 1)},
                   {"images/s (training, incl. data and validation)", fixed(images / seconds, 2)},
                   {"ms per step (incl. validation)", fixed(1e3 * seconds / static_cast<double>(steps_per_epoch), 0)}};
+  if (!options.monitor.empty()) {  // the epoch best.safetensors holds, found as fit finds it
+    BestMetric best(options.monitor, options.monitor_mode);
+    for (const EpochRecord& rec : end.history)
+      if (const auto it = rec.metrics.find(options.monitor); it != rec.metrics.end()) best.update(it->second, rec.epoch);
+    r.best_epoch = best.best_epoch;
+    r.best_by = "best " + options.monitor;
+  }
   r.status = "epoch " + std::to_string(end.record.epoch) + " of " + std::to_string(options.epochs) + ", step " +
              std::to_string(end.record.global_step);
   return r;

@@ -30,6 +30,9 @@ struct ReportData {
   nlohmann::json config;
   std::map<std::string, std::string> throughput;  // e.g. "images/s" -> "12.3"
   std::string status;                             // e.g. "epoch 3 of 10", "finished", "interrupted"
+  // The epoch the per-class table shows (the monitored metric's best; 0 = the last) and how it was chosen.
+  int64_t best_epoch = 0;
+  std::string best_by;  // e.g. "best val_loss"
 };
 
 std::string render_report_html(const ReportData& data);
