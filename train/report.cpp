@@ -222,7 +222,9 @@ std::vector<ReportSample> predict_samples(Model& model, const DataSource& source
   NoGrad no_grad;
   const std::vector<size_t> indices = source.sample_indices();
   const size_t n = std::min(static_cast<size_t>(count), indices.size());
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t j = 0; j < n; ++j) {
+    // Spread evenly over the samples: neighbouring files (slices of one volume, frames of one video) look alike.
+    const size_t i = j * indices.size() / n;
     data::Sample s = source.dataset->get(indices[i]);
     const Shape& in = s.image.shape();
     Tensor out = model.forward(Variable(s.image.reshape({1, in[0], in[1], in[2]}))).value();

@@ -41,8 +41,9 @@ std::string svg_line_chart(const std::string& title, const std::vector<std::map<
                            const std::vector<std::string>& series);
 void write_report(const std::string& path, const ReportData& data);  // atomically
 
-// The first `count` samples of `source` with the model's predicted classes (argmax over the channels; > 0.5 for a
-// single sigmoid channel), computed in inference mode; the model's mode is restored.
+// `count` samples of `source`, spread evenly over it (the first included), with the model's predicted classes
+// (argmax over the channels; > 0.5 for a single sigmoid channel), computed in inference mode; the model's mode is
+// restored.
 std::vector<ReportSample> predict_samples(Model& model, const DataSource& source, int count);
 
 // The report fit writes at an epoch end: title (FitOptions::report_title, else "tapegrad: <model name>"), the history,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "data/tensor_dataset.h"
+#include "layers/layers.h"
 #include "train/render.h"
 #include "train/report.h"
 
@@ -129,4 +131,18 @@ TEST_CASE("report: per-class IoU and Dice at the best epoch, validation figures 
   CHECK(last.find("Per class at epoch 3, validation") != std::string::npos);
   d.history = {{{"epoch", 1}, {"loss", 0.5}}};  // no per-class figures: no section
   CHECK(render_report_html(d).find("id='classes'") == std::string::npos);
+}
+
+TEST_CASE("report: the samples shown are spread over the validation set, not its first files") {
+  const Tensor images = Tensor::zeros({10, 4, 4, 1});
+  const Tensor labels = Tensor::zeros({10, 4, 4});
+  auto dataset = std::make_shared<data::TensorDataset>(images, labels, data::TensorDatasetOptions{2, -1});
+  auto x = Input({4, 4, 1});
+  Model model(x, Conv2D(2, 1).activation("softmax")(x));
+  std::vector<std::string> names;
+  for (const ReportSample& s : predict_samples(model, {dataset, {}}, 4)) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"00000", "00002", "00005", "00007"});
+  names.clear();
+  for (const ReportSample& s : predict_samples(model, {dataset, {9, 8, 1}}, 6)) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"00009", "00008", "00001"});
 }
