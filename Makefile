@@ -1,11 +1,13 @@
 # The two quick-start commands. Both install what they need (Debian packages) and share build/.
 BUILD ?= build
+# `make test` also builds everything with AddressSanitizer + UBSan here and runs the fast tests under it.
+ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # The configure's, build's and tests' wall-clock minutes (scripts/timed.sh), printed again at the end of `make test`.
 TIMES = $(abspath $(BUILD))/make-times.txt
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build asan-build test test-asan demo clean
 
 all: build
 
@@ -19,15 +21,28 @@ configure: deps
 build: configure
 	./scripts/timed.sh build $(TIMES) cmake --build $(BUILD) -j $(JOBS)
 
+asan-build: deps
+	@./scripts/timed.sh "sanitizer configure" $(TIMES) cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  -DTAPEGRAD_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	./scripts/timed.sh "sanitizer build" $(TIMES) cmake --build $(ASAN_BUILD) -j $(JOBS)
+
 # ctest runs test programs side by side, each with OpenMP threads; passive waiting keeps their idle threads from
 # spinning on cores the others need (spinning made oversubscribed tests up to 20x slower).
 test: build
 	cd $(BUILD) && OMP_WAIT_POLICY=PASSIVE $(CURDIR)/scripts/timed.sh tests $(TIMES) \
 	  ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
 	@echo "make test on $(JOBS) cores:"; sed 's/^/  /' $(TIMES)
+
+# The fast tests (ctest label `fast`: the unit tests and the fuzz targets' corpora) under the sanitizers; any report
+# fails the test (-fno-sanitize-recover=all).
+test-asan: asan-build
+	cd $(ASAN_BUILD) && OMP_WAIT_POLICY=PASSIVE ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 $(CURDIR)/scripts/timed.sh "sanitizer tests" $(TIMES) \
+	  ctest --output-on-failure -j $(JOBS) -L fast
 
 demo: build
 	./scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -4,6 +4,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 
 namespace tg::app {
 
@@ -15,6 +17,10 @@ Command add_evaluate_command(CLI::App& app);
 Command add_summary_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
+
+// What `train --resume RUN_DIR` reads from RUN_DIR/config.json before it builds anything: the saved settings, checked
+// as the flags are. Throws naming `config_path`. For fuzz/run_config_fuzz.cpp; the resume path runs the same checks.
+void check_saved_train_settings(const nlohmann::json& saved, const std::string& config_path);
 
 // Runs the parsed command: maps exceptions to one clear line on stderr and exit code 1.
 int run_command(const Command& command);

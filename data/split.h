@@ -23,8 +23,8 @@ Split split_by_fraction(size_t n, double validation_fraction, uint64_t seed);
 Split split_by_names(const Dataset& dataset, const std::vector<std::string>& held_out);
 
 // "25-29,31,cat" -> {"25", "26", "27", "28", "29", "31", "cat"}: numeric ranges expand, other names stay. A range
-// whose first number has leading zeros keeps its width ("008-010" -> "008", "009", "010"). At most kMaxRangeNames
-// names per range (std::invalid_argument beyond).
+// whose first number has leading zeros keeps its width ("008-010" -> "008", "009", "010"). Ranges expand to at most
+// kMaxRangeNames names in all (std::invalid_argument beyond).
 inline constexpr int64_t kMaxRangeNames = 1'000'000;
 std::vector<std::string> parse_name_list(const std::string& list);
 

@@ -121,6 +121,8 @@ double sigmoid_of(double x) {
   return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+// Read into plain variables, not a structured binding: the lambdas below capture them, which Clang 14 (the fuzzing
+// build's compiler, scripts/fuzz.sh) does not allow for bindings.
 struct RowsView {
   int64_t rows, c;
 };
@@ -188,7 +190,8 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
   const Tensor t = same_shape_target(op, pred, target,
                                      " (targets are one-hot with the prediction's shape; for class-id maps use "
                                      "sparse_categorical_crossentropy)");
-  const auto [rows, c] = rows_of(pred);
+  const RowsView view = rows_of(pred);
+  const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
   const bool skip_empty = ignoring(o);
   Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
@@ -249,7 +252,8 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
   const char* op = "sparse_categorical_crossentropy";
   check_pred(op, pred);
   const std::vector<int32_t> ids = class_ids(op, labels, pred, o);
-  const auto [rows, c] = rows_of(pred);
+  const RowsView view = rows_of(pred);
+  const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
   Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
@@ -348,7 +352,8 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
   const char* op = "dice_loss";
   check_pred(op, pred);
   const Tensor t = same_shape_target(op, pred, target, " (targets are one-hot with the prediction's shape)");
-  const auto [rows, c] = rows_of(pred);
+  const RowsView view = rows_of(pred);
+  const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
   double w_total = 0.0;
   for (double v : w) w_total += v;

@@ -277,3 +277,31 @@ TEST_CASE("cli: --augmentation takes a preset, a JSON object or @FILE, and confi
     CHECK_FALSE(fs::exists(tmp / "bad"));
   }
 }
+
+TEST_CASE("cli: --class-weights takes one weight per class or median, reaches fit and config.json, and a wrong count is refused") {
+  TempDir tmp;
+  const fs::path given = tmp / "given";
+  REQUIRE(run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--class-weights", "0.5,2", "--out",
+                              given.string()}),
+                  tmp.path())
+              .status == 0);
+  CHECK(read_json(given / "config.json").at("fit").at("class_weights") == nlohmann::json::array({0.5, 2.0}));
+
+  const fs::path median = tmp / "median";
+  const Result r = run_cli(
+      train_args({"--epochs", "1", "--synthetic-count", "16", "--class-weights", "median", "--out", median.string()}),
+      tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(contains(r.output, "Class weights (median frequency"));
+  const nlohmann::json weights = read_json(median / "config.json").at("fit").at("class_weights");
+  REQUIRE(weights.size() == 2);
+  // the synthetic shapes cover less of an image than the background: the rarer class weighs more
+  CHECK(weights[1].get<double>() > 1.0);
+  CHECK(weights[0].get<double>() < 1.0);
+
+  const Result wrong = run_cli(train_args({"--class-weights", "1,2,3", "--out", (tmp / "wrong").string()}), tmp.path());
+  CHECK(wrong.status == 2);
+  CHECK(contains(wrong.output, "3 weights for 2 classes"));
+  CHECK_FALSE(fs::exists(tmp / "wrong"));
+  CHECK(run_cli(train_args({"--class-weights", "1,x", "--out", (tmp / "bad").string()}), tmp.path()).status == 2);
+}
