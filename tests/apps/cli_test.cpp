@@ -233,7 +233,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
   // Every flag of `train --help` that shapes the run is recorded (display and location flags aside).
   const Result help = run_cli({"train", "--help"}, tmp.path());
   REQUIRE(help.status == 0);
-  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite"};
+  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite", "profile"};
   std::set<std::string> flags;
   const std::regex flag("--([a-z][a-z-]*)");
   for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), flag); it != std::sregex_iterator(); ++it) {
