@@ -34,13 +34,15 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
+started=$(date +%s)
 nice -n 10 "$BUILD/fuzz/fuzz_${target}" "$corpus" "fuzz/corpus/$target" -max_total_time="$seconds" -timeout=10 \
   -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix="$findings/" -print_final_stats=1 "$@" \
   >"$log" 2>&1 || status=$?
+elapsed=$(($(date +%s) - started))
 runs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" | tail -1)
 coverage=$(grep -oE "cov: [0-9]+ ft: [0-9]+" "$log" | tail -1)
 found=$(ls -A "$findings" | wc -l)
-echo "fuzz_${target}: ${runs:-?} executions in ${seconds} s (${coverage:-no coverage line})," \
+echo "fuzz_${target}: ${runs:-?} executions in ${elapsed} s (${coverage:-no coverage line})," \
      "corpus $(ls "$corpus" | wc -l) inputs, ${found} finding(s) in $findings; log: $log"
 if [ "$status" -ne 0 ] || [ "$found" -gt 0 ]; then
   grep -E "ERROR|FUZZ FINDING|runtime error|SUMMARY|Test unit written" "$log" | head -20 >&2 || true

@@ -108,6 +108,34 @@ TEST_CASE("image_io: a header declaring too many pixels is refused before decodi
   CHECK_THROWS_AS(set_image_limits({0, 1}), std::invalid_argument);
 }
 
+TEST_CASE("image_io: a PNG chunk longer than the file is refused before stb_image allocates its length") {
+  // fuzz/image_fuzz.cpp: a 76-byte 6x5 PNG whose IDAT chunk declares 2,032,009,235 bytes made stb_image allocate
+  // them before finding the file too short. Also fuzz/corpus/image/crash-idat-length.
+  TempDir tmp;
+  const auto be32 = [](std::string& out, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+  };
+  std::string png = "\x89PNG\r\n\x1a\n";
+  be32(png, 13);
+  png += "IHDR";
+  be32(png, 6);
+  be32(png, 5);
+  png += std::string("\x10\x00\x00\x00\x00", 5);
+  be32(png, 0);  // CRC (stb_image skips them)
+  be32(png, 0x791e0013);
+  png += "IDAT";
+  png += std::string("x\x9c" "cd`\xd0\x80\x03O^$@$\x07\x00", 15);
+  std::ofstream(tmp / "long-chunk.png", std::ios::binary) << png;
+  const std::string msg = tg::testing::error_of([&] { read_image(tmp / "long-chunk.png"); });
+  CHECK_MESSAGE(msg.find("long-chunk.png") != std::string::npos, msg);
+  CHECK_MESSAGE(msg.find("'IDAT' chunk declares 2032009235 bytes") != std::string::npos, msg);
+
+  // A whole PNG passes the check, also with bytes after its end.
+  tg::testing::write_image(tmp / "whole.png", 8, 8, 1, tg::testing::grey(8, 8, [](int y, int x) { return x * y; }));
+  std::ofstream(tmp / "whole.png", std::ios::binary | std::ios::app) << "trailing bytes";
+  CHECK(read_image(tmp / "whole.png").pixels.size() == 64);
+}
+
 TEST_CASE("image_io: folders, pipes and devices are refused without reading them") {
   TempDir tmp;
   std::filesystem::create_directory(tmp / "folder.png");
