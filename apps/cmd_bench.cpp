@@ -201,7 +201,8 @@ Command add_bench_command(CLI::App& app) {
     }
     profiler::set_enabled(false);
     const double faults = static_cast<double>(page_faults() - faults_before) / o->steps;
-    const double misses = static_cast<double>(tensor_allocator_stats().system_allocations - misses_before) / o->steps;
+    const TensorAllocatorStats alloc = tensor_allocator_stats();
+    const double misses = static_cast<double>(alloc.system_allocations - misses_before) / o->steps;
     const double med = median(ms);
     const bool trains = o->mode != "infer";
     const double flops = forward_flops * (trains ? 3.0 : 1.0);
@@ -226,7 +227,9 @@ Command add_bench_command(CLI::App& app) {
         {"gflops", std::round(flops / 1e9 / (med / 1e3) * 10) / 10},
         {"peak_rss_mb", std::round(peak_rss_mb() * 10) / 10},
         {"page_faults_per_step", std::round(faults * 10) / 10},
-        {"allocator_misses_per_step", std::round(misses * 10) / 10}};
+        {"allocator_misses_per_step", std::round(misses * 10) / 10},
+        {"tensor_peak_mb", std::round(static_cast<double>(alloc.peak_bytes) / 104857.6) / 10},
+        {"tensor_live_peak_mb", std::round(static_cast<double>(alloc.peak_live_bytes) / 104857.6) / 10}};
     if (fit_mode) {
       const double fit_ms = fit_step_ms(*model_options, o->batch, o->warmup, o->steps);
       r["fit_ms_per_step"] = std::round(fit_ms * 10) / 10;

@@ -5,12 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "apps/cli_wording.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
+#include "train/class_weights.h"
 #include "train/fit.h"
 #include "train/run_config.h"
 #include "train/signals.h"
@@ -28,13 +30,50 @@ struct TrainOptions {
   int64_t steps_per_epoch = 0, checkpoint_every = 0;
   double lr = 1e-3, weight_decay = 0.0, clipnorm = 0.0;
   std::string optimizer = "adam", loss = "auto", schedule = "constant", monitor, out, resume, progress = "auto";
+  std::string class_weights;  // "", "median" or "W0,W1,..."
   int warmup_steps = 0;
   uint64_t seed = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
-                                                warmup_steps, seed)
+                                                warmup_steps, seed, class_weights)
+
+// --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
+std::vector<double> weight_list(const std::string& text) {
+  std::vector<double> weights;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    size_t used = 0;
+    double w = 0;
+    try {
+      w = std::stod(part, &used);
+    } catch (const std::exception&) {
+      return {};
+    }
+    if (used != part.size() || !(w >= 0.0 && w <= 1e6)) return {};
+    weights.push_back(w);
+  }
+  return weights;
+}
+
+// The class weights of a run: none, one per class as given, or median frequency balancing over the training samples.
+std::vector<double> class_weights_for(const std::string& spec, const train::DataSource& train, int classes) {
+  if (spec.empty()) return {};
+  if (spec == "median") {
+    std::vector<double> w = train::median_frequency_weights(train);
+    std::string shown;
+    for (double x : w) shown += (shown.empty() ? "" : ", ") + std::to_string(x);
+    std::cout << "Class weights (median frequency over the training samples): " << shown << "\n";
+    return w;
+  }
+  std::vector<double> w = weight_list(spec);
+  if (static_cast<int>(w.size()) != classes)
+    throw CLI::ValidationError("--class-weights", "gives " + std::to_string(w.size()) + " weights for " +
+                                                      std::to_string(classes) + " classes (--classes; a single "
+                                                      "sigmoid output has 2: background and foreground)");
+  return w;
+}
 
 std::string loss_name(const std::string& cli) {
   if (cli == "ce") return "sparse_categorical_crossentropy";
@@ -77,6 +116,16 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--warmup-steps", o.warmup_steps, "Linear warm-up steps before the cosine decay")->check(kNonNegative);
   cmd.add_option("--loss", o.loss, "auto (crossentropy matching the output), ce, bce, dice, ce+dice or mse")
       ->capture_default_str()->check(CLI::IsMember({"auto", "ce", "bce", "dice", "ce+dice", "mse"}));
+  cmd.add_option("--class-weights", o.class_weights,
+                 "Per-class loss weights: median (median frequency balancing over the training samples) or one "
+                 "number per class, W0,W1,...")
+      ->check(CLI::Validator(
+          [](const std::string& spec) {
+            return spec == "median" || !weight_list(spec).empty()
+                       ? std::string()
+                       : "expected median or non-negative numbers W0,W1,... (one per class)";
+          },
+          "median|W0,W1,..."));
   cmd.add_option("--monitor", o.monitor, "Metric for the best checkpoint and early stopping (default: val_loss)");
   cmd.add_option("--patience", o.patience, "Early stopping after this many epochs without improvement (0 = off)");
   cmd.add_option("--keep-last", o.keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
@@ -201,6 +250,7 @@ Command add_train_command(CLI::App& app) {
     fit.workers = run.workers;
     fit.seed = run.seed;
     fit.loss = loss_name(run.loss);
+    fit.class_weights = class_weights_for(run.class_weights, data.train, run.model.classes == 1 ? 2 : run.model.classes);
     fit.run_dir = run.out;
     fit.resume = !o->resume.empty();
     fit.overwrite = *overwrite;

@@ -1,14 +1,39 @@
 #include "apps/train_data.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "apps/cli_wording.h"
+#include "optim/json_options.h"
 
 namespace fs = std::filesystem;
 
 namespace tg::app {
 
+data::AugmentOptions augmentation_from(const std::string& spec) {
+  if (spec == "flips") return data::AugmentOptions{.horizontal_flip = true, .vertical_flip = true, .rotate90 = true};
+  if (spec == "keras") return data::AugmentOptions::keras_membrane();
+  if (spec == "unet-paper") return data::AugmentOptions::unet_paper();
+  if (spec == "strong") return data::AugmentOptions::strong();
+  if (spec.empty() || spec.front() != '{')
+    throw std::invalid_argument("'" + spec + "' is neither a preset (flips, keras, unet-paper, strong) nor a JSON object "
+                                "such as {\"elastic_sigma\": 10, \"horizontal_flip\": true}");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(spec);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("not valid JSON: ") + e.what());
+  }
+  const std::string owner = "the augmentation";
+  check_known_keys(j, nlohmann::json(data::AugmentOptions{}), owner);
+  data::AugmentOptions o = settings_from_json<data::AugmentOptions>(j, owner);
+  if (j.contains("fill_mode")) enum_from_json<data::FillMode>(j.at("fill_mode"), owner + "'s fill_mode");
+  o.validate();
+  return o;
+}
+
 std::optional<data::AugmentOptions> DataOptions::augment_options() const {
+  if (!augmentation.empty()) return augmentation_from(augmentation);
   if (!augment && !augment_affine && jitter <= 0) return std::nullopt;
   data::AugmentOptions a = augment_affine ? data::AugmentOptions::keras_membrane() : data::AugmentOptions{};
   if (augment) {
@@ -55,10 +80,35 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
   cmd.add_flag("--skip-bad", o.skip_bad, "Leave out unreadable or inconsistent pairs with a warning instead of failing");
   cmd.add_option("--synthetic-count", o.synthetic_count, "Samples in the synthetic set")
       ->capture_default_str()->check(CLI::Range(2, 1000000));
-  cmd.add_flag("--augment", o.augment, "Random flips and 90-degree rotations (image and mask together)");
+  auto* augmentation =
+      cmd.add_option("--augmentation", o.augmentation,
+                     "Augmentation preset (flips, keras, unet-paper: flips + 90-degree turns + the U-Net paper's "
+                     "elastic deformation, strong: unet-paper + any-angle affine, gamma, blur, noise) or a JSON object "
+                     "of fields (elastic_sigma, elastic_grid, rotation_deg, zoom, shear_deg, width_shift, brightness, "
+                     "contrast, gamma, blur_sigma, noise_std, fill_mode, ...), or @FILE holding one")
+          ->transform(CLI::Validator(
+              [](std::string& spec) {
+                try {
+                  if (spec.starts_with("@")) {  // stored as the file's content: config.json records what was used
+                    std::ifstream in(spec.substr(1));
+                    if (!in) return "cannot read " + spec.substr(1);
+                    spec = nlohmann::json::parse(in).dump();
+                  }
+                  augmentation_from(spec);
+                  return std::string();
+                } catch (const std::exception& e) {
+                  return std::string(e.what());
+                }
+              },
+              "PRESET|JSON|@FILE"));
+  cmd.add_flag("--augment", o.augment, "Random flips and 90-degree rotations (image and mask together)")
+      ->excludes(augmentation);
   cmd.add_flag("--augment-affine", o.augment_affine,
-               "Small affine transforms as the Keras membrane U-Net uses (rotation, shift, shear, zoom)");
-  cmd.add_option("--jitter", o.jitter, "Brightness/contrast jitter amplitude")->check(CLI::Range(0.0, 1.0));
+               "Small affine transforms as the Keras membrane U-Net uses (rotation, shift, shear, zoom)")
+      ->excludes(augmentation);
+  cmd.add_option("--jitter", o.jitter, "Brightness/contrast jitter amplitude")
+      ->check(CLI::Range(0.0, 1.0))
+      ->excludes(augmentation);
 }
 
 namespace {

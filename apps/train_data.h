@@ -26,15 +26,22 @@ struct DataOptions {
   bool augment = false;             // flips and 90-degree rotations
   bool augment_affine = false;      // plus Keras-style small affine transforms (rotation, shift, shear, zoom)
   double jitter = 0.0;              // brightness/contrast jitter
+  // --augmentation: a preset (flips, keras, unet-paper, strong) or a JSON object of data::AugmentOptions' fields
+  // (a file given as @FILE is stored as its content, so the run records what it used). Replaces the three above.
+  std::string augmentation;
 
   std::optional<data::AugmentOptions> augment_options() const;
   std::string describe() const;  // "synthetic shapes" / "DIR"
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, mask_dir, mask, ignore_index, val, val_names,
                                                 val_split, fit, cache, skip_bad, synthetic_count, augment,
-                                                augment_affine, jitter)
+                                                augment_affine, jitter, augmentation)
 
 void add_data_options(CLI::App& cmd, DataOptions& options);  // includes add_image_limit_option
+
+// The augmentation a --augmentation value names: a preset, or a JSON object whose keys must all be known and whose
+// values must be in range. Throws std::invalid_argument saying which.
+data::AugmentOptions augmentation_from(const std::string& spec);
 
 // --max-image-pixels: raises (or lowers) data::ImageLimits::max_pixels for this process. Not a setting of the run: it
 // changes which files are accepted, never the results.

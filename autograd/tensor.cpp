@@ -8,13 +8,6 @@
 
 namespace tg {
 
-namespace {
-std::shared_ptr<std::byte[]> allocate(size_t bytes) {
-  std::byte* block = detail::allocate_tensor_block(bytes);
-  return std::shared_ptr<std::byte[]>(block, [bytes](std::byte* p) { detail::deallocate_tensor_block(p, bytes); });
-}
-}  // namespace
-
 const char* dtype_name(DType d) { return d == DType::F32 ? "f32" : "f64"; }
 
 std::string shape_str(const Shape& s) {
@@ -43,7 +36,7 @@ int64_t shape_numel(const Shape& s) {
 
 Tensor::Tensor(Shape shape, DType dtype, Uninitialised)
     : shape_(std::move(shape)), numel_(shape_numel(shape_)), dtype_(dtype) {
-  storage_ = allocate(nbytes());
+  storage_ = cached_storage(nbytes());
 }
 
 Tensor::Tensor(Shape shape, DType dtype) : Tensor(std::move(shape), dtype, Uninitialised{}) {

@@ -1,6 +1,7 @@
 #include "data/augment.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -46,7 +47,10 @@ Affine draw_affine(const AugmentOptions& o, int H, int W, Rng& rng) {
   return {c * s00 - s * s10, c * s01 - s * s11, s * s00 + c * s10, s * s01 + c * s11, tx, ty};
 }
 
-void apply_affine(Sample& s, const Affine& m, const AugmentOptions& o) {
+// Resamples image (bilinear) and labels (nearest) through the output -> input map `source(x, y, &sx, &sy)`, each
+// source coordinate outside the image resolved by the fill mode.
+template <class SourceMap>
+void remap(Sample& s, const SourceMap& source, const AugmentOptions& o) {
   const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
   const int C = static_cast<int>(s.image.dim(2));
   Tensor image({H, W, C}), labels({H, W});
@@ -54,11 +58,10 @@ void apply_affine(Sample& s, const Affine& m, const AugmentOptions& o) {
   const float* lab = s.labels.data<float>();
   float* out = image.data<float>();
   float* out_lab = labels.data<float>();
-  const double cy = (H - 1) / 2.0, cx = (W - 1) / 2.0;
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
-      const double sx = m.a00 * (x - cx) + m.a01 * (y - cy) + cx + m.tx;
-      const double sy = m.a10 * (x - cx) + m.a11 * (y - cy) + cy + m.ty;
+      double sx = 0, sy = 0;
+      source(x, y, &sx, &sy);
       // labels: the nearest source pixel
       const int nx = resolve(static_cast<int>(std::lround(sx)), W, o.fill_mode);
       const int ny = resolve(static_cast<int>(std::lround(sy)), H, o.fill_mode);
@@ -82,6 +85,68 @@ void apply_affine(Sample& s, const Affine& m, const AugmentOptions& o) {
   }
   s.image = std::move(image);
   s.labels = std::move(labels);
+}
+
+void apply_affine(Sample& s, const Affine& m, const AugmentOptions& o) {
+  const double cy = (s.image.dim(0) - 1) / 2.0, cx = (s.image.dim(1) - 1) / 2.0;
+  remap(
+      s,
+      [&](int x, int y, double* sx, double* sy) {
+        *sx = m.a00 * (x - cx) + m.a01 * (y - cy) + cx + m.tx;
+        *sy = m.a10 * (x - cx) + m.a11 * (y - cy) + cy + m.ty;
+      },
+      o);
+}
+
+// Keys's cubic convolution weights (a = -0.5, Catmull-Rom) for the four nodes around fraction t.
+std::array<double, 4> cubic_weights(double t) {
+  auto w = [](double d) {
+    d = std::abs(d);
+    return d <= 1 ? (1.5 * d - 2.5) * d * d + 1 : d < 2 ? ((-0.5 * d + 2.5) * d - 4) * d + 2 : 0.0;
+  };
+  return {w(1 + t), w(t), w(1 - t), w(2 - t)};
+}
+
+// Per pixel along an axis of n pixels: the four grid nodes (clamped to the grid) and their bicubic weights, for a
+// grid of g nodes whose first and last sit on the first and last pixel.
+struct AxisTaps {
+  std::vector<std::array<int, 4>> node;
+  std::vector<std::array<double, 4>> weight;
+};
+AxisTaps axis_taps(int n, int g) {
+  AxisTaps taps;
+  for (int i = 0; i < n; ++i) {
+    const double u = n > 1 ? double(i) * (g - 1) / (n - 1) : 0.0;
+    const int k = std::min(static_cast<int>(u), g - 2);
+    taps.weight.push_back(cubic_weights(u - k));
+    taps.node.push_back({std::clamp(k - 1, 0, g - 1), k, k + 1, std::clamp(k + 2, 0, g - 1)});
+  }
+  return taps;
+}
+
+void apply_elastic(Sample& s, const AugmentOptions& o, Rng& rng) {
+  const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1)), g = o.elastic_grid;
+  std::vector<double> dx(size_t(g) * g), dy(size_t(g) * g);
+  for (size_t i = 0; i < dx.size(); ++i) {
+    dx[i] = o.elastic_sigma * rng.normal();
+    dy[i] = o.elastic_sigma * rng.normal();
+  }
+  const AxisTaps rows = axis_taps(H, g), cols = axis_taps(W, g);
+  remap(
+      s,
+      [&](int x, int y, double* sx, double* sy) {
+        double ddx = 0, ddy = 0;
+        for (int j = 0; j < 4; ++j)
+          for (int k = 0; k < 4; ++k) {
+            const double w = rows.weight[y][j] * cols.weight[x][k];
+            const size_t node = size_t(rows.node[y][j]) * g + cols.node[x][k];
+            ddx += w * dx[node];
+            ddy += w * dy[node];
+          }
+        *sx = x + ddx;
+        *sy = y + ddy;
+      },
+      o);
 }
 
 // Reverses rows (vertical) or columns (horizontal) of an [H, W, C] or [H, W] tensor in place.
@@ -132,7 +197,68 @@ void jitter_colour(Tensor& image, const AugmentOptions& o, Rng& rng) {
     }
 }
 
+void apply_gamma(Tensor& image, double amplitude, Rng& rng) {
+  const double span = std::log1p(amplitude);
+  const float g = static_cast<float>(std::exp(rng.uniform(-span, span)));
+  for (float& v : image.span<float>()) v = std::pow(std::max(v, 0.0f), g);
+}
+
+// Separable Gaussian blur of the [H, W, C] image, borders reflected (d c b a | a b c d).
+void apply_blur(Tensor& image, double max_sigma, Rng& rng) {
+  const double sigma = rng.uniform(0.0, max_sigma);
+  if (sigma < 0.2) return;  // the kernel would be a delta to float precision
+  const int radius = static_cast<int>(std::ceil(3 * sigma));
+  std::vector<float> kernel(size_t(2 * radius + 1));
+  double total = 0;
+  for (int i = -radius; i <= radius; ++i) total += kernel[size_t(i + radius)] = float(std::exp(-0.5 * i * i / (sigma * sigma)));
+  for (float& k : kernel) k = static_cast<float>(k / total);
+  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1)), C = static_cast<int>(image.dim(2));
+  Tensor pass(image.shape());
+  for (int axis = 0; axis < 2; ++axis) {
+    const float* src = axis == 0 ? image.data<float>() : pass.data<float>();
+    float* dst = axis == 0 ? pass.data<float>() : image.data<float>();
+    const int n = axis == 0 ? W : H;
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) {
+          float acc = 0;
+          for (int i = -radius; i <= radius; ++i) {
+            const int j = resolve((axis == 0 ? x : y) + i, n, FillMode::Reflect);
+            const int sx = axis == 0 ? j : x, sy = axis == 0 ? y : j;
+            acc += kernel[size_t(i + radius)] * src[(size_t(sy) * W + sx) * C + c];
+          }
+          dst[(size_t(y) * W + x) * C + c] = acc;
+        }
+  }
+}
+
+void apply_noise(Tensor& image, double max_std, Rng& rng) {
+  const double std = rng.uniform(0.0, max_std);
+  for (float& v : image.span<float>()) v = std::clamp(v + static_cast<float>(std * rng.normal()), 0.0f, 1.0f);
+}
+
 }  // namespace
+
+AugmentOptions AugmentOptions::unet_paper() {
+  AugmentOptions o;
+  o.horizontal_flip = o.vertical_flip = o.rotate90 = true;
+  o.elastic_sigma = 10.0;
+  o.elastic_grid = 3;
+  o.fill_mode = FillMode::Reflect;
+  return o;
+}
+
+AugmentOptions AugmentOptions::strong() {
+  AugmentOptions o = unet_paper();
+  o.rotation_deg = 180.0;
+  o.zoom = 0.15;
+  o.shear_deg = 10.0;
+  o.brightness = o.contrast = 0.1;
+  o.gamma = 0.3;
+  o.blur_sigma = 1.0;
+  o.noise_std = 0.03;
+  return o;
+}
 
 AugmentOptions AugmentOptions::keras_membrane() {
   AugmentOptions o;
@@ -147,7 +273,24 @@ AugmentOptions AugmentOptions::keras_membrane() {
 
 bool AugmentOptions::any() const {
   return horizontal_flip || vertical_flip || rotate90 || crop_scale < 1.0 || brightness > 0 || contrast > 0 ||
-         rotation_deg > 0 || width_shift > 0 || height_shift > 0 || shear_deg > 0 || zoom > 0;
+         rotation_deg > 0 || width_shift > 0 || height_shift > 0 || shear_deg > 0 || zoom > 0 || elastic_sigma > 0 ||
+         gamma > 0 || blur_sigma > 0 || noise_std > 0;
+}
+
+void AugmentOptions::validate() const {
+  if (crop_scale <= 0.0 || crop_scale > 1.0)
+    throw std::invalid_argument("augment: crop_scale must be in (0, 1], got " + std::to_string(crop_scale));
+  if (elastic_sigma > 0 && (elastic_grid < 2 || elastic_grid > 64))
+    throw std::invalid_argument("augment: elastic_grid must be in [2, 64], got " + std::to_string(elastic_grid));
+  for (const auto& [name, value] :
+       {std::pair{"brightness", brightness}, {"contrast", contrast}, {"rotation_deg", rotation_deg},
+        {"width_shift", width_shift}, {"height_shift", height_shift}, {"shear_deg", shear_deg}, {"zoom", zoom},
+        {"elastic_sigma", elastic_sigma}, {"gamma", gamma}, {"blur_sigma", blur_sigma}, {"noise_std", noise_std}})
+    if (!(value >= 0.0 && value <= 1000.0))
+      throw std::invalid_argument(std::string("augment: ") + name + " must be in [0, 1000], got " + std::to_string(value));
+  if (blur_sigma > 20.0)  // the kernel spans 6 sigma: wider ones cost more than the step they feed
+    throw std::invalid_argument("augment: blur_sigma must be in [0, 20], got " + std::to_string(blur_sigma));
+  if (zoom >= 1.0) throw std::invalid_argument("augment: zoom must be below 1, got " + std::to_string(zoom));
 }
 
 void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
@@ -155,8 +298,7 @@ void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
       s.image.dim(1) != s.labels.dim(1))
     throw std::invalid_argument("augment: image " + shape_str(s.image.shape()) + " and labels " +
                                 shape_str(s.labels.shape()) + " must be [H, W, C] and [H, W]");
-  if (o.crop_scale <= 0.0 || o.crop_scale > 1.0)
-    throw std::invalid_argument("augment: crop_scale must be in (0, 1], got " + std::to_string(o.crop_scale));
+  o.validate();
   const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
 
   if (o.crop_scale < 1.0) {
@@ -168,6 +310,7 @@ void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
   }
   if (o.rotation_deg > 0 || o.width_shift > 0 || o.height_shift > 0 || o.shear_deg > 0 || o.zoom > 0)
     apply_affine(s, draw_affine(o, H, W, rng), o);
+  if (o.elastic_sigma > 0) apply_elastic(s, o, rng);
   if (o.horizontal_flip && rng.uniform() < 0.5) {
     flip(s.image, false);
     flip(s.labels, false);
@@ -191,6 +334,9 @@ void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
     }
   }
   if (o.brightness > 0 || o.contrast > 0) jitter_colour(s.image, o, rng);
+  if (o.gamma > 0) apply_gamma(s.image, o.gamma, rng);
+  if (o.blur_sigma > 0) apply_blur(s.image, o.blur_sigma, rng);
+  if (o.noise_std > 0) apply_noise(s.image, o.noise_std, rng);
 }
 
 }  // namespace tg::data

@@ -4,15 +4,6 @@
 
 #include "optim/json_options.h"
 
-namespace tg::data {
-NLOHMANN_JSON_SERIALIZE_ENUM(FillMode, {{FillMode::Nearest, "nearest"},
-                                        {FillMode::Reflect, "reflect"},
-                                        {FillMode::Constant, "constant"}})
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, horizontal_flip, vertical_flip, rotate90, crop_scale,
-                                                brightness, contrast, rotation_deg, width_shift, height_shift,
-                                                shear_deg, zoom, fill_mode, fill_value, mask_fill_value)
-}  // namespace tg::data
-
 namespace tg::train {
 
 NLOHMANN_JSON_SERIALIZE_ENUM(ProgressMode, {{ProgressMode::Auto, "auto"},

@@ -1,6 +1,7 @@
 #include "train/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -40,6 +41,27 @@ std::string fmt(double v, int precision = 4) {
 
 constexpr const char* kSeriesColours[] = {"#e6503c", "#3ca0e6", "#5ac864", "#b464dc", "#fa8c1e", "#28c8c8"};
 }  // namespace
+
+bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+      size_t i_end = i, j_end = j;
+      while (i_end < a.size() && std::isdigit(static_cast<unsigned char>(a[i_end]))) ++i_end;
+      while (j_end < b.size() && std::isdigit(static_cast<unsigned char>(b[j_end]))) ++j_end;
+      const std::string x = a.substr(i, i_end - i), y = b.substr(j, j_end - j);
+      const std::string xs = x.substr(std::min(x.find_first_not_of('0'), x.size())),
+                        ys = y.substr(std::min(y.find_first_not_of('0'), y.size()));
+      if (xs.size() != ys.size()) return xs.size() < ys.size();
+      if (xs != ys) return xs < ys;
+      i = i_end, j = j_end;
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i, ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
 
 std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
                            const std::vector<std::string>& series) {
@@ -142,7 +164,9 @@ std::string render_report_html(const ReportData& d) {
   for (const auto& row : d.history)
     for (const auto& [k, v] : row)
       if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
-  std::stable_partition(columns.begin(), columns.end(), [](const std::string& c) { return c == "epoch"; });
+  std::stable_sort(columns.begin(), columns.end(), [](const std::string& a, const std::string& b) {
+    return (a == "epoch") != (b == "epoch") ? a == "epoch" : natural_less(a, b);
+  });
   for (const auto& c : columns) h << "<th>" << escape(c) << "</th>";
   h << "</tr>\n";
   for (const auto& row : d.history) {

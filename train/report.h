@@ -34,6 +34,9 @@ struct ReportData {
 
 std::string render_report_html(const ReportData& data);
 // An SVG line chart of the named series over epochs (exposed for tests).
+// Text order with digit runs compared as numbers: "dice_2" < "dice_10" (the report's metric columns).
+bool natural_less(const std::string& a, const std::string& b);
+
 std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
                            const std::vector<std::string>& series);
 void write_report(const std::string& path, const ReportData& data);  // atomically

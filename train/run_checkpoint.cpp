@@ -14,8 +14,15 @@ constexpr std::string_view kOptimizerPrefix = "optimizer/";
 
 // The identity settings that differ between the checkpoint's options and `now`. A key the checkpoint lacks (written
 // before the setting existed) counts as its default.
-std::vector<std::string> changed_settings(const nlohmann::json& saved, const FitOptions& now) {
+std::vector<std::string> changed_settings(const nlohmann::json& saved_json, const FitOptions& now) {
   const nlohmann::json current = now.to_json(), defaults = FitOptions{}.to_json();
+  // Read back through FitOptions, so settings added since the checkpoint was written (a new augmentation field)
+  // count at their defaults, inside nested settings too.
+  nlohmann::json saved = saved_json;
+  try {
+    saved = FitOptions::from_json(saved_json).to_json();
+  } catch (const std::exception&) {  // compared as written; the difference is reported below
+  }
   std::vector<std::string> changed;
   for (const char* key : kRunIdentityKeys) {
     nlohmann::json was = saved.value(key, defaults.at(key)), is = current.at(key);

@@ -12,6 +12,7 @@
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
 #include "autograd/kernels/packed_gemm.h"
+#include "autograd/kernels/winograd.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
@@ -27,10 +28,12 @@ constexpr int64_t kMinGroupPixels = 2048;
 // The outer-product kernel gradient also splits a tap's channels into blocks of this many tiles.
 constexpr int64_t kTilesPerChannelBlock = 8;
 
-// The whole kernel [k, n] packed once per call into nr-column panels, k x nr each.
-PackBuffer pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64_t n) {
-  PackBuffer packed;
-  float* dst = packed.reserve(packed_b_floats(uk, k, n));
+// The whole kernel [k, n] packed once per call into nr-column panels, k x nr each. In tensor storage (64-byte
+// aligned, as the kernels' aligned loads want): the cache hands the same block back every step, so packing maps no
+// fresh pages (a plain allocation of this size would, on every call).
+Tensor pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64_t n) {
+  Tensor packed = Tensor::empty({packed_b_floats(uk, k, n)});
+  float* dst = packed.data<float>();
   const int64_t panels = (n + uk.nr - 1) / uk.nr;
 #pragma omp parallel for schedule(static) if (k * n > kParallelThreshold)
   for (int64_t p = 0; p < panels; ++p)
@@ -130,9 +133,10 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
+  if (use_winograd(g)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
-  const PackBuffer weights = pack_weights(uk, w, k, n);
+  const Tensor weights = pack_weights(uk, w, k, n);
   const std::vector<float> zeros(static_cast<size_t>(g.in_c), 0.0f);
   const TapOffsets tap = tap_offsets(g);
   // Tasks are blocks of output pixels, a few thousand multiply-adds of work or more each.
@@ -141,7 +145,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   const int64_t blocks_per_task = std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1,
                                                       std::clamp<int64_t>(mc_blocks / kMinTasks, 1, 8));
   const int64_t task_rows = blocks_per_task * uk.mc, tasks = (m + task_rows - 1) / task_rows;
-  const float* packed = weights.data();
+  const float* packed = weights.data<float>();
   const float* zero_row = zeros.data();
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {

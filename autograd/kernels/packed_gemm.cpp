@@ -18,7 +18,7 @@ float* PackBuffer::reserve(int64_t floats) {
 }
 
 float* thread_pack_buffer(int slot, int64_t floats) {
-  thread_local PackBuffer buffers[2];
+  thread_local PackBuffer buffers[4];
   return buffers[slot].reserve(floats);
 }
 

@@ -42,7 +42,8 @@ class PackBuffer {
   int64_t capacity_ = 0;
 };
 
-// The calling thread's own packing buffers (slot 0 for A, 1 for B), reused across calls: no allocation in the loops.
+// The calling thread's own packing buffers (slot 0 for A, 1 for B; 2 and 3 for winograd.cpp's transformed tiles),
+// reused across calls: no allocation in the loops.
 float* thread_pack_buffer(int slot, int64_t floats);
 
 // Number of k blocks and their size for a product of depth k: the same for every call with this k and kernel, so

@@ -1,12 +1,15 @@
 // max_pool2d and avg_pool2d over NHWC, with Keras's defaults (strides = pool size) and TensorFlow's 'same'
 // padding. Padded cells never take part: they never win a max and are not counted in an average.
-// Backward passes gather per input row (each thread owns whole rows), so results do not depend on threads.
+// Backward passes write or gather per input row (each thread owns whole rows), so results do not depend on threads.
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "autograd/allocator.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 
@@ -63,54 +66,115 @@ PoolGeometry pool_geometry(const char* op, const Variable& x, const Pool2DOption
 
 bool parallel_worth_it(int64_t elements) { return elements > kParallelThreshold; }
 
-// Max over each window; with `arg`, also the first (in row-major window order) position of the max, as
-// iy * w + ix, for the backward pass.
-template <class T>
-void max_pool_forward(const T* x, const PoolGeometry& g, T* y, int32_t* arg) {
+// Max over each window; with `arg`, also where in the window the first (in row-major window order) max is:
+// ky * pw + kx, one small integer per output (a byte for windows of up to 256 cells) for the backward pass.
+// Both are whole-channel passes that vectorise: the max first (std::max keeps the earlier of equal values, and a
+// NaN first cell, as a strict comparison running in window order would), then the position, as the first cell
+// equal to the max (0 when the max is a NaN).
+template <class T, class Index>
+void max_pool_window(const T* image, const PoolGeometry& g, int64_t oy, int64_t ox, T* out, Index* arg) {
+  const int64_t y0 = g.y0(oy), y1 = g.y1(oy), x0 = g.x0(ox), x1 = g.x1(ox), c = g.c;
+  const int64_t wy = oy * g.sh - g.pad_top, wx = ox * g.sw - g.pad_left;  // the window's corner
+  // Start from the first real cell rather than -inf, so an all -inf window still names a position.
+  std::copy_n(image + (y0 * g.w + x0) * c, c, out);
+  for (int64_t iy = y0; iy < y1; ++iy)
+    for (int64_t ix = (iy == y0 ? x0 + 1 : x0); ix < x1; ++ix) {
+      const T* in = image + (iy * g.w + ix) * c;
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) out[j] = std::max(out[j], in[j]);
+    }
+  if (!arg) return;
+  std::fill_n(arg, c, static_cast<Index>((y0 - wy) * g.pw + (x0 - wx)));
+  for (int64_t iy = y1 - 1; iy >= y0; --iy)
+    for (int64_t ix = x1 - 1; ix >= x0; --ix) {
+      const T* in = image + (iy * g.w + ix) * c;
+      const auto k = static_cast<Index>((iy - wy) * g.pw + (ix - wx));
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) arg[j] = in[j] == out[j] ? k : arg[j];
+    }
+}
+
+template <class T, class Index>
+void max_pool_forward(const T* x, const PoolGeometry& g, T* y, Index* arg) {
 #pragma omp parallel for schedule(static) if (parallel_worth_it(g.n * g.oh * g.ow * g.c))
   for (int64_t line = 0; line < g.n * g.oh; ++line) {
     const int64_t b = line / g.oh, oy = line % g.oh;
     const T* image = x + b * g.h * g.w * g.c;
     for (int64_t ox = 0; ox < g.ow; ++ox) {
       const int64_t o = (line * g.ow + ox) * g.c;
-      T* out = y + o;
-      const int64_t y0 = g.y0(oy), y1 = g.y1(oy), x0 = g.x0(ox), x1 = g.x1(ox);
-      // Start from the first real cell rather than -inf, so an all -inf window still names a position.
-      std::copy_n(image + (y0 * g.w + x0) * g.c, g.c, out);
-      if (arg) std::fill_n(arg + o, g.c, static_cast<int32_t>(y0 * g.w + x0));
-      for (int64_t iy = y0; iy < y1; ++iy)
-        for (int64_t ix = (iy == y0 ? x0 + 1 : x0); ix < x1; ++ix) {
-          const T* in = image + (iy * g.w + ix) * g.c;
-          if (arg) {
-            int32_t* a = arg + o;
-            const auto pos = static_cast<int32_t>(iy * g.w + ix);
-            for (int64_t c = 0; c < g.c; ++c)
-              if (in[c] > out[c]) out[c] = in[c], a[c] = pos;  // strict: ties keep the first max
-          } else {
-#pragma omp simd
-            for (int64_t c = 0; c < g.c; ++c) out[c] = std::max(out[c], in[c]);
-          }
-        }
+      max_pool_window(image, g, oy, ox, y + o, arg ? arg + o : nullptr);
     }
   }
 }
 
-template <class T>
-void max_pool_backward(const T* gy, const int32_t* arg, const PoolGeometry& g, T* dx) {
+// Windows that tile the image (stride = pool size, the U-Net's 2x2): every input cell is in at most one window,
+// so each line of windows writes its own input rows in full, max or zero, and dx needs no zero-filling first.
+template <class T, class Index>
+void max_pool_backward_tiled(const T* gy, const Index* arg, const PoolGeometry& g, T* dx) {
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g.n * g.h * g.w * g.c))
+  for (int64_t line = 0; line < g.n * g.oh; ++line) {
+    const int64_t b = line / g.oh, oy = line % g.oh;
+    for (int64_t ky = 0; ky < g.ph; ++ky) {
+      const int64_t iy = oy * g.sh - g.pad_top + ky;
+      if (iy < 0 || iy >= g.h) continue;
+      T* row = dx + (b * g.h + iy) * g.w * g.c;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const int64_t o = (line * g.ow + ox) * g.c;
+        for (int64_t kx = 0; kx < g.pw; ++kx) {
+          const int64_t ix = ox * g.sw - g.pad_left + kx;
+          if (ix < 0 || ix >= g.w) continue;
+          const auto k = static_cast<Index>(ky * g.pw + kx);
+          const Index* a = arg + o;
+          const T* src = gy + o;
+          T* dst = row + ix * g.c;
+          // The gradient where the max was, +0 elsewhere: a mask on the bits (so it vectorises and an infinite
+          // or NaN gradient elsewhere is not turned into NaN, as multiplying by 0 would).
+          using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+#pragma omp simd
+          for (int64_t c = 0; c < g.c; ++c)
+            dst[c] = std::bit_cast<T>(std::bit_cast<Bits>(src[c]) & (Bits{0} - static_cast<Bits>(a[c] == k)));
+        }
+      }
+      // Columns after the last window ('valid' drops them) get no gradient.
+      const int64_t covered = std::min<int64_t>(g.ow * g.sw - g.pad_left, g.w);
+      std::fill(row + covered * g.c, row + g.w * g.c, T(0));
+    }
+  }
+  // Rows after the last window, likewise.
+  const int64_t covered = std::min<int64_t>(g.oh * g.sh - g.pad_top, g.h);
+  for (int64_t b = 0; b < g.n; ++b)
+    std::fill(dx + (b * g.h + covered) * g.w * g.c, dx + (b + 1) * g.h * g.w * g.c, T(0));
+}
+
+// Any windows (overlapping ones too): each input row gathers from the windows over it, in a fixed order, so each
+// thread owns whole rows and the sums do not depend on threads. dx starts zero-filled.
+template <class T, class Index>
+void max_pool_backward_gather(const T* gy, const Index* arg, const PoolGeometry& g, T* dx) {
 #pragma omp parallel for schedule(static) if (parallel_worth_it(g.n * g.h * g.w * g.c))
   for (int64_t row = 0; row < g.n * g.h; ++row) {
     const int64_t b = row / g.h, iy = row % g.h;
     T* dst_row = dx + row * g.w * g.c;
-    const int64_t row_start = iy * g.w;  // positions are iy * w + ix within the image
-    for (int64_t oy = g.first_oy(iy); oy <= g.last_oy(iy); ++oy)
+    for (int64_t oy = g.first_oy(iy); oy <= g.last_oy(iy); ++oy) {
+      const int64_t first = (iy - (oy * g.sh - g.pad_top)) * g.pw;  // window positions of this row: [first, +pw)
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const int64_t o = ((b * g.oh + oy) * g.ow + ox) * g.c;
+        const int64_t wx = ox * g.sw - g.pad_left;
         for (int64_t c = 0; c < g.c; ++c) {
-          const int64_t ix = arg[o + c] - row_start;
-          if (ix >= 0 && ix < g.w) dst_row[ix * g.c + c] += gy[o + c];
+          const int64_t kx = static_cast<int64_t>(arg[o + c]) - first;
+          if (kx >= 0 && kx < g.pw) dst_row[(wx + kx) * g.c + c] += gy[o + c];
         }
       }
+    }
   }
+}
+
+template <class T, class Index>
+Tensor max_pool_backward(const Tensor& gy, const Index* arg, const PoolGeometry& g, const Shape& x_shape) {
+  const bool tiled = g.sh == g.ph && g.sw == g.pw;
+  Tensor dx = tiled ? Tensor::empty(x_shape, gy.dtype()) : Tensor(x_shape, gy.dtype());
+  if (tiled) max_pool_backward_tiled(gy.data<T>(), arg, g, dx.data<T>());
+  else max_pool_backward_gather(gy.data<T>(), arg, g, dx.data<T>());
+  return dx;
 }
 
 template <class T>
@@ -161,16 +225,24 @@ void avg_pool_backward(const T* gy, const PoolGeometry& g, T* dx) {
 Variable max_pool2d(const Variable& x, const Pool2DOptions& options) {
   const PoolGeometry g = pool_geometry("max_pool2d", x, options);
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype());
-  // Positions of the maxima, kept only when a backward pass can follow.
-  std::shared_ptr<std::vector<int32_t>> arg;
-  if (x.requires_grad() && grad_enabled()) arg = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
+  // Where the maxima are, kept only when a backward pass can follow: a byte per output for windows of up to 256
+  // cells, from the tensor cache.
+  const bool keep = x.requires_grad() && grad_enabled();
+  const bool small = g.ph * g.pw <= 256;
+  std::shared_ptr<std::byte[]> arg;
+  if (keep) arg = cached_storage(static_cast<size_t>(y.numel()) * (small ? sizeof(uint8_t) : sizeof(int32_t)));
   dispatch(x.dtype(), [&]<class T>() {
-    max_pool_forward(x.value().data<T>(), g, y.data<T>(), arg ? arg->data() : nullptr);
+    if (!keep) max_pool_forward<T, uint8_t>(x.value().data<T>(), g, y.data<T>(), nullptr);
+    else if (small) max_pool_forward(x.value().data<T>(), g, y.data<T>(), reinterpret_cast<uint8_t*>(arg.get()));
+    else max_pool_forward(x.value().data<T>(), g, y.data<T>(), reinterpret_cast<int32_t*>(arg.get()));
   });
   // The backward pass reads only the positions of the maxima, not x.
-  return record("max_pool2d", std::move(y), {&x}, [xn = x.node_ptr(), shape = x.shape(), g, arg](const Tensor& gy) {
-    Tensor dx(shape, gy.dtype());
-    dispatch(gy.dtype(), [&]<class T>() { max_pool_backward(gy.data<T>(), arg->data(), g, dx.data<T>()); });
+  return record("max_pool2d", std::move(y), {&x},
+                [xn = x.node_ptr(), shape = x.shape(), g, arg, small](const Tensor& gy) {
+    Tensor dx = dispatch(gy.dtype(), [&]<class T>() {
+      return small ? max_pool_backward<T>(gy, reinterpret_cast<const uint8_t*>(arg.get()), g, shape)
+                   : max_pool_backward<T>(gy, reinterpret_cast<const int32_t*>(arg.get()), g, shape);
+    });
     xn->accumulate_grad(std::move(dx));
   });
 }

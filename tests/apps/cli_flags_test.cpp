@@ -243,3 +243,65 @@ TEST_CASE("cli: the report's loss curves are drawn from metrics.csv") {
   CHECK(slope < 0);
   for (const auto& [v, y] : value_y) CHECK(y == doctest::Approx(lo->second + slope * (v - lo->first)).epsilon(1e-4));
 }
+
+TEST_CASE("cli: --augmentation takes a preset, a JSON object or @FILE, and config.json records the options used") {
+  TempDir tmp;
+  const fs::path paper = tmp / "paper";
+  const Result r = run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--augmentation", "unet-paper",
+                                       "--out", paper.string()}),
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json config = read_json(paper / "config.json");
+  CHECK(config.at("fit").at("augment").at("elastic_sigma").get<double>() == 10.0);
+  CHECK(config.at("fit").at("augment").at("fill_mode") == "reflect");
+  CHECK(config.at("command").at("data").at("augmentation") == "unet-paper");
+
+  const fs::path spec = tmp / "augment.json";
+  write_text(spec, R"({"gamma": 0.2, "noise_std": 0.01, "vertical_flip": true})");
+  const fs::path from_file = tmp / "from_file";
+  REQUIRE(run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--augmentation", "@" + spec.string(),
+                              "--out", from_file.string()}),
+                  tmp.path())
+              .status == 0);
+  write_text(spec, "{}");  // the run recorded the content, not the file name
+  const nlohmann::json recorded = read_json(from_file / "config.json");
+  CHECK(recorded.at("fit").at("augment").at("gamma").get<double>() == 0.2);
+  CHECK(recorded.at("fit").at("augment").at("vertical_flip") == true);
+  CHECK(nlohmann::json::parse(recorded.at("command").at("data").at("augmentation").get<std::string>()).at("gamma") == 0.2);
+
+  for (const std::string& bad : std::vector<std::string>{"zoom", R"({"elastc": 1})", R"({"blur_sigma": 99})",
+                                                          "@" + (tmp / "none.json").string()}) {
+    const Result refused = run_cli(train_args({"--augmentation", bad, "--out", (tmp / "bad").string()}), tmp.path());
+    CHECK(refused.status == 2);
+    CHECK(contains(refused.output, "--augmentation"));
+    CHECK_FALSE(fs::exists(tmp / "bad"));
+  }
+}
+
+TEST_CASE("cli: --class-weights takes one weight per class or median, reaches fit and config.json, and a wrong count is refused") {
+  TempDir tmp;
+  const fs::path given = tmp / "given";
+  REQUIRE(run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--class-weights", "0.5,2", "--out",
+                              given.string()}),
+                  tmp.path())
+              .status == 0);
+  CHECK(read_json(given / "config.json").at("fit").at("class_weights") == nlohmann::json::array({0.5, 2.0}));
+
+  const fs::path median = tmp / "median";
+  const Result r = run_cli(
+      train_args({"--epochs", "1", "--synthetic-count", "16", "--class-weights", "median", "--out", median.string()}),
+      tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(contains(r.output, "Class weights (median frequency"));
+  const nlohmann::json weights = read_json(median / "config.json").at("fit").at("class_weights");
+  REQUIRE(weights.size() == 2);
+  // the synthetic shapes cover less of an image than the background: the rarer class weighs more
+  CHECK(weights[1].get<double>() > 1.0);
+  CHECK(weights[0].get<double>() < 1.0);
+
+  const Result wrong = run_cli(train_args({"--class-weights", "1,2,3", "--out", (tmp / "wrong").string()}), tmp.path());
+  CHECK(wrong.status == 2);
+  CHECK(contains(wrong.output, "3 weights for 2 classes"));
+  CHECK_FALSE(fs::exists(tmp / "wrong"));
+  CHECK(run_cli(train_args({"--class-weights", "1,x", "--out", (tmp / "bad").string()}), tmp.path()).status == 2);
+}

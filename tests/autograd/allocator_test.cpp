@@ -64,14 +64,32 @@ TEST_CASE("allocator: blocks beyond the cache limit go back to the system") {
   CHECK(tensor_allocator_stats().cached_bytes == 0);
 }
 
-TEST_CASE("allocator: nearby sizes share a class (at most 1/8 apart), twice the size does not") {
+TEST_CASE("allocator: a freed block serves smaller requests too, and its parts merge again when freed") {
   release_tensor_cache();
-  { Tensor a({1000}); }  // 4000 bytes: the class of 4096
+  { Tensor a({4096}); }  // 16 KB, one segment from the system
   const uint64_t misses = tensor_allocator_stats().system_allocations;
-  { Tensor b({1020}); }  // 4080 bytes: the same class
+  {
+    Tensor b({1024});  // carved out of a's block
+    Tensor c({3072});  // the rest of it
+    CHECK(tensor_allocator_stats().system_allocations == misses);
+    CHECK(c.bytes() == b.bytes() + 4096);
+  }
+  { Tensor d({4096}); }  // b's and c's parts merged back into one block of a's size
   CHECK(tensor_allocator_stats().system_allocations == misses);
-  { Tensor c({2000}); }  // twice the size: a class of its own
+  { Tensor e({8192}); }  // larger than anything free: a system allocation
   CHECK(tensor_allocator_stats().system_allocations == misses + 1);
+}
+
+TEST_CASE("allocator: on a miss, free segments go back first, so the cache stays within the live high-water mark") {
+  release_tensor_cache();
+  const size_t fragments = tensor_allocator_stats().cached_bytes;  // free parts of segments still in use
+  { Tensor a({1 << 18}); }                                         // 1 MB, kept free in the cache
+  CHECK(tensor_allocator_stats().cached_bytes >= fragments + (size_t{1} << 20));
+  { Tensor b({1 << 19}); }  // 2 MB: the free 1 MB cannot hold it, and keeping both would pass the high-water mark
+  const TensorAllocatorStats s = tensor_allocator_stats();
+  CHECK(s.cached_bytes >= fragments + (size_t{2} << 20));
+  CHECK(s.cached_bytes <= fragments + (size_t{2} << 20) + 4096);  // a's segment went back (4096: page rounding)
+  CHECK(s.live_bytes + s.cached_bytes <= s.peak_live_bytes + fragments + 4096);
 }
 
 TEST_CASE("allocator: a steady-state forward and backward pass allocates nothing from the system") {

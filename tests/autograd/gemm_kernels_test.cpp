@@ -15,6 +15,7 @@
 #include "autograd/kernels/gemm.h"
 #include "autograd/kernels/packed_gemm.h"
 #include "autograd/kernels/tiled_gemm.h"
+#include "autograd/kernels/winograd.h"
 
 namespace tg {
 namespace {
@@ -146,14 +147,15 @@ namespace {
 // The direct definition of a convolution in float64: y, and the kernel gradient for a given dy, with the sums of
 // the absolute values of their terms (for the rounding bound).
 struct DirectConv {
-  std::vector<double> y, dw, y_abs, dw_abs;
+  std::vector<double> y, dw, dx, y_abs, dw_abs, dx_abs;
 };
 DirectConv direct_conv(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& dy,
                        const kernels::ConvGeometry& g) {
   DirectConv r;
   r.y.assign(static_cast<size_t>(g.lines() * g.out_w * g.out_c), 0.0);
   r.dw.assign(static_cast<size_t>(g.patch() * g.out_c), 0.0);
-  r.y_abs = r.y, r.dw_abs = r.dw;
+  r.dx.assign(static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c), 0.0);
+  r.y_abs = r.y, r.dw_abs = r.dw, r.dx_abs = r.dx;
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t oy = 0; oy < g.out_h; ++oy)
       for (int64_t ox = 0; ox < g.out_w; ++ox)
@@ -163,7 +165,8 @@ DirectConv direct_conv(const std::vector<float>& x, const std::vector<float>& w,
             const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
             if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
             for (int64_t ci = 0; ci < g.in_c; ++ci) {
-              const double xv = x[((n * g.in_h + iy) * g.in_w + ix) * g.in_c + ci];
+              const int64_t in = ((n * g.in_h + iy) * g.in_w + ix) * g.in_c + ci;
+              const double xv = x[in];
               const int64_t out = ((n * g.out_h + oy) * g.out_w + ox) * g.out_c;
               const int64_t q = (ky * g.kernel_w + kx) * g.in_c + ci;
               for (int64_t co = 0; co < g.out_c; ++co) {
@@ -171,6 +174,8 @@ DirectConv direct_conv(const std::vector<float>& x, const std::vector<float>& w,
                 r.dw[q * g.out_c + co] += xv * dy[out + co];
                 r.y_abs[out + co] += std::abs(xv * w[q * g.out_c + co]);
                 r.dw_abs[q * g.out_c + co] += std::abs(xv * dy[out + co]);
+                r.dx[in] += double(dy[out + co]) * w[q * g.out_c + co];
+                r.dx_abs[in] += std::abs(double(dy[out + co]) * w[q * g.out_c + co]);
               }
             }
           }
@@ -246,6 +251,104 @@ TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the d
     CHECK(std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float)) == 0);
     CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
   }
+}
+
+namespace {
+// Sets the Winograd policy for a scope and puts the previous one back.
+struct WinogradPolicyScope {
+  explicit WinogradPolicyScope(kernels::WinogradPolicy p) : saved(kernels::winograd_policy()) {
+    kernels::set_winograd_policy(p);
+  }
+  ~WinogradPolicyScope() { kernels::set_winograd_policy(saved); }
+  kernels::WinogradPolicy saved;
+};
+
+// How many of got's values are farther from want than `ulps` float32 roundings of the sum of their terms' magnitudes.
+int64_t count_outside(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& mag,
+                      double ulps) {
+  int64_t wrong = 0;
+  for (size_t i = 0; i < want.size(); ++i) wrong += !(std::abs(got[i] - want[i]) <= ulps * 1.2e-7 * mag[i] + 1e-30);
+  return wrong;
+}
+}  // namespace
+
+TEST_CASE("gemm kernels: Winograd F(2x2, 3x3) forward and input gradient match the direct definition") {
+  // Every padding a 3x3 stride-1 layer can have (valid, same, the input gradient's), odd sizes (tiles that overhang
+  // the output), 1 to 70 channels (not multiples of any vector width or tile), several images and tile blocks.
+  const std::vector<kernels::ConvGeometry> cases = {
+      geometry(2, 9, 7, 3, 5, 3, 3, 1, 1, 1),    geometry(1, 13, 16, 17, 33, 3, 3, 1, 1, 0),
+      geometry(3, 11, 10, 32, 16, 3, 3, 1, 1, 2), geometry(1, 40, 37, 70, 40, 3, 3, 1, 1, 1),
+      geometry(2, 5, 5, 1, 1, 3, 3, 1, 1, 1),    geometry(1, 2, 3, 9, 20, 3, 3, 1, 1, 1),
+  };
+  const WinogradPolicyScope on(kernels::WinogradPolicy::on);
+  const int threads = omp_get_max_threads();
+  uint64_t seed = 900;
+  for (const kernels::ConvGeometry& g : cases) {
+    CAPTURE(g.in_h);
+    CAPTURE(g.in_w);
+    CAPTURE(g.in_c);
+    CAPTURE(g.out_c);
+    CAPTURE(g.pad_top);
+    REQUIRE(kernels::use_winograd(g));
+    const auto x = random_floats(static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c), ++seed);
+    const auto w = random_floats(static_cast<size_t>(g.patch() * g.out_c), ++seed);
+    const auto dy = random_floats(static_cast<size_t>(g.lines() * g.out_w * g.out_c), ++seed);
+    const auto bias = random_floats(static_cast<size_t>(g.out_c), ++seed);
+    const DirectConv want = direct_conv(x, w, dy, g);
+    std::vector<float> y[2], fused[2], dx[2];
+    for (int t = 0; t < 2; ++t) {
+      omp_set_num_threads(t + 1);
+      y[t].assign(want.y.size(), std::nanf(""));
+      fused[t].assign(want.y.size(), std::nanf(""));
+      dx[t].assign(want.dx.size(), std::nanf(""));
+      kernels::conv_forward(x.data(), w.data(), g, y[t].data());
+      kernels::conv_forward(x.data(), w.data(), g, fused[t].data(), GemmEpilogue{false, bias.data(), true});
+      kernels::conv_input_grad(dy.data(), w.data(), g, dx[t].data());
+    }
+    omp_set_num_threads(threads);
+    // Accumulating into an output that holds something already.
+    std::vector<float> added = y[0];
+    kernels::conv_forward(x.data(), w.data(), g, added.data(), GemmEpilogue{true, nullptr, false});
+    // The transforms add up to 4 terms per value on the way in and 9 on the way out, so the bound is the direct
+    // sum's with a few dozen more roundings (a wrong transform is off by the size of the values themselves).
+    const double ulps = double(g.patch()) + 64;
+    CHECK(count_outside(y[0], want.y, want.y_abs, ulps) == 0);
+    CHECK(count_outside(dx[0], want.dx, want.dx_abs, ulps) == 0);
+    std::vector<double> twice(want.y.size()), twice_abs(want.y.size());
+    std::vector<double> biased(want.y.size()), biased_abs(want.y.size());
+    for (size_t i = 0; i < want.y.size(); ++i) {
+      twice[i] = 2 * want.y[i], twice_abs[i] = 2 * want.y_abs[i];
+      biased[i] = std::max(want.y[i] + bias[i % g.out_c], 0.0), biased_abs[i] = want.y_abs[i] + std::abs(bias[i % g.out_c]);
+    }
+    CHECK(count_outside(added, twice, twice_abs, 2 * ulps) == 0);
+    CHECK(count_outside(fused[0], biased, biased_abs, ulps) == 0);
+    // The fused epilogue is the separate passes, value for value.
+    for (size_t i = 0; i < y[0].size(); ++i) {
+      const float separate = std::max(y[0][i] + bias[i % g.out_c], 0.0f);
+      if (fused[0][i] != separate) FAIL_CHECK("fused bias + ReLU differs at " << i);
+    }
+    CHECK(std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(fused[0].data(), fused[1].data(), fused[0].size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(dx[0].data(), dx[1].data(), dx[0].size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("gemm kernels: which convolutions take the Winograd path, and TAPEGRAD_WINOGRAD's values") {
+  const WinogradPolicyScope automatic(kernels::WinogradPolicy::automatic);
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1)));   // the first layer
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 2, 1, 1)));  // strided
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 2, 2)));  // dilated
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 2, 2, 1, 1, 0)));  // 2x2
+  kernels::set_winograd_policy(kernels::WinogradPolicy::off);
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1)));
+  kernels::set_winograd_policy(kernels::WinogradPolicy::on);
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1)));
+  CHECK(kernels::parse_winograd_policy("off") == kernels::WinogradPolicy::off);
+  CHECK(kernels::parse_winograd_policy("on") == kernels::WinogradPolicy::on);
+  CHECK(kernels::parse_winograd_policy("auto") == kernels::WinogradPolicy::automatic);
+  CHECK_THROWS_WITH_AS(kernels::parse_winograd_policy("yes"),
+                       doctest::Contains("TAPEGRAD_WINOGRAD='yes' is not one of off, on, auto"), std::runtime_error);
 }
 
 TEST_CASE("gemm kernels: TAPEGRAD_ISA names are checked") {

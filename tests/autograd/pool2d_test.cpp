@@ -1,3 +1,6 @@
+#include <cmath>
+#include <limits>
+
 #include "tests/autograd/test_util.h"
 
 using namespace tg;
@@ -51,6 +54,15 @@ TEST_CASE("max_pool2d: a tie sends the gradient to the first max in window order
   CHECK(y.value().to_vector() == std::vector<double>{7, 2});
   y.backward(Tensor::from({10, 20}, {1, 1, 1, 2}, DType::F64));
   CHECK(x.grad().to_vector() == std::vector<double>{0, 20, 10, 0, 0, 0, 0, 0});
+  // A NaN in the first cell wins (as a comparison running in window order keeps it) and takes the gradient; a NaN
+  // later in the window is passed over.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Variable n(Tensor::from({nan, 1, 5, 3, 2, nan, 4, 1}, {1, 2, 2, 2}, DType::F64), true);
+  Variable m = max_pool2d(n, pool({2, 2}, {-1, -1}, Padding::Valid));
+  CHECK(std::isnan(m.value().flat(0)));
+  CHECK(m.value().flat(1) == 3);
+  m.backward(Tensor::from({10, 20}, {1, 1, 1, 2}, DType::F64));
+  CHECK(n.grad().to_vector() == std::vector<double>{10, 0, 0, 20, 0, 0, 0, 0});
   // Overlapping windows that share the maximum each send their gradient to it.
   Variable z(Tensor::from({1, 9, 2, 3}, {1, 1, 4, 1}, DType::F64), true);
   Variable p = max_pool2d(z, pool({1, 2}, {1, 1}, Padding::Valid));
@@ -70,6 +82,9 @@ TEST_CASE("pool2d: gradcheck") {
       {"3x3 stride 2 same, overlapping", pool({3, 3}, {2, 2}, Padding::Same)},
       {"3x3 stride 1 same", pool({3, 3}, {1, 1}, Padding::Same)},
       {"2x3 strides 1x2 valid", pool({2, 3}, {1, 2}, Padding::Valid)},
+      // Windows of more than 256 cells keep 4-byte positions instead of one byte.
+      {"17x16 same, tiling", pool({17, 16}, {-1, -1}, Padding::Same)},
+      {"17x16 stride 1 same, overlapping", pool({17, 16}, {1, 1}, Padding::Same)},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -78,6 +93,13 @@ TEST_CASE("pool2d: gradcheck") {
     expect_gradcheck([o](const std::vector<Variable>& in) { return max_pool2d(in[0], o); }, {x});
     expect_gradcheck([o](const std::vector<Variable>& in) { return avg_pool2d(in[0], o); }, {x});
   }
+}
+
+TEST_CASE("max_pool2d: its backward pass keeps one byte per output (where in the window the max was), not x") {
+  Variable x(Tensor({1, 64, 64, 16}), true);
+  const size_t before = live_tensor_bytes();
+  Variable y = max_pool2d(x, pool({2, 2}, {-1, -1}, Padding::Valid));
+  CHECK(live_tensor_bytes() - before == y.numel() * sizeof(float) + y.numel() * sizeof(uint8_t));
 }
 
 TEST_CASE("pool2d: a pool larger than the input under 'same', values by hand") {

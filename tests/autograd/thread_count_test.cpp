@@ -114,6 +114,13 @@ TEST_CASE("threads: pooling and upsampling, forward and backward") {
       return forward_backward([o](const auto& v) { return avg_pool2d(v[0], o); }, {f32({2, 65, 63, 16}, 24)}, 25);
     });
   }
+  for (Padding padding : {Padding::Valid, Padding::Same}) {
+    Pool2DOptions o;  // 2x2, the U-Net's: windows tile the input (odd sizes leave a row and a column over)
+    o.padding = padding;
+    check_thread_independent([o] {
+      return forward_backward([o](const auto& v) { return max_pool2d(v[0], o); }, {f32({2, 65, 63, 16}, 28)}, 29);
+    });
+  }
   for (Interpolation mode : {Interpolation::Nearest, Interpolation::Bilinear})
     check_thread_independent([mode] {
       return forward_backward([mode](const auto& v) { return upsample2d(v[0], {2, 3}, mode); },

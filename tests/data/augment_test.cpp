@@ -197,3 +197,149 @@ TEST_CASE("augment: bad shapes and options are refused") {
   CHECK(AugmentOptions::keras_membrane().any());
   CHECK_FALSE(AugmentOptions{}.any());
 }
+
+TEST_CASE("augment: elastic deformation keeps a mask drawn from the image aligned and is a pure function of its seed") {
+  AugmentOptions o;
+  o.elastic_sigma = 6;
+  for (FillMode fill : {FillMode::Reflect, FillMode::Nearest}) {
+    o.fill_mode = fill;
+    for (uint64_t seed = 0; seed < 4; ++seed) {
+      Sample s = drawn_from_image(64), again = drawn_from_image(64);
+      const Sample original = drawn_from_image(64);
+      tg::Rng rng(seed), same(seed);
+      augment(s, o, rng);
+      augment(again, o, same);
+      CHECK(s.image.to_vector() == again.image.to_vector());
+      CHECK(s.labels.to_vector() == again.labels.to_vector());
+      CHECK(mismatch(s, s.labels) < 0.02);
+      CHECK(mismatch(s, original.labels) > 0.01);  // it did move the shapes
+      Sample other = drawn_from_image(64);
+      tg::Rng rng2(seed + 100);
+      augment(other, o, rng2);
+      CHECK(mismatch(s, other.labels) > 0.01);
+    }
+  }
+}
+
+TEST_CASE("augment: elastic displacements follow the paper: N(0, sigma^2) pixels at the grid nodes, smooth between") {
+  // A two-channel image holding each pixel's own coordinates: bilinear resampling reproduces linear functions, so
+  // the output tells the source coordinate of every pixel. On 65 pixels a 3x3 grid has a node on the centre pixel.
+  const int n = 65;
+  const double sigma = 3.0;
+  AugmentOptions o;
+  o.elastic_sigma = sigma;
+  o.fill_mode = FillMode::Nearest;
+  double sum_squares = 0;
+  double steepest = 0;
+  const int draws = 400;
+  for (int seed = 0; seed < draws; ++seed) {
+    Sample s{tg::Tensor({n, n, 2}), tg::Tensor({n, n})};
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) {
+        s.image.data<float>()[(y * n + x) * 2] = float(x) / n;
+        s.image.data<float>()[(y * n + x) * 2 + 1] = float(y) / n;
+        s.labels.data<float>()[y * n + x] = float(y * n + x);
+      }
+    tg::Rng rng(static_cast<uint64_t>(seed));
+    augment(s, o, rng);
+    auto source = [&](int x, int y, int axis) { return double(s.image.data<float>()[(y * n + x) * 2 + axis]) * n; };
+    const double dx = source(n / 2, n / 2, 0) - n / 2, dy = source(n / 2, n / 2, 1) - n / 2;
+    sum_squares += dx * dx + dy * dy;
+    // between the nodes the field is smooth: neighbouring pixels move by less than a pixel relative to each other
+    // (the map never folds; independent per-pixel displacements of this sigma would differ by about 4 pixels)
+    for (int y = 16; y < 48; ++y)
+      for (int x = 16; x < 48; ++x)
+        steepest = std::max(steepest, std::abs(source(x + 1, y, 0) - source(x, y, 0) - 1.0));
+    // the label of each pixel is that of its nearest source pixel: the same map as the image's
+    int misplaced = 0;
+    for (int y = 16; y < 48; ++y)
+      for (int x = 16; x < 48; ++x) {
+        const double sx = source(x, y, 0), sy = source(x, y, 1);
+        if (std::abs(sx - std::floor(sx) - 0.5) < 0.01 || std::abs(sy - std::floor(sy) - 0.5) < 0.01) continue;
+        const float expected = float(std::lround(sy) * n + std::lround(sx));
+        misplaced += s.labels.data<float>()[y * n + x] != expected;
+      }
+    CHECK(misplaced == 0);
+  }
+  const double rms = std::sqrt(sum_squares / (2.0 * draws));
+  CHECK(rms == doctest::Approx(sigma).epsilon(0.1));  // 800 normal draws: the estimate is within 10% with p > 0.99
+  CHECK(steepest < 1.0);
+}
+
+TEST_CASE("augment: gamma, blur and noise change the image only, within their ranges, and replay from the seed") {
+  const Sample original = drawn_from_image(32);
+  auto run = [&](const AugmentOptions& o, uint64_t seed) {
+    Sample s = drawn_from_image(32);
+    tg::Rng rng(seed);
+    augment(s, o, rng);
+    CHECK(s.labels.to_vector() == original.labels.to_vector());
+    CHECK(tg::testing::all(s.image.to_vector(), [](double v) { return v >= 0.0 && v <= 1.0; }));
+    return s.image.to_vector();
+  };
+  AugmentOptions gamma;
+  gamma.gamma = 0.5;
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    const auto image = run(gamma, seed);
+    CHECK(image == run(gamma, seed));
+    // one exponent g in [1/1.5, 1.5] for the whole image: 0.9 -> 0.9^g, 0.1 -> 0.1^g with the same g
+    const double g = std::log(image[0]) / std::log(0.1);  // pixel 0 is background (0.1)
+    CHECK(g >= 1 / 1.5 - 1e-6);
+    CHECK(g <= 1.5 + 1e-6);
+    for (size_t i = 0; i < image.size(); ++i)
+      CHECK(image[i] == doctest::Approx(std::pow(original.image.to_vector()[i], g)).epsilon(1e-5));
+  }
+
+  AugmentOptions blur;
+  blur.blur_sigma = 2.0;
+  Sample impulse{tg::Tensor({15, 15, 1}), tg::Tensor({15, 15})};
+  impulse.image.data<float>()[7 * 15 + 7] = 1.0f;
+  tg::Rng rng(3);
+  augment(impulse, blur, rng);
+  const auto v = impulse.image.to_vector();
+  double total = 0;
+  for (double x : v) total += x;
+  CHECK(total == doctest::Approx(1.0).epsilon(1e-5));  // a normalised kernel, nothing lost at the borders
+  CHECK(v[7 * 15 + 7] < 1.0);
+  for (int d = 1; d <= 7; ++d) {  // symmetric and falling off from the centre
+    CHECK(v[7 * 15 + 7 - d] == doctest::Approx(v[7 * 15 + 7 + d]));
+    CHECK(v[(7 - d) * 15 + 7] == doctest::Approx(v[(7 + d) * 15 + 7]));
+    CHECK(v[7 * 15 + 7 + d] <= v[7 * 15 + 7 + d - 1]);
+  }
+
+  AugmentOptions noise;
+  noise.noise_std = 0.05;
+  const auto noisy = run(noise, 5);
+  CHECK(noisy == run(noise, 5));
+  CHECK(noisy != run(noise, 6));
+  double mean_change = 0, square = 0;
+  for (size_t i = 0; i < noisy.size(); ++i) {
+    const double d = noisy[i] - original.image.to_vector()[i];
+    mean_change += d;
+    square += d * d;
+  }
+  CHECK(std::abs(mean_change / noisy.size()) < 0.01);
+  CHECK(std::sqrt(square / noisy.size()) < 0.05);
+  CHECK(std::sqrt(square / noisy.size()) > 0.0);
+}
+
+TEST_CASE("augment: the presets turn on what they say, and bad values of the new options are refused") {
+  const AugmentOptions paper = AugmentOptions::unet_paper();
+  CHECK(paper.elastic_sigma == 10.0);
+  CHECK(paper.elastic_grid == 3);
+  CHECK(paper.fill_mode == FillMode::Reflect);
+  CHECK(paper.any());
+  const AugmentOptions strong = AugmentOptions::strong();
+  CHECK((strong.gamma > 0 && strong.blur_sigma > 0 && strong.noise_std > 0 && strong.rotation_deg == 180.0));
+  Sample s = drawn_from_image(32);
+  tg::Rng rng(1);
+  augment(s, strong, rng);
+  CHECK(mismatch(s, s.labels) < 0.1);  // blur and noise blur the image's threshold, not the geometry
+
+  AugmentOptions bad;
+  bad.elastic_sigma = 5;
+  bad.elastic_grid = 1;
+  CHECK_THROWS_WITH_AS(augment(s, bad, rng), doctest::Contains("elastic_grid"), std::invalid_argument);
+  bad = AugmentOptions{};
+  bad.noise_std = -1;
+  CHECK_THROWS_WITH_AS(augment(s, bad, rng), doctest::Contains("noise_std"), std::invalid_argument);
+}

@@ -462,6 +462,29 @@ TEST_CASE("fit: refuses to overwrite a run, to resume with other settings, and u
   const FitResult r = fit(again, s.train, &s.validation, o);
   CHECK(r.history.size() == 2);
 
+  // A checkpoint written before settings were added (here: augment's newer fields) resumes: missing means default.
+  o.augment = data::AugmentOptions{.horizontal_flip = true};
+  const fs::path older = tmp / "older";
+  o.run_dir = older;
+  o.resume = false;
+  o.epochs = 1;
+  Model first = s.model();
+  fit(first, s.train, &s.validation, o);
+  int rewritten = 0;
+  for (const fs::directory_entry& e : fs::directory_iterator(older / "checkpoints")) {
+    if (e.is_symlink() || !e.is_regular_file()) continue;
+    Checkpoint c = load_checkpoint(e.path());
+    for (const char* added : {"elastic_sigma", "elastic_grid", "gamma", "blur_sigma", "noise_std"})
+      c.state["fit"]["augment"].erase(added);
+    save_checkpoint(e.path(), c);
+    ++rewritten;
+  }
+  REQUIRE(rewritten > 0);
+  o.resume = true;
+  o.epochs = 2;
+  Model resumed = s.model();
+  CHECK(fit(resumed, s.train, &s.validation, o).history.size() == 2);
+
   FitOptions bad = s.options({});
   bad.monitor = "val_dice_7";
   CHECK_THROWS_WITH_AS(fit(again, s.train, &s.validation, bad), doctest::Contains("val_dice_1"), std::invalid_argument);

@@ -91,3 +91,22 @@ TEST_CASE("report: hostile names in every user text stay text (no attribute or e
 TEST_CASE("report: chart with no data says so") {
   CHECK(svg_line_chart("loss", {}, {"loss"}).find("no data yet") != std::string::npos);
 }
+
+TEST_CASE("report: metric columns in natural order, epoch first (dice_2 before dice_10)") {
+  CHECK(natural_less("dice_2", "dice_10"));
+  CHECK_FALSE(natural_less("dice_10", "dice_2"));
+  CHECK(natural_less("val_dice_9", "val_dice_09a"));
+  CHECK(natural_less("dice_1", "iou_0"));
+  CHECK_FALSE(natural_less("loss", "loss"));
+  ReportData d;
+  d.history = {{{"epoch", 1}, {"dice_10", 0.1}, {"dice_2", 0.2}, {"dice_1", 0.3}, {"accuracy", 0.5}}};
+  const std::string html = render_report_html(d);
+  const size_t table = html.find("id='metrics'");
+  REQUIRE(table != std::string::npos);
+  std::vector<size_t> at;
+  for (const char* c : {"<th>epoch", "<th>accuracy", "<th>dice_1<", "<th>dice_2<", "<th>dice_10<"}) {
+    at.push_back(html.find(c, table));
+    CHECK_MESSAGE(at.back() != std::string::npos, c);
+  }
+  CHECK(std::is_sorted(at.begin(), at.end()));
+}

@@ -113,4 +113,10 @@ TEST_CASE("train step: a steady-state step takes no tensor memory from the syste
   CHECK(after.system_allocations == before.system_allocations);
   CHECK(after.cache_hits > before.cache_hits);
   CHECK(after.live_bytes == before.live_bytes);
+  // What the cache keeps beside the live tensors stays small: the process holds about what the step needs.
+  reset_tensor_allocator_peak();
+  train_step(model, loss, *opt, batch, 1, 6);
+  const TensorAllocatorStats last = tensor_allocator_stats();
+  MESSAGE("peak held " << last.peak_bytes << " bytes, live high-water mark " << last.peak_live_bytes);
+  CHECK(last.peak_bytes <= last.peak_live_bytes + last.peak_live_bytes / 10);
 }

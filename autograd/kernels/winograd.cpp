@@ -1,0 +1,242 @@
+#include "autograd/kernels/winograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "autograd/parallel.h"
+#include "autograd/tensor.h"
+
+namespace tg::kernels {
+
+namespace {
+constexpr int64_t kPoints = 16;  // a 4x4 input window per 2x2 output tile: 16 products per channel pair
+// The automatic policy takes layers with at least this many input and output channels; below it the transforms
+// cost more than they save (measured: 16 -> 16 channels at 256x256 already gains, 1 -> 16 does not).
+constexpr int64_t kAutoMinChannels = 16;
+// A block of tiles is cut so that one point's A operand ([tiles, Cin]) stays in L2 while the kernel's panels pass
+// over it (at most this many floats)...
+constexpr int64_t kBlockFloats = int64_t(64) * 1024;
+// ...and holds at least this many tiles, more when the transformed kernel (16 Cin Cout floats, read once per block)
+// outweighs the block's own transformed tiles (16 (Cin + Cout) floats per tile).
+constexpr int64_t kMinBlockTiles = 32;
+// Fewer tile blocks than this (deep layers of a small batch) and the output channels are split across tasks too.
+constexpr int64_t kMinTasks = 8;
+
+// The transforms only add and subtract (no multiply to contract into an FMA), so the AVX2 clone, picked at run time
+// where the CPU has it, computes the same values as the portable one, only 8 channels at a time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TG_WINOGRAD_TARGETS __attribute__((target_clones("avx2", "default")))
+#else
+#define TG_WINOGRAD_TARGETS
+#endif
+
+WinogradPolicy policy_from_environment() {
+  const char* value = std::getenv("TAPEGRAD_WINOGRAD");
+  return value ? parse_winograd_policy(value) : WinogradPolicy::automatic;
+}
+
+std::atomic<WinogradPolicy>& policy_slot() {
+  static std::atomic<WinogradPolicy> policy{policy_from_environment()};
+  return policy;
+}
+
+// U = G g G^T for the output channels [j0, j0 + live) of one input channel: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2;
+// 0 0 1]. Tap t of output channel j is src[t * tap_stride + j]; point 4a + b goes to dst[(4a + b) * point_floats + j].
+TG_WINOGRAD_TARGETS void transform_kernel_row(const float* src, int64_t tap_stride, int64_t live, float* dst,
+                                              int64_t point_floats) {
+#pragma omp simd
+  for (int64_t j = 0; j < live; ++j) {
+    float g[9];
+    for (int t = 0; t < 9; ++t) g[t] = src[t * tap_stride + j];
+    float q[4][3];  // G g: rows of the kernel combined
+    for (int c = 0; c < 3; ++c) {
+      q[0][c] = g[c];
+      q[1][c] = (g[c] + g[3 + c] + g[6 + c]) * 0.5f;
+      q[2][c] = (g[c] - g[3 + c] + g[6 + c]) * 0.5f;
+      q[3][c] = g[6 + c];
+    }
+    for (int a = 0; a < 4; ++a) {  // (G g) G^T: columns combined
+      dst[(4 * a + 0) * point_floats + j] = q[a][0];
+      dst[(4 * a + 1) * point_floats + j] = (q[a][0] + q[a][1] + q[a][2]) * 0.5f;
+      dst[(4 * a + 2) * point_floats + j] = (q[a][0] - q[a][1] + q[a][2]) * 0.5f;
+      dst[(4 * a + 3) * point_floats + j] = q[a][2];
+    }
+  }
+}
+
+// The transformed kernel, point 4a + b of every channel pair packed as the B operand of that point's GEMM:
+// ceil(Cout / nr) panels of Cin x nr, point_floats apart.
+Tensor transform_weights(const SgemmUkernel& uk, const float* w, int64_t cin, int64_t cout, int64_t point_floats) {
+  const int64_t nr = uk.nr, panels = (cout + nr - 1) / nr;
+  Tensor packed = Tensor::empty({kPoints * point_floats});
+  float* dst = packed.data<float>();
+#pragma omp parallel for schedule(static) if (9 * cin * cout > kParallelThreshold)
+  for (int64_t ci = 0; ci < cin; ++ci)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t j0 = p * nr, live = std::min(nr, cout - j0);
+      float* base = dst + p * cin * nr + ci * nr;
+      transform_kernel_row(w + ci * cout + j0, cin * cout, live, base, point_floats);
+      for (int64_t j = live; j < nr; ++j)  // the last panel's padding columns
+        for (int64_t point = 0; point < kPoints; ++point) base[point * point_floats + j] = 0.0f;
+    }
+  return packed;
+}
+
+// V = B^T d B for one tile, every channel: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. d[4i + j] is the input
+// pixel (row i, column j) of the window, or a zero row; point 4a + b goes to v[(4a + b) * point_stride + c].
+TG_WINOGRAD_TARGETS void transform_input_tile(const float* const* d, int64_t channels, float* v, int64_t point_stride) {
+#pragma omp simd
+  for (int64_t c = 0; c < channels; ++c) {
+    float t[4][4];  // B^T d: rows of the window combined
+    for (int j = 0; j < 4; ++j) {
+      const float d0 = d[j][c], d1 = d[4 + j][c], d2 = d[8 + j][c], d3 = d[12 + j][c];
+      t[0][j] = d0 - d2, t[1][j] = d1 + d2, t[2][j] = d2 - d1, t[3][j] = d1 - d3;
+    }
+    for (int a = 0; a < 4; ++a) {  // (B^T d) B: columns combined
+      v[(4 * a + 0) * point_stride + c] = t[a][0] - t[a][2];
+      v[(4 * a + 1) * point_stride + c] = t[a][1] + t[a][2];
+      v[(4 * a + 2) * point_stride + c] = t[a][2] - t[a][1];
+      v[(4 * a + 3) * point_stride + c] = t[a][1] - t[a][3];
+    }
+  }
+}
+
+// Y = A^T M A for one tile, channels [0, count): A^T = [1 1 1 0; 0 1 -1 -1]. Point 4a + b of channel j is at
+// m[(4a + b) * point_stride + j]; output pixel (r, s) of the tile at out[2r + s][j], through the epilogue as the
+// micro-kernels store a tile (accumulate, then bias, then ReLU). The epilogue is a template argument so that each
+// variant is one branch-free loop the compiler vectorises.
+template <bool kAccumulate, bool kBias, bool kRelu>
+TG_WINOGRAD_TARGETS void transform_output_tile(const float* m, int64_t point_stride, int64_t count, float* const* out,
+                                               const float* bias) {
+  float* __restrict o0 = out[0];
+  float* __restrict o1 = out[1];
+  float* __restrict o2 = out[2];
+  float* __restrict o3 = out[3];
+#pragma omp simd
+  for (int64_t j = 0; j < count; ++j) {
+    float s[2][4];  // A^T M: rows combined
+    for (int b = 0; b < 4; ++b) {
+      const float m0 = m[b * point_stride + j], m1 = m[(4 + b) * point_stride + j];
+      const float m2 = m[(8 + b) * point_stride + j], m3 = m[(12 + b) * point_stride + j];
+      s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
+    }
+    float v[4] = {s[0][0] + s[0][1] + s[0][2], s[0][1] - s[0][2] - s[0][3], s[1][0] + s[1][1] + s[1][2],
+                  s[1][1] - s[1][2] - s[1][3]};
+    if constexpr (kAccumulate) v[0] = o0[j] + v[0], v[1] = o1[j] + v[1], v[2] = o2[j] + v[2], v[3] = o3[j] + v[3];
+    if constexpr (kBias)
+      for (float& e : v) e = e + bias[j];
+    if constexpr (kRelu)
+      for (float& e : v) e = e < 0.0f ? 0.0f : e;
+    o0[j] = v[0], o1[j] = v[1], o2[j] = v[2], o3[j] = v[3];
+  }
+}
+
+using OutputTransform = void (*)(const float*, int64_t, int64_t, float* const*, const float*);
+OutputTransform output_transform(const GemmEpilogue& e) {
+  constexpr OutputTransform variants[8] = {
+      transform_output_tile<false, false, false>, transform_output_tile<false, false, true>,
+      transform_output_tile<false, true, false>,  transform_output_tile<false, true, true>,
+      transform_output_tile<true, false, false>,  transform_output_tile<true, false, true>,
+      transform_output_tile<true, true, false>,   transform_output_tile<true, true, true>};
+  return variants[(e.accumulate ? 4 : 0) + (e.bias ? 2 : 0) + (e.relu ? 1 : 0)];
+}
+}  // namespace
+
+WinogradPolicy parse_winograd_policy(const char* value) {
+  const std::string name = value;
+  if (name == "off") return WinogradPolicy::off;
+  if (name == "on") return WinogradPolicy::on;
+  if (name == "auto") return WinogradPolicy::automatic;
+  throw std::runtime_error("TAPEGRAD_WINOGRAD='" + name + "' is not one of off, on, auto");
+}
+
+WinogradPolicy winograd_policy() { return policy_slot().load(std::memory_order_relaxed); }
+void set_winograd_policy(WinogradPolicy policy) { policy_slot().store(policy, std::memory_order_relaxed); }
+
+bool use_winograd(const ConvGeometry& g) {
+  const bool fits = g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+                    g.dilation_w == 1 && g.in_c > 0 && g.out_c > 0;
+  switch (winograd_policy()) {
+    case WinogradPolicy::off: return false;
+    case WinogradPolicy::on: return fits;
+    case WinogradPolicy::automatic: return fits && g.in_c >= kAutoMinChannels && g.out_c >= kAutoMinChannels;
+  }
+  return false;
+}
+
+void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
+                           const GemmEpilogue& epilogue) {
+  const int64_t cin = g.in_c, cout = g.out_c, mr = uk.mr, nr = uk.nr;
+  const int64_t tiles_h = (g.out_h + 1) / 2, tiles_w = (g.out_w + 1) / 2, image_tiles = tiles_h * tiles_w;
+  const int64_t tiles = g.batch * image_tiles, panels = (cout + nr - 1) / nr;
+  if (tiles == 0 || cout == 0) return;
+  const int64_t point_floats = panels * nr * cin;
+  const Tensor u = transform_weights(uk, w, cin, cout, point_floats);
+
+  // Even blocks of tiles, each a whole number of micro-kernel row groups; how the work is cut never changes a value.
+  const int64_t kernel_bound = std::max(kMinBlockTiles, cin * cout / (cin + cout));
+  const int64_t block_max = std::max(mr, std::min(kBlockFloats / cin, kernel_bound) / mr * mr);
+  const int64_t even = (tiles + block_max - 1) / block_max, per_block = (tiles + even - 1) / even;
+  const int64_t block = (per_block + mr - 1) / mr * mr, blocks = (tiles + block - 1) / block;
+  const int64_t col_blocks = std::clamp<int64_t>((kMinTasks + blocks - 1) / blocks, 1, panels);
+  const int64_t tasks = blocks * col_blocks;
+  const std::vector<float> zeros(static_cast<size_t>(cin), 0.0f);
+  const float* u_data = u.data<float>();
+  const OutputTransform store = output_transform(epilogue);
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t t0 = task / col_blocks * block, count = std::min(block, tiles - t0);
+    const int64_t cb = task % col_blocks, p0 = panels * cb / col_blocks, p1 = panels * (cb + 1) / col_blocks;
+    const int64_t j0 = p0 * nr, j1 = std::min(cout, p1 * nr);
+    float* v = thread_pack_buffer(2, kPoints * block * cin);   // [point][tile][Cin]
+    float* m = thread_pack_buffer(3, kPoints * block * cout);  // [point][tile][Cout], columns j0 .. j1 used
+    thread_local std::vector<float> discard;  // where the outputs of a tile past the image's edge go
+    discard.resize(static_cast<size_t>(cout));
+
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t tile = t0 + i, image = tile / image_tiles, th = tile % image_tiles / tiles_w, tw = tile % tiles_w;
+      const float* base = x + image * g.in_h * g.in_w * cin;
+      const float* window[kPoints];
+      for (int64_t r = 0; r < 4; ++r)
+        for (int64_t s = 0; s < 4; ++s) {
+          const int64_t iy = 2 * th - g.pad_top + r, ix = 2 * tw - g.pad_left + s;
+          window[4 * r + s] =
+              iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zeros.data() : base + (iy * g.in_w + ix) * cin;
+        }
+      transform_input_tile(window, cin, v + i * cin, block * cin);
+    }
+
+    // Point by point, panel by panel: the point's [count, Cin] block of V stays in L2 while each panel passes.
+    thread_local std::vector<const float*> rows;
+    rows.resize(static_cast<size_t>(mr));
+    for (int64_t point = 0; point < kPoints; ++point)
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* panel = u_data + point * point_floats + p * cin * nr;
+        for (int64_t i = 0; i < count; i += mr) {
+          const int64_t live = std::min(mr, count - i);
+          for (int64_t r = 0; r < mr; ++r)  // rows past the block repeat its last: computed, never stored
+            rows[r] = v + (point * block + i + std::min(r, live - 1)) * cin;
+          uk.run_indirect(1, cin, rows.data(), panel, m + (point * block + i) * cout + p * nr, cout, live,
+                          std::min(nr, cout - p * nr), TileEpilogue{});
+        }
+      }
+
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t tile = t0 + i, image = tile / image_tiles, th = tile % image_tiles / tiles_w, tw = tile % tiles_w;
+      float* out[4];
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t s = 0; s < 2; ++s) {
+          const int64_t oy = 2 * th + r, ox = 2 * tw + s;
+          out[2 * r + s] = (oy < g.out_h && ox < g.out_w ? y + ((image * g.out_h + oy) * g.out_w + ox) * cout
+                                                         : discard.data()) + j0;
+        }
+      store(m + i * cout + j0, block * cout, j1 - j0, out, epilogue.bias ? epilogue.bias + j0 : nullptr);
+    }
+  }
+}
+
+}  // namespace tg::kernels

@@ -1,0 +1,35 @@
+// Winograd F(2x2, 3x3) for float32 3x3 convolutions at stride 1 (Lavin and Gray, 2015): each 2x2 block of output
+// pixels is computed from the 4x4 input window under it with 16 multiplies per (input, output) channel pair instead
+// of 36, so the forward pass (and the input gradient, which at stride 1 is the forward pass of the rotated kernel,
+// conv_gemm.cpp) does 2.25x fewer multiplies. The 16 products are 16 independent GEMMs [tiles, Cin] x [Cin, Cout],
+// run on the same indirect micro-kernels as the direct convolution (sgemm_ukernel.h).
+//
+// Rounding: the transforms add a few terms per value, so results differ from the direct convolution in the last
+// bits (the tests bound the difference against float64). Each output value is computed by one fixed sequence of
+// operations whatever the blocking and the thread count, so results are bitwise the same for any thread count.
+// Which layers take this path is a pure function of the shape and the policy below, never of timing.
+#pragma once
+#include <cstdint>
+
+#include "autograd/kernels/im2col.h"
+#include "autograd/kernels/packed_gemm.h"
+
+namespace tg::kernels {
+
+// off: never; on: every 3x3 stride-1 undilated convolution; automatic (the default): those with channels enough
+// on both sides for the transforms to pay (measured per layer on the U-Net shapes, bench/conv_bench.cpp).
+// The environment variable TAPEGRAD_WINOGRAD=off|on|auto sets the starting policy.
+enum class WinogradPolicy { off, on, automatic };
+WinogradPolicy winograd_policy();
+void set_winograd_policy(WinogradPolicy policy);
+// Parses a TAPEGRAD_WINOGRAD value; throws std::runtime_error naming the variable and the accepted values.
+WinogradPolicy parse_winograd_policy(const char* value);
+
+// Whether conv_forward takes the Winograd path for this float32 convolution under the current policy.
+bool use_winograd(const ConvGeometry& g);
+
+// y = conv(x, w) through the epilogue, for a 3x3, stride-1, undilated geometry (any padding).
+void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
+                           const GemmEpilogue& epilogue);
+
+}  // namespace tg::kernels
