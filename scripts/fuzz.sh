@@ -22,8 +22,11 @@ if ! command -v clang++ >/dev/null; then ./scripts/install-deps.sh --fuzz; fi
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_FUZZ=ON -DTAPEGRAD_TESTS=OFF >/dev/null
 fi
-nice -n 10 cmake --build "$BUILD" -j "${JOBS:-2}" --target "fuzz_${target}" | grep -E "error|warning|Linking" || true
-[ -x "$BUILD/fuzz/fuzz_${target}" ] || { echo "the build of fuzz_${target} failed" >&2; exit 1; }
+if ! nice -n 10 cmake --build "$BUILD" -j "${JOBS:-2}" --target "fuzz_${target}" >"$BUILD/build-$target.log" 2>&1; then
+  grep -E "error" "$BUILD/build-$target.log" | head -20 >&2
+  echo "the build of fuzz_${target} failed; see $BUILD/build-$target.log" >&2
+  exit 1
+fi
 
 corpus=$BUILD/corpus/$target findings=$BUILD/findings/$target
 mkdir -p "$corpus" "$findings"
