@@ -201,12 +201,17 @@ Command add_train_command(CLI::App& app) {
   auto* resume = cmd->add_option("--resume", o->resume, "Continue the run in this folder from its last checkpoint")
                      ->check(CLI::ExistingDirectory);
   out->excludes(resume);
+  auto profile = std::make_shared<int64_t>(0);
+  cmd->add_option("--profile", *profile,
+                  "Profile N steps (after the first) and print per op type and per layer: forward and backward ms, "
+                  "share of the step, MB allocated; also RUN_DIR/profile.txt")
+      ->check(kNonNegative);
   auto overwrite = std::make_shared<bool>(false);
   cmd->add_flag("--overwrite", *overwrite,
                 "Replace an earlier run in the --out folder (its config, logs, report and checkpoints); without it "
                 "such a folder is refused")
       ->excludes(resume);
-  return [o, cmd, overwrite] {
+  return [o, cmd, overwrite, profile] {
     if (o->resume.empty() && o->out.empty())
       throw CLI::RequiredError("--out RUN_DIR (or --resume RUN_DIR)");  // reported as bad usage below
     TrainOptions run = *o;
@@ -216,10 +221,10 @@ Command add_train_command(CLI::App& app) {
         const std::string name = opt->get_name();
         if (opt->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
             name != "--progress" && name != "--workers" && name != "--max-image-pixels" && name != "--lr" &&
-            name != "--clipnorm")
+            name != "--clipnorm" && name != "--profile")
           throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --lr, --clipnorm, "
-                                           "--threads, --workers, --max-image-pixels and --progress can); start a "
-                                           "new run with --out instead");
+                                           "--threads, --workers, --max-image-pixels, --progress and --profile "
+                                           "can); start a new run with --out instead");
       }
       const nlohmann::json saved = train::read_run_config(o->resume);
       if (!saved.contains("command"))
@@ -272,6 +277,7 @@ Command add_train_command(CLI::App& app) {
     fit.report_samples = run.report_samples;
     fit.threads = run.threads;
     fit.handle_signals = true;  // Ctrl-C finishes the step, checkpoints and says how to resume
+    fit.profile_steps = *profile;
     const fs::path report = fs::path(run.out) / "report.html";
     const train::FitResult result = train::fit(model, data.train, data.validation.dataset ? &data.validation : nullptr, fit);
     if (fs::exists(report)) std::cout << "report: " << report.string() << "\n";

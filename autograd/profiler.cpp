@@ -30,7 +30,7 @@ struct Table {
 
 struct Registry {
   std::mutex mutex;
-  Table ops, layers;
+  Table ops, layers, regions;
 };
 Registry& registry() {
   static Registry r;
@@ -57,13 +57,13 @@ bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
 Report report() {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  return {r.ops.entries, r.layers.entries};
+  return {r.ops.entries, r.layers.entries, r.regions.entries};
 }
 
 void reset() {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  for (Table* t : {&r.ops, &r.layers})
+  for (Table* t : {&r.ops, &r.layers, &r.regions})
     for (Entry& e : t->entries) e = Entry{e.name, e.kind};
   set_mark();
 }
@@ -82,6 +82,27 @@ LayerScope::~LayerScope() {
   if (!active_) return;
   t_layer = previous_;
   set_mark();
+}
+
+Region::Region(const char* name) : name_(name), active_(enabled()) {
+  if (!active_) return;
+  start_ = now_s();
+  bytes_ = thread_allocated_bytes();
+}
+
+Region::~Region() {
+  if (!active_) return;
+  const double dt = now_s() - start_;
+  const uint64_t allocated = thread_allocated_bytes() - bytes_;
+  {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    Entry& e = r.regions.entries[static_cast<size_t>(r.regions.find(name_, ""))];
+    ++e.forward_calls;
+    e.forward_s += dt;
+    e.forward_bytes += allocated;
+  }
+  set_mark();  // the next op's forward time starts here, not before the region
 }
 
 namespace detail {
@@ -156,12 +177,21 @@ std::string table(const char* title, std::vector<Entry> entries, int steps, doub
 }
 }  // namespace
 
-std::string format_report(const Report& report, int steps, double step_ms, double optimizer_ms) {
+std::string format_report(const Report& report, int steps, double step_ms) {
   std::string out = row("profile: per step, mean of %d steps; the step's median is %.1f ms\n\n", steps, step_ms);
   out += table("op", report.ops, steps, step_ms, true);
-  if (optimizer_ms > 0)
-    out += row("%-28s %-16s %7s %9.2f %9s %6.1f%%\n", "optimizer step", "", "", optimizer_ms, "",
-               step_ms > 0 ? 100 * optimizer_ms / step_ms : 0.0);
+  const double per = 1e3 / std::max(steps, 1);
+  double conv_ms = 0;
+  for (const Entry& e : report.ops)
+    if (e.name.rfind("conv", 0) == 0) conv_ms += (e.forward_s + e.backward_s) * per;
+  for (const Entry& e : report.regions)
+    out += row("%-28s %-16s %7.1f %9.2f %9s %6.1f%% %10.1f\n", e.name.c_str(), "",
+               static_cast<double>(e.forward_calls) / std::max(steps, 1), e.forward_s * per, "",
+               step_ms > 0 ? 100 * e.forward_s * per / step_ms : 0.0,
+               static_cast<double>(e.forward_bytes) / 1048576.0 / std::max(steps, 1));
+  if (step_ms > 0)
+    out += row("convolutions (ops conv*) %.1f%% of the step, everything else %.1f%%\n", 100 * conv_ms / step_ms,
+               100 - 100 * conv_ms / step_ms);
   if (!report.layers.empty()) out += "\n" + table("layer", report.layers, steps, step_ms, false);
   return out;
 }

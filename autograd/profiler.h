@@ -22,17 +22,33 @@ struct Entry {
 };
 
 struct Report {
-  std::vector<Entry> ops;     // in order of first appearance
-  std::vector<Entry> layers;  // in order of first appearance
+  std::vector<Entry> ops;      // in order of first appearance
+  std::vector<Entry> layers;   // in order of first appearance
+  std::vector<Entry> regions;  // work outside ops (the optimizer step, waiting for data): time in forward_s
 };
 
 // Everything measured since the last reset (or since profiling was enabled).
 Report report();
 void reset();
 
-// The report as two text tables, per op type (largest first) and per layer (in order), each row's times per step
-// and its share of `step_ms`; `optimizer_ms` (per step, measured by the caller) gets a row of its own.
-std::string format_report(const Report& report, int steps, double step_ms, double optimizer_ms);
+// The report as text tables: per op type (largest first), then the regions, each with its share of `step_ms`, the
+// share of convolutions (ops named conv*) and of everything else, then per layer (in order); times are per step.
+std::string format_report(const Report& report, int steps, double step_ms);
+
+// Work outside ops that belongs to a step, timed as a row of its own while profiling (e.g. "optimizer step").
+class Region {
+ public:
+  explicit Region(const char* name);
+  ~Region();
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
+
+ private:
+  const char* name_;
+  bool active_;
+  double start_ = 0;
+  uint64_t bytes_ = 0;
+};
 
 // Ops run in its scope are counted for this layer, in the forward pass and again in backward.
 class LayerScope {

@@ -5,11 +5,14 @@
 #include <memory>
 #include <optional>
 
+#include "autograd/io/safetensors.h"
 #include "autograd/parallel.h"
+#include "autograd/profiler.h"
 #include "data/loader.h"
 #include "optim/factory.h"
 #include "optim/json_options.h"
 #include "train/checkpoint.h"
+#include "train/fit_profile.h"
 #include "train/fit_state.h"
 #include "train/logging.h"
 #include "train/loss.h"
@@ -52,7 +55,7 @@ std::string resume_hint(const FitOptions& o) {
 class Trainer {
  public:
   Trainer(Model& model, const DataSource& train, const DataSource* validation, const FitOptions& options)
-      : model_(model), options_(options), run_(options.run_dir) {
+      : model_(model), options_(options), run_(options.run_dir), profile_(options.profile_steps) {
     if (!train.dataset) throw std::invalid_argument("fit: no training dataset");
     TrainAndValidation data = resolve_validation(train, validation, options);
     train_ = std::move(data.train);
@@ -73,6 +76,7 @@ class Trainer {
   void save(bool best);
   FitResult finish(StopReason stop, int signal, std::string message);
   void step(const data::Batch& batch);
+  void report_profile(const std::string& table);  // logs the table and writes RUN_DIR/profile.txt
   bool end_epoch(double seconds);  // true: stop (early stopping or a hook)
   std::string stopped_at() const;
 
@@ -92,12 +96,14 @@ class Trainer {
   bool hook_stop_ = false;  // a step hook set stop_training
   std::string monitor_note_, model_summary_;
   int threads_ = 1;
+  FitProfile profile_;
 };
 
 void Trainer::check_inputs() {
   if (options_.epochs < 1) throw std::invalid_argument("fit: epochs must be at least 1");
   if (options_.batch_size < 1) throw std::invalid_argument("fit: batch_size must be at least 1");
   if (options_.keep_last < 0) throw std::invalid_argument("fit: keep_last must be >= 0");
+  if (options_.profile_steps < 0) throw std::invalid_argument("fit: profile_steps must be >= 0");
   if (options_.resume && options_.run_dir.empty())
     throw std::invalid_argument("fit: resume needs the run folder (run_dir) to continue from");
   const data::DatasetSpec& spec = train_.dataset->spec();
@@ -206,7 +212,10 @@ void Trainer::step(const data::Batch& batch) {
                                 {state_.epoch, state_.step, steps_per_epoch_, state_.global_step},
                                 options_.run_dir.empty() || !run_.has_checkpoint() ? std::filesystem::path()
                                                                                     : run_.last_checkpoint());
-  state_.add_batch(result.loss, batch.size(), result.outputs, batch.labels, loss_->binary_threshold());
+  {
+    const profiler::Region region("training metrics");
+    state_.add_batch(result.loss, batch.size(), result.outputs, batch.labels, loss_->binary_threshold());
+  }
   ++state_.step;
   ++state_.global_step;
   if (options_.on_step_end) {
@@ -214,6 +223,12 @@ void Trainer::step(const data::Batch& batch) {
     options_.on_step_end(end);
     hook_stop_ = hook_stop_ || end.stop_training;
   }
+}
+
+void Trainer::report_profile(const std::string& table) {
+  if (table.empty()) return;
+  logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, table);
+  if (!options_.run_dir.empty()) write_file_atomically(run_.profile(), table);
 }
 
 bool Trainer::end_epoch(double seconds) {
@@ -255,6 +270,7 @@ bool Trainer::end_epoch(double seconds) {
 }
 
 FitResult Trainer::finish(StopReason stop, int signal, std::string message) {
+  report_profile(profile_.end_early());
   FitResult r;
   r.history = state_.history;
   r.epochs_completed = state_.epoch;
@@ -329,9 +345,14 @@ FitResult Trainer::logged_run() {
     const auto epoch_start = Clock::now();
     progress.begin_epoch(state_.epoch + 1, options_.epochs, steps_per_epoch_, state_.step);
     while (state_.step < steps_per_epoch_) {
-      const data::Batch batch = loader_->next();
+      profile_.begin_step();
+      const data::Batch batch = [&] {
+        const profiler::Region region("waiting for the loader");
+        return loader_->next();
+      }();
       step(batch);
       progress.update(state_.step, batch.size(), state_.running_metrics());
+      report_profile(profile_.end_step());
       if (state_.step == steps_per_epoch_) break;  // a stop asked at the epoch's last step waits for its end
       if (stop_requested() || hook_stop_) {
         progress.end_epoch();

@@ -58,6 +58,9 @@ struct FitOptions : data::LoaderOptions {
   ProgressMode progress = ProgressMode::Auto;
   double progress_interval_seconds = 10.0;
   bool console = true;         // log to stdout besides RUN_DIR/log.txt
+  // Profile this many steps (after the first) and log the profiler's table per op type, region and layer
+  // (train/fit_profile.h); with a run folder also written to RUN_DIR/profile.txt. 0: off.
+  int64_t profile_steps = 0;
   // SIGINT/SIGTERM finish the step, checkpoint and return (train/signals.h). Off in the library, where the
   // application owns its signals; the command line turns it on.
   bool handle_signals = false;

@@ -41,8 +41,8 @@ bool RunDir::has_checkpoint() const { return std::filesystem::exists(last_checkp
 std::vector<std::filesystem::path> RunDir::run_files() const {
   std::vector<std::filesystem::path> found;
   std::error_code ec;
-  for (const std::filesystem::path& p : {config(), log(), metrics_csv(), metrics_jsonl(), report(), last_checkpoint(),
-                                         best_checkpoint()})
+  for (const std::filesystem::path& p : {config(), log(), metrics_csv(), metrics_jsonl(), report(), profile(),
+                                         last_checkpoint(), best_checkpoint()})
     if (std::filesystem::exists(p, ec)) found.push_back(p);
   for (const auto& [step, path] : step_checkpoints()) found.push_back(path);
   return found;

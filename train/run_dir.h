@@ -5,6 +5,7 @@
 //   RUN_DIR/checkpoints/step-00001234.safetensors   the last K checkpoints, by global step
 //   RUN_DIR/checkpoints/last.safetensors   the newest checkpoint
 //   RUN_DIR/checkpoints/best.safetensors   the checkpoint with the best monitored metric
+//   RUN_DIR/profile.txt                    the profiler's table, when FitOptions::profile_steps asks for it
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -30,9 +31,10 @@ struct RunDir {
   std::vector<std::pair<int64_t, std::filesystem::path>> step_checkpoints() const;
   // Whether any checkpoint (last or step-numbered) exists.
   bool has_checkpoint() const;
-  // The files of an earlier run present here (config, logs, metrics, report, any checkpoint): empty when none.
+  // The files of an earlier run present here (config, logs, metrics, report, profile, any checkpoint): empty when none.
   std::vector<std::filesystem::path> run_files() const;
   std::filesystem::path report() const { return root / "report.html"; }
+  std::filesystem::path profile() const { return root / "profile.txt"; }
   std::filesystem::path lock_file() const { return root / ".tapegrad.lock"; }
 };
 

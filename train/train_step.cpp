@@ -1,5 +1,6 @@
 #include "train/train_step.h"
 
+#include "autograd/profiler.h"
 #include "autograd/tape.h"
 #include "train/metric_log.h"
 
@@ -14,6 +15,7 @@ StepResult train_step(Model& model, const TrainingLoss& loss, Optimizer& optimiz
   StepResult result{value.item(), outputs.value()};
   if (!result.applied()) return result;  // the graph goes with `value` and `outputs`
   value.backward();
+  const profiler::Region region("optimizer step");
   optimizer.step();
   optimizer.zero_grad();
   return result;

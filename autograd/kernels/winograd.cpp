@@ -36,7 +36,8 @@ constexpr int64_t kPanelsPerRowBlock = 8;
 
 // The transforms only add and subtract (no multiply to contract into an FMA), so the AVX2 clone, picked at run time
 // where the CPU has it, computes the same values as the portable one, only 8 channels at a time.
-#if defined(__x86_64__) && defined(__GNUC__)
+// Not under Clang 14 (the fuzzing build, scripts/fuzz.sh), which cannot clone function templates.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TG_WINOGRAD_TARGETS __attribute__((target_clones("avx2", "default")))
 #else
 #define TG_WINOGRAD_TARGETS

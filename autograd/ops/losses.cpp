@@ -100,6 +100,22 @@ Variable mean_of_rows(const char* op, const Variable& pred, int64_t rows, int64_
 
 double log_sum_exp(const auto* x, int64_t c) { return kernels::row_exp_sum<double>(x, c).log_sum_exp(); }
 
+// One pass of c exps for a row of logits: sets `lse` to its log-sum-exp (as log_sum_exp computes it) and, when
+// `out` is given, writes exp(x - max) there for the softmax; returns the sum of those exps.
+template <class T>
+double exps_into(const T* x, int64_t c, T* out, double& lse) {
+  double m = static_cast<double>(x[0]);
+  for (int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(x[j]));
+  double sum = 0.0;
+  for (int64_t j = 0; j < c; ++j) {
+    const double e = std::exp(static_cast<double>(x[j]) - m);
+    sum += e;
+    if (out) out[j] = static_cast<T>(e);
+  }
+  lse = m + std::log(sum);
+  return sum;
+}
+
 double sigmoid_of(double x) {
   const double e = std::exp(-std::fabs(x));
   return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
@@ -178,7 +194,7 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
   const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
   const bool skip_empty = ignoring(o);
-  Tensor grad = wants_grad(pred) ? Tensor(pred.shape(), pred.dtype()) : Tensor();
+  Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
     const T* py = t.data<T>();
@@ -194,8 +210,10 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
       const double wr = w[static_cast<size_t>(arg_max(y, c))];
       double loss = 0.0;
       if (o.from_logits) {
-        // -sum(y * log_softmax(x)) = lse * sum(y) - sum(y * x); d/dx = softmax * sum(y) - y.
-        const double lse = log_sum_exp(x, c);
+        // -sum(y * log_softmax(x)) = lse * sum(y) - sum(y * x); d/dx = softmax * sum(y) - y, the softmax from the
+        // exps the log-sum-exp takes.
+        double lse = 0.0;
+        const double inv_sum = 1.0 / exps_into(x, c, gr, lse);
         double ysum = 0.0;
         for (int64_t j = 0; j < c; ++j) {
           ysum += static_cast<double>(y[j]);
@@ -203,7 +221,7 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
         }
         if (gr)
           for (int64_t j = 0; j < c; ++j)
-            gr[j] = static_cast<T>(wr * (std::exp(static_cast<double>(x[j]) - lse) * ysum - static_cast<double>(y[j])));
+            gr[j] = static_cast<T>(wr * (static_cast<double>(gr[j]) * inv_sum * ysum - static_cast<double>(y[j])));
       } else {
         // Keras: q = p / sum(p), clipped, loss = -sum(y * log q). Through the renormalisation,
         // d/dp_j = (G_j - sum_k G_k q_k) / sum(p) with G = d loss / d q.
@@ -237,7 +255,7 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
   const RowsView view = rows_of(pred);
   const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
-  Tensor grad = wants_grad(pred) ? Tensor(pred.shape(), pred.dtype()) : Tensor();
+  Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
     T* pg = grad.defined() ? grad.data<T>() : nullptr;
@@ -252,12 +270,12 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
       const double wr = w[static_cast<size_t>(k)];
       double loss = 0.0;
       if (o.from_logits) {
-        // lse - x_k; d/dx = softmax - onehot(k).
-        const double lse = log_sum_exp(x, c);
-        loss = lse - static_cast<double>(x[k]);
+        // lse - x_k; d/dx = softmax - onehot(k), the softmax from the exps the log-sum-exp takes.
+        const double inv_sum = 1.0 / exps_into(x, c, gr, loss);
+        loss -= static_cast<double>(x[k]);
         if (gr)
           for (int64_t j = 0; j < c; ++j)
-            gr[j] = static_cast<T>(wr * (std::exp(static_cast<double>(x[j]) - lse) - (j == k ? 1.0 : 0.0)));
+            gr[j] = static_cast<T>(wr * (static_cast<double>(gr[j]) * inv_sum - (j == k ? 1.0 : 0.0)));
       } else {
         // Keras clips p, takes its log and feeds that to a softmax cross-entropy: with s = sum of the clipped
         // p, loss = log s - log p_k, so d/dp_j = 1 / s - [j == k] / p_k where p_j is within the clip bounds.
@@ -297,7 +315,7 @@ Variable binary_crossentropy(const Variable& pred, const Tensor& target, const L
                                     "probabilities (a 0/255 mask needs scaling, or ignore_index for void pixels)");
     }
   });
-  Tensor grad = wants_grad(pred) ? Tensor(pred.shape(), pred.dtype()) : Tensor();
+  Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
     const T* py = t.data<T>();
@@ -351,7 +369,7 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
     auto is_void = [&](const T* y) { return skip && (c == 1 ? static_cast<double>(y[0]) == ignored : all_zero(y, c)); };
 
     // Probabilities: the prediction itself, or softmax / sigmoid of the logits.
-    Tensor probs = o.from_logits ? Tensor(pred.shape(), pred.dtype()) : pred.value();
+    Tensor probs = o.from_logits ? Tensor::empty(pred.shape(), pred.dtype()) : pred.value();
     if (o.from_logits) {
       T* pp = probs.data<T>();
 #pragma omp parallel for schedule(static) if (rows * c > kParallelThreshold)
@@ -393,7 +411,7 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
     }
     const double value = 1.0 - score / w_total;
 
-    Tensor grad = wants_grad(pred) ? Tensor(pred.shape(), pred.dtype()) : Tensor();
+    Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
     if (grad.defined()) {
       T* pg = grad.data<T>();
       const bool logits = o.from_logits;
@@ -432,7 +450,7 @@ template <class Loss>
 Variable elementwise_mean(const char* op, const Variable& pred, const Tensor& target, Loss loss) {
   check_pred(op, pred);
   const Tensor t = same_shape_target(op, pred, target, "");
-  Tensor grad = wants_grad(pred) ? Tensor(pred.shape(), pred.dtype()) : Tensor();
+  Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
     const T* py = t.data<T>();

@@ -233,7 +233,7 @@ TEST_CASE("cli: train on the synthetic set writes config.json with every setting
   // Every flag of `train --help` that shapes the run is recorded (display and location flags aside).
   const Result help = run_cli({"train", "--help"}, tmp.path());
   REQUIRE(help.status == 0);
-  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite"};
+  const std::set<std::string> not_settings = {"help", "out", "resume", "threads", "progress", "no_cache", "max_image_pixels", "overwrite", "profile"};
   std::set<std::string> flags;
   const std::regex flag("--([a-z][a-z-]*)");
   for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), flag); it != std::sregex_iterator(); ++it) {
@@ -483,6 +483,14 @@ TEST_CASE("cli: evaluate --json reports pixel accuracy, per-class Dice and IoU t
   REQUIRE(table.status == 0);
   CHECK(contains(table.output, "(6 samples)"));
   CHECK(contains(table.output, "pixel_accuracy"));
+  // One row per class, in class order, with the JSON's figures.
+  CHECK(contains(table.output, "class         IoU     Dice"));
+  for (int c = 0; c < 3; ++c) {
+    char row[64];
+    std::snprintf(row, sizeof row, "  %-8d %8.4f %8.4f", c, m["iou_" + std::to_string(c)].get<double>(),
+                  m["dice_" + std::to_string(c)].get<double>());
+    CHECK_MESSAGE(contains(table.output, row), row);
+  }
 }
 
 TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model" * doctest::test_suite("slow")) {

@@ -53,9 +53,36 @@ TEST_CASE("profiler: counts each op's forward and backward calls, per op type an
   CHECK(layer->backward_calls == 6);  // sum ran outside the layer
   CHECK(relu->forward_bytes >= 3 * 64 * 4);   // each forward writes its output
   CHECK(relu->backward_bytes >= 3 * 64 * 4);  // and each backward its input's gradient
-  const std::string table = profiler::format_report(r, 3, 1.0, 0.0);
+  const std::string table = profiler::format_report(r, 3, 1.0);
   CHECK(table.find("relu") != std::string::npos);
   CHECK(table.find("dense_1") != std::string::npos);
+}
+
+TEST_CASE("profiler: a region is a row of its own, and the next op's forward time starts after it") {
+  Variable x(Tensor::full({64}, 1.0), true);
+  {
+    Profiling on;
+    for (int step = 0; step < 2; ++step) {
+      Variable h = relu(x);
+      {
+        const profiler::Region region("optimizer step");
+        Tensor scratch({1000});  // 4000 bytes counted for the region
+      }
+      Variable y = x * 2.0;
+    }
+  }
+  const profiler::Report r = profiler::report();
+  const profiler::Entry* region = find(r.regions, "optimizer step");
+  REQUIRE(region);
+  CHECK(region->forward_calls == 2);
+  CHECK(region->forward_bytes >= 2 * 4000);
+  CHECK(find(r.ops, "optimizer step") == nullptr);
+  const profiler::Entry* scale = find(r.ops, "mul_scalar");
+  REQUIRE(scale);
+  CHECK(scale->forward_bytes < 2 * 4000);  // the region's allocation is not the op's
+  const std::string table = profiler::format_report(r, 2, 1.0);
+  CHECK(table.find("optimizer step") != std::string::npos);
+  CHECK(table.find("convolutions (ops conv*)") != std::string::npos);
 }
 
 TEST_CASE("profiler: off, nothing is counted") {

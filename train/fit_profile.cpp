@@ -1,0 +1,46 @@
+#include "train/fit_profile.h"
+
+#include <algorithm>
+
+#include "autograd/profiler.h"
+
+namespace tg::train {
+
+FitProfile::~FitProfile() {
+  if (running_) profiler::set_enabled(false);
+}
+
+void FitProfile::begin_step() {
+  if (steps_ <= 0 || ++begun_ < 2 || static_cast<int64_t>(ms_.size()) >= steps_) return;
+  if (ms_.empty()) profiler::reset();
+  profiler::set_enabled(true);
+  running_ = true;
+  start_ = std::chrono::steady_clock::now();
+}
+
+std::string FitProfile::end_step() {
+  if (!running_) return "";
+  ms_.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count());
+  profiler::set_enabled(false);
+  running_ = false;
+  return static_cast<int64_t>(ms_.size()) == steps_ ? table() : "";
+}
+
+std::string FitProfile::end_early() {
+  if (running_) {
+    profiler::set_enabled(false);
+    running_ = false;
+  }
+  return ms_.empty() || reported_ ? "" : table();
+}
+
+std::string FitProfile::table() {
+  reported_ = true;
+  std::vector<double> sorted = ms_;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  return profiler::format_report(profiler::report(), static_cast<int>(n), median);
+}
+
+}  // namespace tg::train
