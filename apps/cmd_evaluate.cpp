@@ -49,7 +49,12 @@ Command add_evaluate_command(CLI::App& app) {
     }
     std::printf("%s on %s (%zu samples)\n", o->checkpoint.c_str(), o->data.describe().c_str(),
                 source.size());
-    for (const auto& [k, v] : metrics) std::printf("  %-24s %.4f\n", k.c_str(), v);
+    // The overall figures, then one row per class (the per-class entries are iou_K and dice_K).
+    for (const auto& [k, v] : metrics)
+      if (!k.starts_with("iou_") && !k.starts_with("dice_")) std::printf("  %-24s %.4f\n", k.c_str(), v);
+    std::printf("  %-8s %8s %8s\n", "class", "IoU", "Dice");
+    for (int c = 0; metrics.count("iou_" + std::to_string(c)) && metrics.count("dice_" + std::to_string(c)); ++c)
+      std::printf("  %-8d %8.4f %8.4f\n", c, metrics.at("iou_" + std::to_string(c)), metrics.at("dice_" + std::to_string(c)));
     return 0;
   };
 }

@@ -58,8 +58,8 @@ Command add_predict_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Segment images with a trained model");
   struct Options {
     std::string checkpoint, input, out, fit;
-    bool overlay = true, raw = false;
-    int overlap = -1, threads = 0;
+    bool overlay = true, raw = false, flips = false;
+    int overlap = -1, threads = 0, mirror = 0;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint or weights file (e.g. RUN_DIR/checkpoints/best.safetensors)")
@@ -76,6 +76,13 @@ Command add_predict_command(CLI::App& app) {
       ->check(CLI::IsMember({"tile", "resize"}));
   cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels (default: a quarter of the input size)")
       ->check(kNonNegative);
+  cmd->add_option("--mirror", o->mirror,
+                  "With --fit tile: mirror the image outwards by this many pixels first (the U-Net paper's "
+                  "overlap-tile strategy: border pixels get context on every side)")
+      ->check(CLI::Range(0, 4096));
+  cmd->add_flag("--tta", o->flips,
+                "Test-time augmentation: average the predictions of the image flipped (and, if square, transposed) "
+                "in all 4 (8) ways; 4 (8) times the work");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
   add_image_limit_option(*cmd);
   return [o] {
@@ -87,6 +94,8 @@ Command add_predict_command(CLI::App& app) {
       throw std::runtime_error("--fit " + fit + " (from the run's config.json): expected tile or resize");
     options.fit = fit == "resize" ? train::ImageFit::Resize : train::ImageFit::Tile;
     options.overlap = o->overlap;
+    options.mirror_margin = o->mirror;
+    options.flips = o->flips;
     const int channels = static_cast<int>(model.input_shape()[2]);
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
     fs::create_directories(o->out);

@@ -64,6 +64,26 @@ std::string stb_reason() {
   return r ? r : "unknown reason";
 }
 
+// stb_image grows its buffer to the length a PNG chunk declares before it reads the chunk: a 76-byte file whose IDAT
+// chunk claims 2 GB made it allocate 2 GB (fuzz/image_fuzz.cpp). So every chunk must fit in the file first.
+void check_png_chunks(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+  static constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() < 8 || !std::equal(kSignature, kSignature + 8, bytes.begin())) return;
+  for (size_t at = 8; at + 8 <= bytes.size();) {
+    const uint64_t length = uint64_t{bytes[at]} << 24 | uint64_t{bytes[at + 1]} << 16 | uint64_t{bytes[at + 2]} << 8 |
+                            uint64_t{bytes[at + 3]};
+    std::string type(reinterpret_cast<const char*>(&bytes[at + 4]), 4);
+    if (!std::all_of(type.begin(), type.end(), [](unsigned char c) { return std::isalpha(c); })) type = "?";
+    const uint64_t left = bytes.size() - at - 8;  // the chunk's data and its 4-byte CRC
+    if (length + 4 > left)
+      throw DataError(path, "is a truncated or corrupt PNG: its '" + type + "' chunk declares " +
+                                std::to_string(length) + " bytes but the file holds " + std::to_string(left) +
+                                " more (with the checksum)");
+    if (type == "IEND") return;
+    at += 12 + length;
+  }
+}
+
 void check_pixel_count(const std::filesystem::path& path, int width, int height) {
   const int64_t pixels = int64_t{width} * height, cap = g_max_pixels.load();
   if (pixels > cap)
@@ -104,6 +124,7 @@ ImageInfo probe_image(const std::filesystem::path& path) {
 RawImage read_image(const std::filesystem::path& path) {
   const std::vector<uint8_t> bytes = read_bytes(path);
   const int len = static_cast<int>(bytes.size());
+  check_png_chunks(path, bytes);
   RawImage img;
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &width, &height, &channels))

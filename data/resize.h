@@ -16,4 +16,9 @@ Tensor resize_nearest(const Tensor& t, int out_h, int out_w);
 // Rows [top, top + h) and columns [left, left + w) of an [H, W] or [H, W, C] tensor (a copy).
 Tensor crop(const Tensor& t, int top, int left, int h, int w);
 
+// The tensor mirrored outwards by `top`, `bottom`, `left` and `right` pixels, edge pixels repeated
+// (d c b a | a b c d | d c b a, numpy's 'symmetric'; augment's FillMode::Reflect): the U-Net paper's overlap-tile
+// context for pixels near the border. Margins beyond the size keep mirroring back and forth.
+Tensor pad_mirrored(const Tensor& t, int top, int bottom, int left, int right);
+
 }  // namespace tg::data

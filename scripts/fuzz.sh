@@ -22,8 +22,11 @@ if ! command -v clang++ >/dev/null; then ./scripts/install-deps.sh --fuzz; fi
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_FUZZ=ON -DTAPEGRAD_TESTS=OFF >/dev/null
 fi
-nice -n 10 cmake --build "$BUILD" -j "${JOBS:-2}" --target "fuzz_${target}" | grep -E "error|warning|Linking" || true
-[ -x "$BUILD/fuzz/fuzz_${target}" ] || { echo "the build of fuzz_${target} failed" >&2; exit 1; }
+if ! nice -n 10 cmake --build "$BUILD" -j "${JOBS:-2}" --target "fuzz_${target}" >"$BUILD/build-$target.log" 2>&1; then
+  grep -E "error" "$BUILD/build-$target.log" | head -20 >&2
+  echo "the build of fuzz_${target} failed; see $BUILD/build-$target.log" >&2
+  exit 1
+fi
 
 corpus=$BUILD/corpus/$target findings=$BUILD/findings/$target
 mkdir -p "$corpus" "$findings"
@@ -34,13 +37,15 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
+started=$(date +%s)
 nice -n 10 "$BUILD/fuzz/fuzz_${target}" "$corpus" "fuzz/corpus/$target" -max_total_time="$seconds" -timeout=10 \
   -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix="$findings/" -print_final_stats=1 "$@" \
   >"$log" 2>&1 || status=$?
+elapsed=$(($(date +%s) - started))
 runs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" | tail -1)
 coverage=$(grep -oE "cov: [0-9]+ ft: [0-9]+" "$log" | tail -1)
 found=$(ls -A "$findings" | wc -l)
-echo "fuzz_${target}: ${runs:-?} executions in ${seconds} s (${coverage:-no coverage line})," \
+echo "fuzz_${target}: ${runs:-?} executions in ${elapsed} s (${coverage:-no coverage line})," \
      "corpus $(ls "$corpus" | wc -l) inputs, ${found} finding(s) in $findings; log: $log"
 if [ "$status" -ne 0 ] || [ "$found" -gt 0 ]; then
   grep -E "ERROR|FUZZ FINDING|runtime error|SUMMARY|Test unit written" "$log" | head -20 >&2 || true

@@ -97,5 +97,6 @@ while [ "$kills" -lt "$N" ]; do
   fi
 done
 echo "kill test: $kills kills (SIGKILL), $in_write of them inside a checkpoint write; $resumes resumes and" \
-     "$fresh_starts fresh starts; $checked checkpoint files loaded after kills; $rounds rounds, each ending" \
-     "bit-identical to the uninterrupted run (tensors $reference)"
+     "$fresh_starts starts from nothing (one per round, more after a kill before the first checkpoint);" \
+     "$checked checkpoint files loaded after kills; $rounds rounds, each ending bit-identical to the" \
+     "uninterrupted run (tensors $reference)"

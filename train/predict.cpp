@@ -46,18 +46,36 @@ std::vector<int> tile_starts(int length, int size, int overlap) {
 // fade, flat inside.
 float edge_weight(int d, int ramp) { return static_cast<float>(std::min(d + 1, std::max(ramp, 1))); }
 
-// Edge-replicates an image up to at least (h, w).
+// Mirrors an image outwards at the bottom and right up to at least (h, w).
 Tensor pad_to(const Tensor& image, int h, int w) {
-  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1)), C = static_cast<int>(image.dim(2));
+  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
   if (H >= h && W >= w) return image;
-  const int oh = std::max(H, h), ow = std::max(W, w);
+  return data::pad_mirrored(image, 0, std::max(0, h - H), 0, std::max(0, w - W));
+}
+
+// One of the eight symmetries of the square applied to an [H, W, C] tensor: transpose first (k & 4), then flip
+// columns (k & 1) and rows (k & 2). undo = true applies the inverse.
+Tensor dihedral(const Tensor& t, int k, bool undo) {
+  const int H = static_cast<int>(t.dim(0)), W = static_cast<int>(t.dim(1)), C = static_cast<int>(t.dim(2));
+  const bool transpose = k & 4, flip_x = k & 1, flip_y = k & 2;
+  const int oh = transpose ? W : H, ow = transpose ? H : W;
   Tensor out({oh, ow, C});
-  const float* in = image.data<float>();
-  float* o = out.data<float>();
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
   for (int y = 0; y < oh; ++y)
-    for (int x = 0; x < ow; ++x)
-      for (int c = 0; c < C; ++c)
-        o[(static_cast<int64_t>(y) * ow + x) * C + c] = in[(static_cast<int64_t>(std::min(y, H - 1)) * W + std::min(x, W - 1)) * C + c];
+    for (int x = 0; x < ow; ++x) {
+      int sy = y, sx = x;  // forward: flip the output coordinate, then read transposed
+      if (!undo) {
+        if (flip_y) sy = oh - 1 - sy;
+        if (flip_x) sx = ow - 1 - sx;
+        if (transpose) std::swap(sy, sx);
+      } else {  // inverse: transpose back, then undo the flips in the source's frame
+        if (transpose) std::swap(sy, sx);
+        if (flip_y) sy = H - 1 - sy;
+        if (flip_x) sx = W - 1 - sx;
+      }
+      std::copy_n(src + (static_cast<int64_t>(sy) * W + sx) * C, C, dst + (static_cast<int64_t>(y) * ow + x) * C);
+    }
   return out;
 }
 
@@ -113,6 +131,21 @@ Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, 
   return (PH == H && PW == W) ? accum : data::crop(accum, 0, 0, H, W);
 }
 
+Tensor predict_one_view(Model& model, const Tensor& image, const PredictImageOptions& o) {
+  const Shape& in = model.input_shape();
+  const int size_h = static_cast<int>(in[0]), size_w = static_cast<int>(in[1]);
+  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
+  if (o.fit == ImageFit::Resize && (H != size_h || W != size_w)) {
+    const Tensor small = data::resize_bilinear(image, size_h, size_w);
+    const Tensor p = predict_batch(model, small.reshape({1, size_h, size_w, in[2]}), 1);
+    return data::resize_bilinear(p.reshape({size_h, size_w, p.dim(3)}), H, W);
+  }
+  if (o.fit == ImageFit::Resize || o.mirror_margin == 0) return predict_tiled(model, image, size_h, size_w, o);
+  const int m = o.mirror_margin;
+  const Tensor probs = predict_tiled(model, data::pad_mirrored(image, m, m, m, m), size_h, size_w, o);
+  return data::crop(probs, m, m, H, W);
+}
+
 }  // namespace
 
 Tensor predict_image(Model& model, const Tensor& image, const PredictImageOptions& o) {
@@ -128,14 +161,25 @@ Tensor predict_image(Model& model, const Tensor& image, const PredictImageOption
   if (model.dtype() != DType::F32)
     throw std::invalid_argument("predict_image: model '" + model.name() + "' is " + dtype_name(model.dtype()) +
                                 "; convert it with model.to(DType::F32)");
-  const int size_h = static_cast<int>(in[0]), size_w = static_cast<int>(in[1]);
-  const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
-  if (o.fit == ImageFit::Resize && (H != size_h || W != size_w)) {
-    const Tensor small = data::resize_bilinear(image, size_h, size_w);
-    const Tensor p = predict_batch(model, small.reshape({1, size_h, size_w, in[2]}), 1);
-    return data::resize_bilinear(p.reshape({size_h, size_w, p.dim(3)}), H, W);
+  if (o.mirror_margin < 0 || o.mirror_margin > 4096)
+    throw std::invalid_argument("predict_image: mirror_margin must be in [0, 4096], got " +
+                                std::to_string(o.mirror_margin));
+  if (!o.flips) return predict_one_view(model, image, o);
+  // Square inputs take all eight symmetries; others the four that keep the shape. A fixed order and a plain sum
+  // keep the result the same on every run.
+  const int views = image.dim(0) == image.dim(1) ? 8 : 4;
+  Tensor sum;
+  for (int k = 0; k < views; ++k) {
+    const Tensor p = dihedral(predict_one_view(model, dihedral(image, k, false), o), k, true);
+    if (!sum.defined()) {
+      sum = p;
+      continue;
+    }
+    float* s = sum.data<float>();
+    const float* q = p.data<float>();
+    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += q[i];
   }
-  return predict_tiled(model, image, size_h, size_w, o);
+  for (float& v : sum.span<float>()) v /= static_cast<float>(views);
+  return sum;
 }
-
 }  // namespace tg::train

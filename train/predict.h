@@ -23,6 +23,12 @@ struct PredictImageOptions {
   ImageFit fit = ImageFit::Tile;
   int overlap = -1;         // pixels shared by neighbouring tiles; -1 = a quarter of the input size
   int tiles_per_batch = 4;  // windows run through the model together
+  // Tile: the image is first mirrored outwards by this many pixels (the U-Net paper's overlap-tile strategy), so that
+  // pixels near the border are predicted with context on every side; the margin is cropped from the result.
+  int mirror_margin = 0;
+  // Test-time augmentation: the probabilities averaged over the image as it is, flipped left-right, flipped
+  // up-down and both, and for square inputs also the four transposed versions (8 in all), each mapped back.
+  bool flips = false;
 };
 
 // image [H, W, C] float32 (as the model was trained on, e.g. [0, 1]) -> class probabilities [H, W, K] (K >= 2; a

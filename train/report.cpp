@@ -1,7 +1,6 @@
 #include "train/report.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -10,6 +9,8 @@
 #include "autograd/io/safetensors.h"
 #include "autograd/parallel.h"
 #include "autograd/tape.h"
+#include "data/folder_scan.h"
+#include "train/best_metric.h"
 #include "train/mode_guard.h"
 #include "train/render.h"
 
@@ -41,27 +42,6 @@ std::string fmt(double v, int precision = 4) {
 
 constexpr const char* kSeriesColours[] = {"#e6503c", "#3ca0e6", "#5ac864", "#b464dc", "#fa8c1e", "#28c8c8"};
 }  // namespace
-
-bool natural_less(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-      size_t i_end = i, j_end = j;
-      while (i_end < a.size() && std::isdigit(static_cast<unsigned char>(a[i_end]))) ++i_end;
-      while (j_end < b.size() && std::isdigit(static_cast<unsigned char>(b[j_end]))) ++j_end;
-      const std::string x = a.substr(i, i_end - i), y = b.substr(j, j_end - j);
-      const std::string xs = x.substr(std::min(x.find_first_not_of('0'), x.size())),
-                        ys = y.substr(std::min(y.find_first_not_of('0'), y.size()));
-      if (xs.size() != ys.size()) return xs.size() < ys.size();
-      if (xs != ys) return xs < ys;
-      i = i_end, j = j_end;
-      continue;
-    }
-    if (a[i] != b[j]) return a[i] < b[j];
-    ++i, ++j;
-  }
-  return a.size() - i < b.size() - j;
-}
 
 std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
                            const std::vector<std::string>& series) {
@@ -165,7 +145,7 @@ std::string render_report_html(const ReportData& d) {
     for (const auto& [k, v] : row)
       if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
   std::stable_sort(columns.begin(), columns.end(), [](const std::string& a, const std::string& b) {
-    return (a == "epoch") != (b == "epoch") ? a == "epoch" : natural_less(a, b);
+    return (a == "epoch") != (b == "epoch") ? a == "epoch" : data::natural_less(a, b);
   });
   for (const auto& c : columns) h << "<th>" << escape(c) << "</th>";
   h << "</tr>\n";
@@ -178,6 +158,37 @@ std::string render_report_html(const ReportData& d) {
     h << "</tr>\n";
   }
   h << "</table></div>\n";
+
+  // Per class at the best epoch: IoU and Dice (validation when there is validation), as a table and bars.
+  if (!d.history.empty()) {
+    const std::map<std::string, double>* chosen = &d.history.back();
+    for (const auto& row : d.history)
+      if (const auto it = row.find("epoch"); it != row.end() && it->second == static_cast<double>(d.best_epoch))
+        chosen = &row;
+    const std::string prefix = chosen->count("val_iou_0") ? "val_" : "";
+    std::vector<std::pair<double, double>> per_class;  // (IoU, Dice)
+    for (int c = 0;; ++c) {
+      const auto iou = chosen->find(prefix + "iou_" + std::to_string(c));
+      const auto dice = chosen->find(prefix + "dice_" + std::to_string(c));
+      if (iou == chosen->end() || dice == chosen->end()) break;
+      per_class.emplace_back(iou->second, dice->second);
+    }
+    if (!per_class.empty()) {
+      const auto found = chosen->find("epoch");
+      const int64_t epoch = found == chosen->end() ? 0 : static_cast<int64_t>(found->second);
+      const bool at_best = d.best_epoch > 0 && epoch == d.best_epoch;
+      h << "<h2 id='classes'>Per class at epoch " << epoch << (at_best ? " (" + escape(d.best_by) + ")" : "")
+        << (prefix.empty() ? ", training batches" : ", validation") << "</h2>\n<table><tr><th>class</th><th>IoU</th>"
+        << "<th>Dice</th><th></th></tr>\n";
+      for (size_t c = 0; c < per_class.size(); ++c) {
+        const double dice = std::clamp(per_class[c].second, 0.0, 1.0);
+        h << "<tr><td>" << c << "</td><td>" << fmt(per_class[c].first) << "</td><td>" << fmt(per_class[c].second)
+          << "</td><td style='text-align:left'><svg width='200' height='12'><rect width='" << std::lround(200 * dice)
+          << "' height='12' fill='#3ca0e6'/></svg></td></tr>\n";
+      }
+      h << "</table>\n";
+    }
+  }
 
   // Two samples per row: image, ground truth, prediction, twice.
   h << "<h2 id='samples'>Validation samples</h2>\n<div class='grid'>";
@@ -211,7 +222,9 @@ std::vector<ReportSample> predict_samples(Model& model, const DataSource& source
   NoGrad no_grad;
   const std::vector<size_t> indices = source.sample_indices();
   const size_t n = std::min(static_cast<size_t>(count), indices.size());
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t j = 0; j < n; ++j) {
+    // Spread evenly over the samples: neighbouring files (slices of one volume, frames of one video) look alike.
+    const size_t i = j * indices.size() / n;
     data::Sample s = source.dataset->get(indices[i]);
     const Shape& in = s.image.shape();
     Tensor out = model.forward(Variable(s.image.reshape({1, in[0], in[1], in[2]}))).value();
@@ -259,6 +272,13 @@ ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, i
                   {"epoch time (s)", fixed(seconds, 1)},
                   {"images/s (training, incl. data and validation)", fixed(images / seconds, 2)},
                   {"ms per step (incl. validation)", fixed(1e3 * seconds / static_cast<double>(steps_per_epoch), 0)}};
+  if (!options.monitor.empty()) {  // the epoch best.safetensors holds, found as fit finds it
+    BestMetric best(options.monitor, options.monitor_mode);
+    for (const EpochRecord& rec : end.history)
+      if (const auto it = rec.metrics.find(options.monitor); it != rec.metrics.end()) best.update(it->second, rec.epoch);
+    r.best_epoch = best.best_epoch;
+    r.best_by = "best " + options.monitor;
+  }
   r.status = "epoch " + std::to_string(end.record.epoch) + " of " + std::to_string(options.epochs) + ", step " +
              std::to_string(end.record.global_step);
   return r;

@@ -30,19 +30,20 @@ struct ReportData {
   nlohmann::json config;
   std::map<std::string, std::string> throughput;  // e.g. "images/s" -> "12.3"
   std::string status;                             // e.g. "epoch 3 of 10", "finished", "interrupted"
+  // The epoch the per-class table shows (the monitored metric's best; 0 = the last) and how it was chosen.
+  int64_t best_epoch = 0;
+  std::string best_by;  // e.g. "best val_loss"
 };
 
 std::string render_report_html(const ReportData& data);
 // An SVG line chart of the named series over epochs (exposed for tests).
-// Text order with digit runs compared as numbers: "dice_2" < "dice_10" (the report's metric columns).
-bool natural_less(const std::string& a, const std::string& b);
-
 std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
                            const std::vector<std::string>& series);
 void write_report(const std::string& path, const ReportData& data);  // atomically
 
-// The first `count` samples of `source` with the model's predicted classes (argmax over the channels; > 0.5 for a
-// single sigmoid channel), computed in inference mode; the model's mode is restored.
+// `count` samples of `source`, spread evenly over it (the first included), with the model's predicted classes
+// (argmax over the channels; > 0.5 for a single sigmoid channel), computed in inference mode; the model's mode is
+// restored.
 std::vector<ReportSample> predict_samples(Model& model, const DataSource& source, int count);
 
 // The report fit writes at an epoch end: title (FitOptions::report_title, else "tapegrad: <model name>"), the history,

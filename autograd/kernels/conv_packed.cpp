@@ -133,7 +133,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
-  if (use_winograd(g)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
+  if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const Tensor weights = pack_weights(uk, w, k, n);
@@ -189,6 +189,7 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
     throw std::invalid_argument("conv_kernel_grad: a kernel gradient takes only the accumulate epilogue, not bias or ReLU");
   if (m <= 0 || n <= 0) return;
   if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
+  if (use_winograd(g, WinogradPass::kernel_grad)) return winograd_conv_kernel_grad(uk, x, dy, g, dw, epilogue);
   // Pixel ranges (whole output lines) each sum into their own copy of dw, added in order at the end: as many as
   // a small kernel allows, for parallelism; one when dw is large, which then has rows enough to share out.
   const int64_t lines = g.lines();

@@ -15,8 +15,11 @@ namespace tg::kernels {
 namespace {
 constexpr int64_t kPoints = 16;  // a 4x4 input window per 2x2 output tile: 16 products per channel pair
 // The automatic policy takes layers with at least this many input and output channels; below it the transforms
-// cost more than they save (measured: 16 -> 16 channels at 256x256 already gains, 1 -> 16 does not).
-constexpr int64_t kAutoMinChannels = 16;
+// cost more than they save. Measured one pass at a time on one core (Zen 3): the forward gains from 16 -> 16
+// channels at 256x256 on (1.25x; 1 -> 16 does not), the kernel gradient from 64 -> 64 on (1.5x; 32 -> 32 at
+// 128x128 is 0.65x: its transforms, made for every tile, weigh more beside a product of few channels).
+constexpr int64_t kAutoMinChannelsForward = 16;
+constexpr int64_t kAutoMinChannelsKernelGrad = 64;
 // A block of tiles is cut so that one point's A operand ([tiles, Cin]) stays in L2 while the kernel's panels pass
 // over it (at most this many floats)...
 constexpr int64_t kBlockFloats = int64_t(64) * 1024;
@@ -25,10 +28,15 @@ constexpr int64_t kBlockFloats = int64_t(64) * 1024;
 constexpr int64_t kMinBlockTiles = 32;
 // Fewer tile blocks than this (deep layers of a small batch) and the output channels are split across tasks too.
 constexpr int64_t kMinTasks = 8;
+// The kernel gradient transforms this many floats of tiles (input and output gradient) at a time, then multiplies.
+constexpr int64_t kChunkFloats = int64_t(2) << 20;
+// Its products are split into tasks of this many mr-row panels of input channels (times one panel of outputs).
+constexpr int64_t kPanelsPerRowBlock = 8;
 
 // The transforms only add and subtract (no multiply to contract into an FMA), so the AVX2 clone, picked at run time
 // where the CPU has it, computes the same values as the portable one, only 8 channels at a time.
-#if defined(__x86_64__) && defined(__GNUC__)
+// Not under Clang 14 (the fuzzing build, scripts/fuzz.sh), which cannot clone function templates.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TG_WINOGRAD_TARGETS __attribute__((target_clones("avx2", "default")))
 #else
 #define TG_WINOGRAD_TARGETS
@@ -144,6 +152,85 @@ OutputTransform output_transform(const GemmEpilogue& e) {
       transform_output_tile<true, true, false>,   transform_output_tile<true, true, true>};
   return variants[(e.accumulate ? 4 : 0) + (e.bias ? 2 : 0) + (e.relu ? 1 : 0)];
 }
+// The adjoint of transform_output_tile: dM = A dY A^T for one tile, channels [0, live) of one panel, written as the
+// packed B operand of the kernel gradient's GEMMs (point 4a + b at dst[(4a + b) * point_stride + j]; the panel's
+// columns live .. nr are zero). e[2r + s] is the gradient of output pixel (r, s) of the tile, or a zero row.
+TG_WINOGRAD_TARGETS void transform_output_grad_tile(const float* const* e, int64_t live, int64_t nr, float* dst,
+                                                    int64_t point_stride) {
+  const float* __restrict e0 = e[0];
+  const float* __restrict e1 = e[1];
+  const float* __restrict e2 = e[2];
+  const float* __restrict e3 = e[3];
+#pragma omp simd
+  for (int64_t j = 0; j < live; ++j) {
+    const float t[4][2] = {{e0[j], e1[j]}, {e0[j] + e2[j], e1[j] + e3[j]}, {e0[j] - e2[j], e1[j] - e3[j]},
+                           {-e2[j], -e3[j]}};  // A dY: rows spread
+    for (int a = 0; a < 4; ++a) {           // (A dY) A^T: columns spread
+      dst[(4 * a + 0) * point_stride + j] = t[a][0];
+      dst[(4 * a + 1) * point_stride + j] = t[a][0] + t[a][1];
+      dst[(4 * a + 2) * point_stride + j] = t[a][0] - t[a][1];
+      dst[(4 * a + 3) * point_stride + j] = -t[a][1];
+    }
+  }
+  for (int64_t j = live; j < nr; ++j)
+    for (int64_t point = 0; point < kPoints; ++point) dst[point * point_stride + j] = 0.0f;
+}
+
+// The adjoint of transform_kernel_row: dg = G^T dU G for output channels [0, count) of one input channel, from point
+// 4a + b at du[(4a + b) * point_stride + j] into tap t at dw[t * tap_stride + j] (added to it when accumulating).
+template <bool kAccumulate>
+TG_WINOGRAD_TARGETS void transform_kernel_grad_row(const float* du, int64_t point_stride, int64_t count, float* dw,
+                                                   int64_t tap_stride) {
+#pragma omp simd
+  for (int64_t j = 0; j < count; ++j) {
+    float r[3][4];  // G^T dU: rows gathered
+    for (int b = 0; b < 4; ++b) {
+      const float u0 = du[b * point_stride + j], u1 = du[(4 + b) * point_stride + j];
+      const float u2 = du[(8 + b) * point_stride + j], u3 = du[(12 + b) * point_stride + j];
+      r[0][b] = u0 + (u1 + u2) * 0.5f, r[1][b] = (u1 - u2) * 0.5f, r[2][b] = (u1 + u2) * 0.5f + u3;
+    }
+    for (int ky = 0; ky < 3; ++ky) {  // (G^T dU) G: columns gathered
+      const float g[3] = {r[ky][0] + (r[ky][1] + r[ky][2]) * 0.5f, (r[ky][1] - r[ky][2]) * 0.5f,
+                          (r[ky][1] + r[ky][2]) * 0.5f + r[ky][3]};
+      for (int kx = 0; kx < 3; ++kx) {
+        float& out = dw[(3 * ky + kx) * tap_stride + j];
+        out = kAccumulate ? out + g[kx] : g[kx];
+      }
+    }
+  }
+}
+
+// The 2x2 output tiles of a geometry, in order: image, tile row, tile column.
+struct TileGrid {
+  int64_t tiles_h, tiles_w, image_tiles, tiles;
+  explicit TileGrid(const ConvGeometry& g)
+      : tiles_h((g.out_h + 1) / 2), tiles_w((g.out_w + 1) / 2), image_tiles(tiles_h * tiles_w),
+        tiles(g.batch * image_tiles) {}
+
+  // The 16 input pixels under tile `tile` (rows of `channels` floats), a zero row where the window leaves the image.
+  void input_window(const float* x, const ConvGeometry& g, int64_t tile, const float* zero_row,
+                    const float** window) const {
+    const int64_t image = tile / image_tiles, th = tile % image_tiles / tiles_w, tw = tile % tiles_w;
+    const float* base = x + image * g.in_h * g.in_w * g.in_c;
+    for (int64_t r = 0; r < 4; ++r)
+      for (int64_t s = 0; s < 4; ++s) {
+        const int64_t iy = 2 * th - g.pad_top + r, ix = 2 * tw - g.pad_left + s;
+        window[4 * r + s] =
+            iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zero_row : base + (iy * g.in_w + ix) * g.in_c;
+      }
+  }
+
+  // The 4 output pixels of tile `tile` (rows of out_c floats in y), `outside` for those past the output's edge.
+  template <class Float>
+  void output_pixels(Float* y, const ConvGeometry& g, int64_t tile, Float* outside, Float** out) const {
+    const int64_t image = tile / image_tiles, th = tile % image_tiles / tiles_w, tw = tile % tiles_w;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t s = 0; s < 2; ++s) {
+        const int64_t oy = 2 * th + r, ox = 2 * tw + s;
+        out[2 * r + s] = oy < g.out_h && ox < g.out_w ? y + ((image * g.out_h + oy) * g.out_w + ox) * g.out_c : outside;
+      }
+  }
+};
 }  // namespace
 
 WinogradPolicy parse_winograd_policy(const char* value) {
@@ -157,13 +244,16 @@ WinogradPolicy parse_winograd_policy(const char* value) {
 WinogradPolicy winograd_policy() { return policy_slot().load(std::memory_order_relaxed); }
 void set_winograd_policy(WinogradPolicy policy) { policy_slot().store(policy, std::memory_order_relaxed); }
 
-bool use_winograd(const ConvGeometry& g) {
+bool use_winograd(const ConvGeometry& g, WinogradPass pass) {
   const bool fits = g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
                     g.dilation_w == 1 && g.in_c > 0 && g.out_c > 0;
   switch (winograd_policy()) {
     case WinogradPolicy::off: return false;
     case WinogradPolicy::on: return fits;
-    case WinogradPolicy::automatic: return fits && g.in_c >= kAutoMinChannels && g.out_c >= kAutoMinChannels;
+    case WinogradPolicy::automatic: {
+      const int64_t least = pass == WinogradPass::forward ? kAutoMinChannelsForward : kAutoMinChannelsKernelGrad;
+      return fits && g.in_c >= least && g.out_c >= least;
+    }
   }
   return false;
 }
@@ -171,8 +261,8 @@ bool use_winograd(const ConvGeometry& g) {
 void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
                            const GemmEpilogue& epilogue) {
   const int64_t cin = g.in_c, cout = g.out_c, mr = uk.mr, nr = uk.nr;
-  const int64_t tiles_h = (g.out_h + 1) / 2, tiles_w = (g.out_w + 1) / 2, image_tiles = tiles_h * tiles_w;
-  const int64_t tiles = g.batch * image_tiles, panels = (cout + nr - 1) / nr;
+  const TileGrid grid(g);
+  const int64_t tiles = grid.tiles, panels = (cout + nr - 1) / nr;
   if (tiles == 0 || cout == 0) return;
   const int64_t point_floats = panels * nr * cin;
   const Tensor u = transform_weights(uk, w, cin, cout, point_floats);
@@ -198,15 +288,8 @@ void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* 
     discard.resize(static_cast<size_t>(cout));
 
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t tile = t0 + i, image = tile / image_tiles, th = tile % image_tiles / tiles_w, tw = tile % tiles_w;
-      const float* base = x + image * g.in_h * g.in_w * cin;
       const float* window[kPoints];
-      for (int64_t r = 0; r < 4; ++r)
-        for (int64_t s = 0; s < 4; ++s) {
-          const int64_t iy = 2 * th - g.pad_top + r, ix = 2 * tw - g.pad_left + s;
-          window[4 * r + s] =
-              iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zeros.data() : base + (iy * g.in_w + ix) * cin;
-        }
+      grid.input_window(x, g, t0 + i, zeros.data(), window);
       transform_input_tile(window, cin, v + i * cin, block * cin);
     }
 
@@ -226,17 +309,80 @@ void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* 
       }
 
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t tile = t0 + i, image = tile / image_tiles, th = tile % image_tiles / tiles_w, tw = tile % tiles_w;
       float* out[4];
-      for (int64_t r = 0; r < 2; ++r)
-        for (int64_t s = 0; s < 2; ++s) {
-          const int64_t oy = 2 * th + r, ox = 2 * tw + s;
-          out[2 * r + s] = (oy < g.out_h && ox < g.out_w ? y + ((image * g.out_h + oy) * g.out_w + ox) * cout
-                                                         : discard.data()) + j0;
-        }
+      grid.output_pixels(y, g, t0 + i, discard.data(), out);
+      for (float*& o : out) o += j0;
       store(m + i * cout + j0, block * cout, j1 - j0, out, epilogue.bias ? epilogue.bias + j0 : nullptr);
     }
   }
+}
+
+void winograd_conv_kernel_grad(const SgemmUkernel& uk, const float* x, const float* dy, const ConvGeometry& g,
+                               float* dw, const GemmEpilogue& epilogue) {
+  const int64_t cin = g.in_c, cout = g.out_c, mr = uk.mr, nr = uk.nr;
+  const TileGrid grid(g);
+  const int64_t tiles = grid.tiles, panels = (cout + nr - 1) / nr, row_panels = (cin + mr - 1) / mr;
+  // dU [point][Cin][Cout] = sum over tiles of V^T dM, point by point. Chunks of tiles are transformed straight into
+  // the packed operands of the micro-kernels (V^T as mr-row panels, dM as nr-column panels, k running over tiles),
+  // then multiplied; chunk after chunk in order, so every dU element sums its tiles in the same order whatever the
+  // thread count.
+  Tensor du_storage = Tensor::empty({kPoints * cin * cout});
+  float* du = du_storage.data<float>();
+  std::fill(du, du + kPoints * cin * cout, 0.0f);
+  const int64_t chunk = std::clamp<int64_t>(kChunkFloats / (kPoints * (row_panels * mr + panels * nr)), 1,
+                                            std::max<int64_t>(tiles, 1));
+  Tensor v_storage = Tensor::empty({kPoints * row_panels * chunk * mr});
+  Tensor dm_storage = Tensor::empty({kPoints * panels * chunk * nr});
+  float* v = v_storage.data<float>();
+  float* dm = dm_storage.data<float>();
+  // A zero row as long as an input pixel and as an output pixel plus a panel (a panel's offset into it reads zeros).
+  const std::vector<float> zeros(static_cast<size_t>(std::max(cin, cout + nr)), 0.0f);
+  const int64_t kc = std::min<int64_t>(uk.kc, chunk);
+  const int64_t row_blocks = (row_panels + kPanelsPerRowBlock - 1) / kPanelsPerRowBlock;
+  const int64_t products = kPoints * row_blocks * panels;
+  for (int64_t c0 = 0; c0 < tiles; c0 += chunk) {
+    const int64_t count = std::min(chunk, tiles - c0);
+#pragma omp parallel for schedule(static) if (count * (cin + cout) * kPoints > kParallelThreshold)
+    for (int64_t i = 0; i < count; ++i) {
+      const float* window[kPoints];
+      grid.input_window(x, g, c0 + i, zeros.data(), window);
+      thread_local std::vector<float> row;  // the tile's 16 transformed input pixels, padded to whole panels
+      row.resize(static_cast<size_t>(kPoints * row_panels * mr));
+      transform_input_tile(window, cin, row.data(), row_panels * mr);
+      for (int64_t point = 0; point < kPoints; ++point) {
+        float* src = row.data() + point * row_panels * mr;
+        std::fill(src + cin, src + row_panels * mr, 0.0f);
+        // Plain loops: a panel row is mr floats, too short for a library call to pay.
+        for (int64_t q = 0; q < row_panels; ++q, src += mr) {
+          float* dst = v + ((point * row_panels + q) * chunk + i) * mr;
+          for (int64_t r = 0; r < mr; ++r) dst[r] = src[r];
+        }
+      }
+      const float* e[4];
+      grid.output_pixels(dy, g, c0 + i, zeros.data(), e);
+      for (int64_t p = 0; p < panels; ++p) {
+        const float* ep[4] = {e[0] + p * nr, e[1] + p * nr, e[2] + p * nr, e[3] + p * nr};
+        transform_output_grad_tile(ep, std::min(nr, cout - p * nr), nr, dm + (p * chunk + i) * nr,
+                                   panels * chunk * nr);
+      }
+    }
+#pragma omp parallel for schedule(dynamic) if (products > 1)
+    for (int64_t task = 0; task < products; ++task) {
+      const int64_t point = task / (row_blocks * panels), rb = task / panels % row_blocks, p = task % panels;
+      const int64_t q0 = rb * kPanelsPerRowBlock, q1 = std::min(row_panels, q0 + kPanelsPerRowBlock);
+      const float* b = dm + (point * panels + p) * chunk * nr;
+      float* out = du + point * cin * cout + p * nr;
+      for (int64_t k0 = 0; k0 < count; k0 += kc) {
+        const int64_t depth = std::min(kc, count - k0);
+        for (int64_t q = q0; q < q1; ++q)
+          uk.run(depth, v + ((point * row_panels + q) * chunk + k0) * mr, b + k0 * nr, out + q * mr * cout, cout,
+                 std::min(mr, cin - q * mr), std::min(nr, cout - p * nr), TileEpilogue{true, nullptr, false});
+      }
+    }
+  }
+  const auto transform = epilogue.accumulate ? transform_kernel_grad_row<true> : transform_kernel_grad_row<false>;
+#pragma omp parallel for schedule(static) if (9 * cin * cout > kParallelThreshold)
+  for (int64_t ci = 0; ci < cin; ++ci) transform(du + ci * cout, cin * cout, cout, dw + ci * cout, cin * cout);
 }
 
 }  // namespace tg::kernels

@@ -25,11 +25,19 @@ void set_winograd_policy(WinogradPolicy policy);
 // Parses a TAPEGRAD_WINOGRAD value; throws std::runtime_error naming the variable and the accepted values.
 WinogradPolicy parse_winograd_policy(const char* value);
 
-// Whether conv_forward takes the Winograd path for this float32 convolution under the current policy.
-bool use_winograd(const ConvGeometry& g);
+// Whether a pass of this float32 convolution takes the Winograd path under the current policy: conv_forward
+// (and with it the stride-1 input gradient), or conv_kernel_grad.
+enum class WinogradPass { forward, kernel_grad };
+bool use_winograd(const ConvGeometry& g, WinogradPass pass);
 
 // y = conv(x, w) through the epilogue, for a 3x3, stride-1, undilated geometry (any padding).
 void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
                            const GemmEpilogue& epilogue);
+
+// dw = the kernel gradient of that convolution for the output gradient dy, through the epilogue (accumulate only):
+// the adjoint of the forward's transforms, dw = G^T (sum over tiles of V^T (A dY A^T)) G, 16 products per channel
+// pair and tile where the direct gradient takes 36.
+void winograd_conv_kernel_grad(const SgemmUkernel& uk, const float* x, const float* dy, const ConvGeometry& g,
+                               float* dw, const GemmEpilogue& epilogue);
 
 }  // namespace tg::kernels

@@ -483,6 +483,14 @@ TEST_CASE("cli: evaluate --json reports pixel accuracy, per-class Dice and IoU t
   REQUIRE(table.status == 0);
   CHECK(contains(table.output, "(6 samples)"));
   CHECK(contains(table.output, "pixel_accuracy"));
+  // One row per class, in class order, with the JSON's figures.
+  CHECK(contains(table.output, "class         IoU     Dice"));
+  for (int c = 0; c < 3; ++c) {
+    char row[64];
+    std::snprintf(row, sizeof row, "  %-8d %8.4f %8.4f", c, m["iou_" + std::to_string(c)].get<double>(),
+                  m["dice_" + std::to_string(c)].get<double>());
+    CHECK_MESSAGE(contains(table.output, row), row);
+  }
 }
 
 TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model" * doctest::test_suite("slow")) {

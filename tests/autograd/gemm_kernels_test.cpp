@@ -272,7 +272,7 @@ int64_t count_outside(const std::vector<float>& got, const std::vector<double>& 
 }
 }  // namespace
 
-TEST_CASE("gemm kernels: Winograd F(2x2, 3x3) forward and input gradient match the direct definition") {
+TEST_CASE("gemm kernels: Winograd F(2x2, 3x3) forward, input and kernel gradients match the direct definition") {
   // Every padding a 3x3 stride-1 layer can have (valid, same, the input gradient's), odd sizes (tiles that overhang
   // the output), 1 to 70 channels (not multiples of any vector width or tile), several images and tile blocks.
   const std::vector<kernels::ConvGeometry> cases = {
@@ -289,26 +289,41 @@ TEST_CASE("gemm kernels: Winograd F(2x2, 3x3) forward and input gradient match t
     CAPTURE(g.in_c);
     CAPTURE(g.out_c);
     CAPTURE(g.pad_top);
-    REQUIRE(kernels::use_winograd(g));
+    REQUIRE(kernels::use_winograd(g, kernels::WinogradPass::forward));
+    REQUIRE(kernels::use_winograd(g, kernels::WinogradPass::kernel_grad));
     const auto x = random_floats(static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c), ++seed);
     const auto w = random_floats(static_cast<size_t>(g.patch() * g.out_c), ++seed);
     const auto dy = random_floats(static_cast<size_t>(g.lines() * g.out_w * g.out_c), ++seed);
     const auto bias = random_floats(static_cast<size_t>(g.out_c), ++seed);
     const DirectConv want = direct_conv(x, w, dy, g);
-    std::vector<float> y[2], fused[2], dx[2];
+    std::vector<float> y[2], fused[2], dx[2], dw[2];
     for (int t = 0; t < 2; ++t) {
       omp_set_num_threads(t + 1);
       y[t].assign(want.y.size(), std::nanf(""));
       fused[t].assign(want.y.size(), std::nanf(""));
       dx[t].assign(want.dx.size(), std::nanf(""));
+      dw[t].assign(want.dw.size(), std::nanf(""));
       kernels::conv_forward(x.data(), w.data(), g, y[t].data());
       kernels::conv_forward(x.data(), w.data(), g, fused[t].data(), GemmEpilogue{false, bias.data(), true});
       kernels::conv_input_grad(dy.data(), w.data(), g, dx[t].data());
+      kernels::conv_kernel_grad(x.data(), dy.data(), g, dw[t].data());
     }
     omp_set_num_threads(threads);
-    // Accumulating into an output that holds something already.
-    std::vector<float> added = y[0];
+    // Accumulating into an output and a kernel gradient that hold something already.
+    std::vector<float> added = y[0], dw_added = dw[0];
     kernels::conv_forward(x.data(), w.data(), g, added.data(), GemmEpilogue{true, nullptr, false});
+    kernels::conv_kernel_grad(x.data(), dy.data(), g, dw_added.data(), GemmEpilogue{true, nullptr, false});
+    // A kernel gradient entry sums over every pixel, through transforms that mix the 9 taps: its bound is the
+    // direct sum's over the magnitudes of all 9 taps of its channel pair.
+    const int64_t pair_count = g.in_c * g.out_c;
+    std::vector<double> dw_mag(want.dw.size(), 0.0), dw_twice(want.dw.size()), dw_twice_mag(want.dw.size());
+    for (size_t i = 0; i < want.dw.size(); ++i)
+      for (int64_t tap = 0; tap < 9; ++tap) dw_mag[i] += want.dw_abs[tap * pair_count + int64_t(i) % pair_count];
+    for (size_t i = 0; i < want.dw.size(); ++i) dw_twice[i] = 2 * want.dw[i], dw_twice_mag[i] = 2 * dw_mag[i];
+    const double dw_ulps = double(g.lines() * g.out_w) + 64;
+    CHECK(count_outside(dw[0], want.dw, dw_mag, dw_ulps) == 0);
+    CHECK(count_outside(dw_added, dw_twice, dw_twice_mag, 2 * dw_ulps) == 0);
+    CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
     // The transforms add up to 4 terms per value on the way in and 9 on the way out, so the bound is the direct
     // sum's with a few dozen more roundings (a wrong transform is off by the size of the values themselves).
     const double ulps = double(g.patch()) + 64;
@@ -335,15 +350,23 @@ TEST_CASE("gemm kernels: Winograd F(2x2, 3x3) forward and input gradient match t
 
 TEST_CASE("gemm kernels: which convolutions take the Winograd path, and TAPEGRAD_WINOGRAD's values") {
   const WinogradPolicyScope automatic(kernels::WinogradPolicy::automatic);
-  CHECK(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1)));
-  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1)));   // the first layer
-  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 2, 1, 1)));  // strided
-  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 2, 2)));  // dilated
-  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 2, 2, 1, 1, 0)));  // 2x2
+  constexpr auto forward = kernels::WinogradPass::forward, kernel_grad = kernels::WinogradPass::kernel_grad;
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1), forward));
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1), kernel_grad));
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 16, 32, 3, 3, 1, 1, 1), forward));
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 16, 32, 3, 3, 1, 1, 1), kernel_grad));  // few channels
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1), forward));       // the first layer
+  for (const auto pass : {forward, kernel_grad}) {
+    CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 2, 1, 1), pass));  // strided
+    CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 2, 2), pass));  // dilated
+    CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 2, 2, 1, 1, 0), pass));  // 2x2
+  }
   kernels::set_winograd_policy(kernels::WinogradPolicy::off);
-  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1), forward));
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1), kernel_grad));
   kernels::set_winograd_policy(kernels::WinogradPolicy::on);
-  CHECK(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1)));
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1), forward));
+  CHECK(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1), kernel_grad));
   CHECK(kernels::parse_winograd_policy("off") == kernels::WinogradPolicy::off);
   CHECK(kernels::parse_winograd_policy("on") == kernels::WinogradPolicy::on);
   CHECK(kernels::parse_winograd_policy("auto") == kernels::WinogradPolicy::automatic);

@@ -5,6 +5,25 @@
 using namespace tg::data;
 using tg::testing::TempDir;
 
+namespace {
+void be32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+// A PNG's signature and IHDR chunk for a grey image of `bit_depth` bits, its CRC zero (stb_image skips CRCs).
+std::string png_header(uint32_t width, uint32_t height, char bit_depth) {
+  std::string png = "\x89PNG\r\n\x1a\n";
+  be32(png, 13);
+  png += "IHDR";
+  be32(png, width);
+  be32(png, height);
+  png += bit_depth;
+  png += std::string(4, '\0');  // grey, deflate, no filter method, no interlacing
+  be32(png, 0);
+  return png;
+}
+}  // namespace
+
 TEST_CASE("image_io: PNG in every channel layout keeps raw values") {
   TempDir tmp;
   for (int c = 1; c <= 4; ++c) {
@@ -72,17 +91,8 @@ TEST_CASE("image_io: unreadable, empty, truncated and missing files name the fil
 
 TEST_CASE("image_io: a header declaring too many pixels is refused before decoding and the limit can be raised") {
   TempDir tmp;
-  // A 57-byte PNG whose header claims 20000x20000 grey pixels (400 MB decoded); stb_image skips chunk CRCs.
-  const auto be32 = [](std::string& out, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-  };
-  std::string png = "\x89PNG\r\n\x1a\n";
-  be32(png, 13);
-  png += "IHDR";
-  be32(png, 20000);
-  be32(png, 20000);
-  png += std::string("\x08\x00\x00\x00\x00", 5);
-  be32(png, 0);  // CRC
+  // A 57-byte PNG whose header claims 20000x20000 grey pixels (400 MB decoded).
+  std::string png = png_header(20000, 20000, 8);
   be32(png, 0);
   png += "IEND";
   be32(png, 0);
@@ -106,6 +116,25 @@ TEST_CASE("image_io: a header declaring too many pixels is refused before decodi
   CHECK(tg::testing::error_of([&] { read_image(tmp / "real.png"); }).find("an image file may be") != std::string::npos);
   set_image_limits(defaults);
   CHECK_THROWS_AS(set_image_limits({0, 1}), std::invalid_argument);
+}
+
+TEST_CASE("image_io: a PNG chunk longer than the file is refused before stb_image allocates its length") {
+  // fuzz/image_fuzz.cpp: a 76-byte 6x5 PNG whose IDAT chunk declares 2,032,009,235 bytes made stb_image allocate
+  // them before finding the file too short. Also fuzz/corpus/image/crash-idat-length.
+  TempDir tmp;
+  std::string png = png_header(6, 5, 16);
+  be32(png, 0x791e0013);
+  png += "IDAT";
+  png += std::string("x\x9c" "cd`\xd0\x80\x03O^$@$\x07\x00", 15);
+  std::ofstream(tmp / "long-chunk.png", std::ios::binary) << png;
+  const std::string msg = tg::testing::error_of([&] { read_image(tmp / "long-chunk.png"); });
+  CHECK_MESSAGE(msg.find("long-chunk.png") != std::string::npos, msg);
+  CHECK_MESSAGE(msg.find("'IDAT' chunk declares 2032009235 bytes") != std::string::npos, msg);
+
+  // A whole PNG passes the check, also with bytes after its end.
+  tg::testing::write_image(tmp / "whole.png", 8, 8, 1, tg::testing::grey(8, 8, [](int y, int x) { return x * y; }));
+  std::ofstream(tmp / "whole.png", std::ios::binary | std::ios::app) << "trailing bytes";
+  CHECK(read_image(tmp / "whole.png").pixels.size() == 64);
 }
 
 TEST_CASE("image_io: folders, pipes and devices are refused without reading them") {

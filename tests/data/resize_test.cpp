@@ -42,3 +42,13 @@ TEST_CASE("resize: bilinear 3x5 -> 2x7 matches PyTorch interpolate(align_corners
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
 }
+
+TEST_CASE("pad_mirrored repeats the edge pixel and mirrors back and forth beyond the size") {
+  const tg::Tensor row = tg::Tensor::from({1, 2, 3, 4}, {1, 4});
+  const tg::Tensor padded = tg::data::pad_mirrored(row, 1, 0, 2, 6);
+  REQUIRE(padded.shape() == tg::Shape{2, 12});
+  const std::vector<double> expected = {2, 1, 1, 2, 3, 4, 4, 3, 2, 1, 1, 2};
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 12; ++x) CHECK(padded.flat(y * 12 + x) == expected[size_t(x)]);
+  CHECK_THROWS_AS(tg::data::pad_mirrored(row, -1, 0, 0, 0), std::invalid_argument);
+}

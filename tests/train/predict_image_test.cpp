@@ -76,3 +76,76 @@ TEST_CASE("predict_image: a 1-channel sigmoid output becomes two classes, 1 - p 
   CHECK_THROWS_WITH_AS(train::predict_image(m, Tensor({9, 9, 3})), doctest::Contains("takes float32 images [H, W, 1]"),
                        std::invalid_argument);
 }
+
+namespace {
+// A model that looks at neighbours: 3x3 'same' convolution to 2 classes, softmax.
+Model spatial(int size) {
+  auto x = Input({size, size, 1});
+  return Model(x, Conv2D(2, 3).padding("same").activation("softmax")(Conv2D(3, 3).padding("same")(x)), /*seed=*/7);
+}
+
+double at(const Tensor& t, int y, int x, int c) {
+  return t.flat((static_cast<int64_t>(y) * t.dim(1) + x) * t.dim(2) + c);
+}
+}  // namespace
+
+TEST_CASE("predict_image: --mirror pads by mirroring (edge repeated) and crops the margin back") {
+  Model m = spatial(16);
+  const Tensor image = ramp_image(12, 12);
+  train::PredictImageOptions o;
+  o.mirror_margin = 2;
+  const Tensor probs = train::predict_image(m, image, o);
+  REQUIRE(probs.shape() == Shape{12, 12, 2});
+  // By hand: the 16x16 image mirrored about each edge, d c | a b c d ... | d c
+  Tensor padded({1, 16, 16, 1});
+  auto mirror = [](int i) { return i < 0 ? -1 - i : i >= 12 ? 23 - i : i; };
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) padded.set_flat(y * 16 + x, at(image, mirror(y - 2), mirror(x - 2), 0));
+  const Tensor whole = m.predict(padded);
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 12; ++x)
+      for (int c = 0; c < 2; ++c) CHECK(at(probs, y, x, c) == doctest::Approx(whole.flat(((y + 2) * 16 + x + 2) * 2 + c)));
+  // Without the margin the border pixels see zero padding instead: the results differ there.
+  const Tensor plain = train::predict_image(m, image, {});
+  double border_difference = 0;
+  for (int x = 0; x < 12; ++x) border_difference += std::abs(at(plain, 0, x, 1) - at(probs, 0, x, 1));
+  CHECK(border_difference > 1e-4);
+}
+
+TEST_CASE("predict_image: --tta averages the eight flips and transposes, each mapped back") {
+  Model m = spatial(16);
+  const Tensor image = ramp_image(16, 16);
+  train::PredictImageOptions o;
+  o.flips = true;
+  const Tensor probs = train::predict_image(m, image, o);
+  // By hand: view k reads the image at (y, x) transformed; its prediction is read back at the same place.
+  Tensor expected({16, 16, 2});
+  for (int k = 0; k < 8; ++k) {
+    auto source = [k](int y, int x) {  // where view k's pixel (y, x) comes from in the image
+      if (k & 2) y = 15 - y;
+      if (k & 1) x = 15 - x;
+      if (k & 4) std::swap(y, x);
+      return std::pair{y, x};
+    };
+    Tensor view({1, 16, 16, 1});
+    for (int y = 0; y < 16; ++y)
+      for (int x = 0; x < 16; ++x) {
+        const auto [sy, sx] = source(y, x);
+        view.set_flat(y * 16 + x, at(image, sy, sx, 0));
+      }
+    const Tensor p = m.predict(view);
+    for (int y = 0; y < 16; ++y)
+      for (int x = 0; x < 16; ++x) {
+        const auto [sy, sx] = source(y, x);
+        for (int c = 0; c < 2; ++c) {
+          const int64_t i = (static_cast<int64_t>(sy) * 16 + sx) * 2 + c;
+          expected.set_flat(i, expected.flat(i) + p.flat((y * 16 + x) * 2 + c) / 8.0);
+        }
+      }
+  }
+  for (int64_t i = 0; i < probs.numel(); ++i) CHECK(probs.flat(i) == doctest::Approx(expected.flat(i)).epsilon(1e-5));
+  // A non-square image takes the four flips only, and a per-pixel model gives the plain answer back exactly.
+  Model pixel = per_pixel(8);
+  const Tensor wide = ramp_image(8, 13);
+  CHECK(train::predict_image(pixel, wide, o).to_vector() == train::predict_image(pixel, wide, {}).to_vector());
+}

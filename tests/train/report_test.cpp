@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "data/tensor_dataset.h"
+#include "layers/layers.h"
 #include "train/render.h"
 #include "train/report.h"
 
@@ -93,11 +95,6 @@ TEST_CASE("report: chart with no data says so") {
 }
 
 TEST_CASE("report: metric columns in natural order, epoch first (dice_2 before dice_10)") {
-  CHECK(natural_less("dice_2", "dice_10"));
-  CHECK_FALSE(natural_less("dice_10", "dice_2"));
-  CHECK(natural_less("val_dice_9", "val_dice_09a"));
-  CHECK(natural_less("dice_1", "iou_0"));
-  CHECK_FALSE(natural_less("loss", "loss"));
   ReportData d;
   d.history = {{{"epoch", 1}, {"dice_10", 0.1}, {"dice_2", 0.2}, {"dice_1", 0.3}, {"accuracy", 0.5}}};
   const std::string html = render_report_html(d);
@@ -109,4 +106,43 @@ TEST_CASE("report: metric columns in natural order, epoch first (dice_2 before d
     CHECK_MESSAGE(at.back() != std::string::npos, c);
   }
   CHECK(std::is_sorted(at.begin(), at.end()));
+}
+
+TEST_CASE("report: per-class IoU and Dice at the best epoch, validation figures when there are any") {
+  ReportData d;
+  d.history = {{{"epoch", 1}, {"val_iou_0", 0.11}, {"val_dice_0", 0.12}, {"val_iou_1", 0.13}, {"val_dice_1", 0.14},
+                {"iou_0", 0.9}, {"dice_0", 0.9}},
+               {{"epoch", 2}, {"val_iou_0", 0.21}, {"val_dice_0", 0.22}, {"val_iou_1", 0.23}, {"val_dice_1", 0.24}},
+               {{"epoch", 3}, {"val_iou_0", 0.31}, {"val_dice_0", 0.32}, {"val_iou_1", 0.33}, {"val_dice_1", 0.34}}};
+  d.best_epoch = 2;
+  d.best_by = "best val_loss";
+  const std::string html = render_report_html(d);
+  const size_t at = html.find("id='classes'");
+  REQUIRE(at != std::string::npos);
+  const std::string section = html.substr(at, html.find("</table>", at) - at);
+  CHECK(section.find("epoch 2 (best val_loss), validation") != std::string::npos);
+  for (const char* value : {"<td>0.21</td><td>0.22</td>", "<td>0.23</td><td>0.24</td>"})
+    CHECK_MESSAGE(section.find(value) != std::string::npos, value);
+  CHECK(section.find("0.31") == std::string::npos);
+  CHECK(section.find("width='48'") != std::string::npos);  // Dice 0.24 of a 200-pixel bar
+
+  d.best_epoch = 0;  // no monitor: the last epoch
+  const std::string last = render_report_html(d);
+  CHECK(last.find("Per class at epoch 3, validation") != std::string::npos);
+  d.history = {{{"epoch", 1}, {"loss", 0.5}}};  // no per-class figures: no section
+  CHECK(render_report_html(d).find("id='classes'") == std::string::npos);
+}
+
+TEST_CASE("report: the samples shown are spread over the validation set, not its first files") {
+  const Tensor images = Tensor::zeros({10, 4, 4, 1});
+  const Tensor labels = Tensor::zeros({10, 4, 4});
+  auto dataset = std::make_shared<data::TensorDataset>(images, labels, data::TensorDatasetOptions{2, -1});
+  auto x = Input({4, 4, 1});
+  Model model(x, Conv2D(2, 1).activation("softmax")(x));
+  std::vector<std::string> names;
+  for (const ReportSample& s : predict_samples(model, {dataset, {}}, 4)) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"00000", "00002", "00005", "00007"});
+  names.clear();
+  for (const ReportSample& s : predict_samples(model, {dataset, {9, 8, 1}}, 6)) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"00009", "00008", "00001"});
 }
