@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <numeric>
 
 #include "apps/cli_wording.h"
 #include "apps/commands.h"
@@ -253,7 +254,8 @@ Command add_bench_command(CLI::App& app) {
     if (trains)
       std::printf("%-26s %-20s %-20s %10s\n", "loss+backward+Adam", "", "", fixed(med - total, 1).c_str());
     if (o->profile)
-      std::printf("\n%s", profiler::format_report(profiler::report(), o->steps, med).c_str());
+      std::printf("\n%s", profiler::format_report(profiler::report(), o->steps,
+                                                  std::accumulate(ms.begin(), ms.end(), 0.0) / o->steps).c_str());
     return 0;
   };
 }

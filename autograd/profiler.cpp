@@ -178,20 +178,21 @@ std::string table(const char* title, std::vector<Entry> entries, int steps, doub
 }  // namespace
 
 std::string format_report(const Report& report, int steps, double step_ms) {
-  std::string out = row("profile: per step, mean of %d steps; the step's median is %.1f ms\n\n", steps, step_ms);
+  std::string out = row("profile: per step, mean of %d steps; a step takes %.1f ms on average\n\n", steps, step_ms);
   out += table("op", report.ops, steps, step_ms, true);
   const double per = 1e3 / std::max(steps, 1);
-  double conv_ms = 0;
+  double conv_ms = 0, other_ms = 0;
   for (const Entry& e : report.ops)
-    if (e.name.rfind("conv", 0) == 0) conv_ms += (e.forward_s + e.backward_s) * per;
+    ((e.name.rfind("conv", 0) == 0) ? conv_ms : other_ms) += (e.forward_s + e.backward_s) * per;
+  for (const Entry& e : report.regions) other_ms += e.forward_s * per;
   for (const Entry& e : report.regions)
     out += row("%-28s %-16s %7.1f %9.2f %9s %6.1f%% %10.1f\n", e.name.c_str(), "",
                static_cast<double>(e.forward_calls) / std::max(steps, 1), e.forward_s * per, "",
                step_ms > 0 ? 100 * e.forward_s * per / step_ms : 0.0,
                static_cast<double>(e.forward_bytes) / 1048576.0 / std::max(steps, 1));
   if (step_ms > 0)
-    out += row("convolutions (ops conv*) %.1f%% of the step, everything else %.1f%%\n", 100 * conv_ms / step_ms,
-               100 - 100 * conv_ms / step_ms);
+    out += row("convolutions (ops conv*) %.1f%% of the step, the other ops and regions %.1f%%, the rest %.1f%%\n",
+               100 * conv_ms / step_ms, 100 * other_ms / step_ms, 100 - 100 * (conv_ms + other_ms) / step_ms);
   if (!report.layers.empty()) out += "\n" + table("layer", report.layers, steps, step_ms, false);
   return out;
 }

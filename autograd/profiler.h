@@ -31,8 +31,9 @@ struct Report {
 Report report();
 void reset();
 
-// The report as text tables: per op type (largest first), then the regions, each with its share of `step_ms`, the
-// share of convolutions (ops named conv*) and of everything else, then per layer (in order); times are per step.
+// The report as text tables: per op type (largest first), then the regions, each with its share of `step_ms` (the
+// mean step, as the rows are means), the shares of convolutions (ops named conv*), of the other ops and regions, and
+// of the rest, then per layer (in order); times are per step.
 std::string format_report(const Report& report, int steps, double step_ms);
 
 // Work outside ops that belongs to a step, timed as a row of its own while profiling (e.g. "optimizer step").

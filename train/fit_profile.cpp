@@ -1,6 +1,6 @@
 #include "train/fit_profile.h"
 
-#include <algorithm>
+#include <numeric>
 
 #include "autograd/profiler.h"
 
@@ -36,11 +36,8 @@ std::string FitProfile::end_early() {
 
 std::string FitProfile::table() {
   reported_ = true;
-  std::vector<double> sorted = ms_;
-  std::sort(sorted.begin(), sorted.end());
-  const size_t n = sorted.size();
-  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  return profiler::format_report(profiler::report(), static_cast<int>(n), median);
+  const double mean = std::accumulate(ms_.begin(), ms_.end(), 0.0) / static_cast<double>(ms_.size());
+  return profiler::format_report(profiler::report(), static_cast<int>(ms_.size()), mean);
 }
 
 }  // namespace tg::train
