@@ -19,11 +19,7 @@ int resolve(int i, int n, FillMode mode) {
   if (i >= 0 && i < n) return i;
   switch (mode) {
     case FillMode::Nearest: return std::clamp(i, 0, n - 1);
-    case FillMode::Reflect: {
-      const int period = 2 * n;
-      int m = ((i % period) + period) % period;
-      return m < n ? m : period - 1 - m;
-    }
+    case FillMode::Reflect: return mirrored_index(i, n);
     case FillMode::Constant: return -1;
   }
   return -1;

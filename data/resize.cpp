@@ -107,13 +107,11 @@ Tensor crop(const Tensor& t, int top, int left, int h, int w) {
   return out;
 }
 
-namespace {
-int mirrored(int i, int n) {
+int mirrored_index(int i, int n) {
   const int period = 2 * n;
   const int m = ((i % period) + period) % period;
   return m < n ? m : period - 1 - m;
 }
-}  // namespace
 
 Tensor pad_mirrored(const Tensor& t, int top, int bottom, int left, int right) {
   if (top < 0 || bottom < 0 || left < 0 || right < 0)
@@ -125,9 +123,9 @@ Tensor pad_mirrored(const Tensor& t, int top, int bottom, int left, int right) {
   const float* src = t.data<float>();
   float* dst = out.data<float>();
   for (int y = 0; y < h; ++y) {
-    const int sy = mirrored(y - top, H);
+    const int sy = mirrored_index(y - top, H);
     for (int x = 0; x < w; ++x)
-      std::copy_n(src + (static_cast<size_t>(sy) * W + mirrored(x - left, W)) * C, C,
+      std::copy_n(src + (static_cast<size_t>(sy) * W + mirrored_index(x - left, W)) * C, C,
                   dst + (static_cast<size_t>(y) * w + x) * C);
   }
   return out;

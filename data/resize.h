@@ -20,5 +20,7 @@ Tensor crop(const Tensor& t, int top, int left, int h, int w);
 // (d c b a | a b c d | d c b a, numpy's 'symmetric'; augment's FillMode::Reflect): the U-Net paper's overlap-tile
 // context for pixels near the border. Margins beyond the size keep mirroring back and forth.
 Tensor pad_mirrored(const Tensor& t, int top, int bottom, int left, int right);
+// The index pad_mirrored reads for position i (any integer) of an axis of n pixels.
+int mirrored_index(int i, int n);
 
 }  // namespace tg::data

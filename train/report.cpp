@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "autograd/argmax.h"
 #include "autograd/io/safetensors.h"
 #include "autograd/parallel.h"
 #include "autograd/tape.h"
@@ -228,18 +229,13 @@ std::vector<ReportSample> predict_samples(Model& model, const DataSource& source
     data::Sample s = source.dataset->get(indices[i]);
     const Shape& in = s.image.shape();
     Tensor out = model.forward(Variable(s.image.reshape({1, in[0], in[1], in[2]}))).value();
-    const int64_t k = out.dim(3);
-    Tensor pred({in[0], in[1]});
-    const float* p = out.data<float>();
-    for (int64_t px = 0; px < pred.numel(); ++px) {
-      int64_t best = 0;
-      if (k == 1) {
-        best = p[px] > 0.5f ? 1 : 0;
-      } else {
-        for (int64_t c = 1; c < k; ++c)
-          if (p[px * k + c] > p[px * k + best]) best = c;
-      }
-      pred.data<float>()[px] = static_cast<float>(best);
+    Tensor pred;
+    if (out.dim(3) == 1) {  // one sigmoid channel: class 1 above 0.5
+      pred = Tensor({in[0], in[1]});
+      const float* p = out.data<float>();
+      for (int64_t px = 0; px < pred.numel(); ++px) pred.data<float>()[px] = p[px] > 0.5f ? 1.0f : 0.0f;
+    } else {
+      pred = argmax(out).reshape({in[0], in[1]});
     }
     samples.push_back({source.dataset->name(indices[i]), s.image, s.labels, pred});
   }
