@@ -2,15 +2,18 @@
 // is wanted, its derivative; backward only scales that derivative by the upstream gradient. The prediction is
 // viewed as [rows, C] (a row is a pixel, C its classes); the loss is a mean over rows (pixels and batch).
 //
-// Per-pixel arithmetic is done in double (the cost is one pass over the output, small next to any convolution);
-// Keras's clipping bounds are taken in the prediction's dtype, so a float32 prediction is clipped exactly where
-// Keras clips it. Sums use fixed chunking: bit-identical for any thread count.
+// Rows go in blocks of kBlockRows: the exps and logs of a block are one vector loop each (autograd/kernels/
+// vector_math.h: float32 exp, log and log1p that vectorise; float64 uses std::'s). The rest of the per-pixel
+// arithmetic is done in double, and each log is taken of a quantity that keeps a small loss accurate (log1p of the
+// other classes' share rather than log of a sum near 1). Keras's clipping bounds are taken in the prediction's
+// dtype, so a float32 prediction is clipped exactly where Keras clips it. Sums use fixed chunks of whole blocks:
+// bit-identical for any thread count (and, the file being compiled without FMA contraction, for any build).
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "autograd/kernels/deterministic_sums.h"
-#include "autograd/kernels/softmax_row.h"
+#include "autograd/kernels/vector_math.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 
@@ -88,37 +91,76 @@ Variable finish(const char* op, const Variable& pred, double value, Tensor grad,
   });
 }
 
-// Sums what every row reports into {loss, counted rows}, then finishes with the mean over counted rows (0 when
-// every row is ignored, as Keras's divide_no_nan gives).
+// Rows are visited in blocks of this many, each block's exps and logs one vector loop.
+constexpr int64_t kBlockRows = 256;
+
+// Sums what every block of rows [r0, r1) reports into {loss, counted rows}, then finishes with the mean over
+// counted rows (0 when every row is ignored, as Keras's divide_no_nan gives). The chunks of the sum are made of
+// whole blocks, so the order of additions depends on the shape only.
 template <class F>
-Variable mean_of_rows(const char* op, const Variable& pred, int64_t rows, int64_t c, Tensor grad, F&& row) {
+Variable mean_of_blocks(const char* op, const Variable& pred, int64_t rows, int64_t c, Tensor grad, F&& block) {
   double sums[2];
-  kernels::chunked_sums(rows, 2, sums, row, c);
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  kernels::chunked_sums(
+      blocks, 2, sums, [&](int64_t b, double* acc) { block(b * kBlockRows, std::min(rows, (b + 1) * kBlockRows), acc); },
+      kBlockRows * c);
   const double scale = sums[1] > 0 ? 1.0 / sums[1] : 0.0;
   return finish(op, pred, sums[0] * scale, std::move(grad), scale);
 }
 
-double log_sum_exp(const auto* x, int64_t c) { return kernels::row_exp_sum<double>(x, c).log_sum_exp(); }
-
-// One pass of c exps for a row of logits: sets `lse` to its log-sum-exp (as log_sum_exp computes it) and, when
-// `out` is given, writes exp(x - max) there for the softmax; returns the sum of those exps.
+// Per row of a block of logits: its largest entry, the sum of exp(x - max) and the log of that sum.
 template <class T>
-double exps_into(const T* x, int64_t c, T* out, double& lse) {
-  double m = static_cast<double>(x[0]);
-  for (int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(x[j]));
-  double sum = 0.0;
-  for (int64_t j = 0; j < c; ++j) {
-    const double e = std::exp(static_cast<double>(x[j]) - m);
-    sum += e;
-    if (out) out[j] = static_cast<T>(e);
+struct SoftmaxRows {
+  T max[kBlockRows];
+  double sum[kBlockRows];
+  T log_sum[kBlockRows];
+};
+
+// For rows [r0, r1) of the logits x ([rows, c]): e[r * c + j] = exp(x_rj - max_r) for the block's entries of e (a
+// [rows, c] buffer), and per row (index r - r0) the max, sum and log(sum) in `rows_out`. The largest entry adds
+// exp(0) = 1 exactly, so log(sum) = log1p(sum of the others): accurate when the row is confident, where the loss
+// lse - x_k of a well-classified pixel is that small number.
+template <class T>
+void softmax_rows(const T* x, int64_t r0, int64_t r1, int64_t c, T* e, SoftmaxRows<T>& rows_out) {
+  const int64_t n = r1 - r0;
+  const T* xb = x + r0 * c;
+  T* eb = e + r0 * c;
+  int64_t largest[kBlockRows];
+  for (int64_t r = 0; r < n; ++r) {
+    const T* row = xb + r * c;
+    int64_t a = 0;
+    for (int64_t j = 1; j < c; ++j)
+      if (row[j] > row[a]) a = j;
+    largest[r] = a;
+    rows_out.max[r] = row[a];
+    for (int64_t j = 0; j < c; ++j) eb[r * c + j] = row[j] - row[a];
   }
-  lse = m + std::log(sum);
-  return sum;
+#pragma omp simd
+  for (int64_t i = 0; i < n * c; ++i) eb[i] = vm::exp(eb[i]);
+  T others[kBlockRows];
+  for (int64_t r = 0; r < n; ++r) {
+    double rest = 0.0;
+    for (int64_t j = 0; j < c; ++j)
+      if (j != largest[r]) rest += static_cast<double>(eb[r * c + j]);
+    rows_out.sum[r] = 1.0 + rest;
+    others[r] = static_cast<T>(rest);
+  }
+#pragma omp simd
+  for (int64_t r = 0; r < n; ++r) rows_out.log_sum[r] = vm::log1p(others[r]);
 }
 
-double sigmoid_of(double x) {
-  const double e = std::exp(-std::fabs(x));
-  return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+// The logistic function from e = exp(-|x|), which never overflows.
+double sigmoid_from(double x, double e) { return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
+
+// A probability q in (0, 1] stored for log_of_encoded: q itself below 1/2, q - 1 (exact in double) from 1/2 on. The
+// log of a q near 1 is a small loss, whose digits rounding q itself to float would lose; log1p(q - 1) keeps them.
+double encode_probability(double q) { return q < 0.5 ? q : q - 1.0; }
+
+// v[i] = log(q) for the encoded probabilities v[0, n), in one vector loop (both logs computed, one kept).
+template <class T>
+void log_of_encoded(T* v, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? vm::log(v[i]) : vm::log1p(v[i]);
 }
 
 // Read into plain variables, not a structured binding: the lambdas below capture them, which Clang 14 (the fuzzing
@@ -195,53 +237,74 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
   const bool skip_empty = ignoring(o);
   Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
+  // The exps (from logits) or the logs (from probabilities) of a block go into the gradient's memory, or here.
+  Tensor scratch = grad.defined() ? grad : Tensor::empty(pred.shape(), pred.dtype());
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
     const T* py = t.data<T>();
     T* pg = grad.defined() ? grad.data<T>() : nullptr;
-    return mean_of_rows(op, pred, rows, c, grad, [&](int64_t r, double* acc) {
-      const T* x = px + r * c;
-      const T* y = py + r * c;
-      T* gr = pg ? pg + r * c : nullptr;
-      if (skip_empty && all_zero(y, c)) {
-        if (gr) std::fill(gr, gr + c, T(0));
-        return;
-      }
-      const double wr = w[static_cast<size_t>(arg_max(y, c))];
-      double loss = 0.0;
+    T* pe = scratch.data<T>();
+    return mean_of_blocks(op, pred, rows, c, grad, [&](int64_t r0, int64_t r1, double* acc) {
+      SoftmaxRows<T> soft;
       if (o.from_logits) {
-        // -sum(y * log_softmax(x)) = lse * sum(y) - sum(y * x); d/dx = softmax * sum(y) - y, the softmax from the
-        // exps the log-sum-exp takes.
-        double lse = 0.0;
-        const double inv_sum = 1.0 / exps_into(x, c, gr, lse);
-        double ysum = 0.0;
-        for (int64_t j = 0; j < c; ++j) {
-          ysum += static_cast<double>(y[j]);
-          loss += static_cast<double>(y[j]) * (lse - static_cast<double>(x[j]));
-        }
-        if (gr)
-          for (int64_t j = 0; j < c; ++j)
-            gr[j] = static_cast<T>(wr * (static_cast<double>(gr[j]) * inv_sum * ysum - static_cast<double>(y[j])));
+        softmax_rows(px, r0, r1, c, pe, soft);
       } else {
-        // Keras: q = p / sum(p), clipped, loss = -sum(y * log q). Through the renormalisation,
-        // d/dp_j = (G_j - sum_k G_k q_k) / sum(p) with G = d loss / d q.
-        double s = 0.0;
-        for (int64_t j = 0; j < c; ++j) s += static_cast<double>(x[j]);
-        double dot = 0.0;
-        for (int64_t j = 0; j < c; ++j) {
-          const double q = static_cast<double>(x[j]) / s, qc = Clip<T>::apply(q);
-          loss -= static_cast<double>(y[j]) * std::log(qc);
-          if (Clip<T>::inside(q)) dot -= static_cast<double>(y[j]) / qc * q;
+        // Keras: q = p / sum(p), clipped, loss = -sum(y * log q): the block's log q into pe.
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* x = px + r * c;
+          double s = 0.0;
+          for (int64_t j = 0; j < c; ++j) s += static_cast<double>(x[j]);
+          for (int64_t j = 0; j < c; ++j)
+            pe[r * c + j] = static_cast<T>(encode_probability(Clip<T>::apply(static_cast<double>(x[j]) / s)));
         }
-        if (gr)
+        log_of_encoded(pe + r0 * c, (r1 - r0) * c);
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* x = px + r * c;
+        const T* y = py + r * c;
+        const T* e = pe + r * c;  // the exps (from logits) or log q (from probabilities)
+        T* gr = pg ? pg + r * c : nullptr;
+        if (skip_empty && all_zero(y, c)) {
+          if (gr) std::fill(gr, gr + c, T(0));
+          continue;
+        }
+        const double wr = w[static_cast<size_t>(arg_max(y, c))];
+        double loss = 0.0;
+        if (o.from_logits) {
+          // -sum(y * log_softmax(x)) with log_softmax(x)_j = -(max - x_j) - log(sum); d/dx = softmax * sum(y) - y,
+          // the softmax from the exps.
+          const int64_t i = r - r0;
+          const double m = static_cast<double>(soft.max[i]), log_sum = static_cast<double>(soft.log_sum[i]);
+          double ysum = 0.0;
+          for (int64_t j = 0; j < c; ++j) {
+            ysum += static_cast<double>(y[j]);
+            loss += static_cast<double>(y[j]) * ((m - static_cast<double>(x[j])) + log_sum);
+          }
+          if (gr) {
+            const double inv_sum = 1.0 / soft.sum[i];
+            for (int64_t j = 0; j < c; ++j)
+              gr[j] = static_cast<T>(wr * (static_cast<double>(e[j]) * inv_sum * ysum - static_cast<double>(y[j])));
+          }
+        } else {
+          // Through the renormalisation, d/dp_j = (G_j - sum_k G_k q_k) / sum(p) with G = d loss / d q.
+          double s = 0.0;
+          for (int64_t j = 0; j < c; ++j) s += static_cast<double>(x[j]);
+          double dot = 0.0;
           for (int64_t j = 0; j < c; ++j) {
             const double q = static_cast<double>(x[j]) / s;
-            const double gj = Clip<T>::inside(q) ? -static_cast<double>(y[j]) / Clip<T>::apply(q) : 0.0;
-            gr[j] = static_cast<T>(wr * (gj - dot) / s);
+            loss -= static_cast<double>(y[j]) * static_cast<double>(e[j]);
+            if (Clip<T>::inside(q)) dot -= static_cast<double>(y[j]) / Clip<T>::apply(q) * q;
           }
+          if (gr)
+            for (int64_t j = 0; j < c; ++j) {
+              const double q = static_cast<double>(x[j]) / s;
+              const double gj = Clip<T>::inside(q) ? -static_cast<double>(y[j]) / Clip<T>::apply(q) : 0.0;
+              gr[j] = static_cast<T>(wr * (gj - dot) / s);
+            }
+        }
+        acc[0] += wr * loss;
+        acc[1] += 1.0;
       }
-      acc[0] += wr * loss;
-      acc[1] += 1.0;
     });
   });
 }
@@ -256,41 +319,73 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
   const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
   Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
+  // The exps of a block go into the gradient's memory, or here.
+  Tensor scratch = grad.defined() || !o.from_logits ? grad : Tensor::empty(pred.shape(), pred.dtype());
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
     T* pg = grad.defined() ? grad.data<T>() : nullptr;
-    return mean_of_rows(op, pred, rows, c, grad, [&](int64_t r, double* acc) {
-      const T* x = px + r * c;
-      T* gr = pg ? pg + r * c : nullptr;
-      const int32_t k = ids[static_cast<size_t>(r)];
-      if (k < 0) {
-        if (gr) std::fill(gr, gr + c, T(0));
+    T* pe = scratch.defined() ? scratch.data<T>() : nullptr;
+    return mean_of_blocks(op, pred, rows, c, grad, [&](int64_t r0, int64_t r1, double* acc) {
+      if (o.from_logits) {
+        // lse - x_k = (max - x_k) + log(sum); d/dx = softmax - onehot(k), the softmax from the exps.
+        SoftmaxRows<T> soft;
+        softmax_rows(px, r0, r1, c, pe, soft);
+        for (int64_t r = r0; r < r1; ++r) {
+          const int32_t k = ids[static_cast<size_t>(r)];
+          T* gr = pg ? pg + r * c : nullptr;
+          if (k < 0) {
+            if (gr) std::fill(gr, gr + c, T(0));
+            continue;
+          }
+          const int64_t i = r - r0;
+          const double wr = w[static_cast<size_t>(k)];
+          const double loss = (static_cast<double>(soft.max[i]) - static_cast<double>(px[r * c + k])) +
+                              static_cast<double>(soft.log_sum[i]);
+          if (gr) {
+            const double inv_sum = 1.0 / soft.sum[i];
+            for (int64_t j = 0; j < c; ++j)
+              gr[j] = static_cast<T>(wr * (static_cast<double>(gr[j]) * inv_sum - (j == k ? 1.0 : 0.0)));
+          }
+          acc[0] += wr * loss;
+          acc[1] += 1.0;
+        }
         return;
       }
-      const double wr = w[static_cast<size_t>(k)];
-      double loss = 0.0;
-      if (o.from_logits) {
-        // lse - x_k; d/dx = softmax - onehot(k), the softmax from the exps the log-sum-exp takes.
-        const double inv_sum = 1.0 / exps_into(x, c, gr, loss);
-        loss -= static_cast<double>(x[k]);
-        if (gr)
-          for (int64_t j = 0; j < c; ++j)
-            gr[j] = static_cast<T>(wr * (static_cast<double>(gr[j]) * inv_sum - (j == k ? 1.0 : 0.0)));
-      } else {
-        // Keras clips p, takes its log and feeds that to a softmax cross-entropy: with s = sum of the clipped
-        // p, loss = log s - log p_k, so d/dp_j = 1 / s - [j == k] / p_k where p_j is within the clip bounds.
-        double s = 0.0;
-        for (int64_t j = 0; j < c; ++j) s += Clip<T>::apply(static_cast<double>(x[j]));
-        const double pk = Clip<T>::apply(static_cast<double>(x[k]));
-        loss = std::log(s) - std::log(pk);
-        if (gr)
+      // Keras clips p, takes its log and feeds that to a softmax cross-entropy: with s = sum of the clipped p,
+      // loss = log s - log p_k = log1p(others / p_k), others = s - p_k, so d/dp_j = 1 / s - [j == k] / p_k where
+      // p_j is within the clip bounds.
+      T ratio[kBlockRows];
+      for (int64_t r = r0; r < r1; ++r) {
+        const int32_t k = ids[static_cast<size_t>(r)];
+        double others = 0.0;
+        for (int64_t j = 0; j < c; ++j)
+          if (j != k) others += Clip<T>::apply(static_cast<double>(px[r * c + j]));
+        ratio[r - r0] = k < 0 ? T(0) : static_cast<T>(others / Clip<T>::apply(static_cast<double>(px[r * c + k])));
+      }
+      const int64_t n = r1 - r0;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) ratio[i] = vm::log1p(ratio[i]);
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* x = px + r * c;
+        const int32_t k = ids[static_cast<size_t>(r)];
+        T* gr = pg ? pg + r * c : nullptr;
+        if (k < 0) {
+          if (gr) std::fill(gr, gr + c, T(0));
+          continue;
+        }
+        const double wr = w[static_cast<size_t>(k)];
+        if (gr) {
+          double s = 0.0;
+          for (int64_t j = 0; j < c; ++j) s += Clip<T>::apply(static_cast<double>(x[j]));
+          const double pk = Clip<T>::apply(static_cast<double>(x[k]));
           for (int64_t j = 0; j < c; ++j) {
             const double d = 1.0 / s - (j == k ? 1.0 / pk : 0.0);
             gr[j] = static_cast<T>(Clip<T>::inside(static_cast<double>(x[j])) ? wr * d : 0.0);
           }
+        }
+        acc[0] += wr * static_cast<double>(ratio[r - r0]);
+        acc[1] += 1.0;
       }
-      acc[0] += wr * loss;
-      acc[1] += 1.0;
     });
   });
 }
@@ -321,27 +416,47 @@ Variable binary_crossentropy(const Variable& pred, const Tensor& target, const L
     const T* py = t.data<T>();
     T* pg = grad.defined() ? grad.data<T>() : nullptr;
     constexpr double eps = static_cast<double>(static_cast<T>(1e-7));
-    return mean_of_rows(op, pred, pred.numel(), 1, grad, [&](int64_t i, double* acc) {
-      const double x = static_cast<double>(px[i]), y = static_cast<double>(py[i]);
-      if (skip && y == ignored) {
-        if (pg) pg[i] = T(0);
-        return;
-      }
-      // The true class is round(y), half to even, as Keras's class_weight does for a single output.
-      const double wr = w[std::nearbyint(y) >= 1.0 ? 1 : 0];
-      double loss, d;
+    return mean_of_blocks(op, pred, pred.numel(), 1, grad, [&](int64_t i0, int64_t i1, double* acc) {
+      const int64_t n = i1 - i0;
+      // From logits: e = exp(-|x|) and log1p(e). From probabilities (tf.keras: clip, then
+      // -(y log(p + eps) + (1 - y) log(1 - p + eps)); Keras 3 drops the "+ eps"): the two logs.
+      T a[kBlockRows], b[kBlockRows];
       if (o.from_logits) {
-        loss = std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::fabs(x)));
-        d = sigmoid_of(x) - y;
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) a[i] = vm::exp(-std::fabs(px[i0 + i]));
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) b[i] = vm::log1p(a[i]);
       } else {
-        // tf.keras: clip, then -(y log(p + eps) + (1 - y) log(1 - p + eps)). (Keras 3 drops the "+ eps".)
-        const double pc = Clip<T>::apply(x);
-        loss = -(y * std::log(pc + eps) + (1.0 - y) * std::log(1.0 - pc + eps));
-        d = Clip<T>::inside(x) ? -(y / (pc + eps) - (1.0 - y) / (1.0 - pc + eps)) : 0.0;
+        for (int64_t i = 0; i < n; ++i) {
+          const double pc = Clip<T>::apply(static_cast<double>(px[i0 + i]));
+          a[i] = static_cast<T>(encode_probability(pc + eps));
+          b[i] = static_cast<T>(encode_probability(1.0 - pc + eps));
+        }
+        log_of_encoded(a, n);
+        log_of_encoded(b, n);
       }
-      if (pg) pg[i] = static_cast<T>(wr * d);
-      acc[0] += wr * loss;
-      acc[1] += 1.0;
+      for (int64_t i = i0; i < i1; ++i) {
+        const double x = static_cast<double>(px[i]), y = static_cast<double>(py[i]);
+        if (skip && y == ignored) {
+          if (pg) pg[i] = T(0);
+          continue;
+        }
+        // The true class is round(y), half to even, as Keras's class_weight does for a single output.
+        const double wr = w[std::nearbyint(y) >= 1.0 ? 1 : 0];
+        const double ai = static_cast<double>(a[i - i0]), bi = static_cast<double>(b[i - i0]);
+        double loss, d;
+        if (o.from_logits) {
+          loss = std::max(x, 0.0) - x * y + bi;
+          d = sigmoid_from(x, ai) - y;
+        } else {
+          const double pc = Clip<T>::apply(x);
+          loss = -(y * ai + (1.0 - y) * bi);
+          d = Clip<T>::inside(x) ? -(y / (pc + eps) - (1.0 - y) / (1.0 - pc + eps)) : 0.0;
+        }
+        if (pg) pg[i] = static_cast<T>(wr * d);
+        acc[0] += wr * loss;
+        acc[1] += 1.0;
+      }
     });
   });
 }
@@ -372,15 +487,24 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
     Tensor probs = o.from_logits ? Tensor::empty(pred.shape(), pred.dtype()) : pred.value();
     if (o.from_logits) {
       T* pp = probs.data<T>();
+      const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
 #pragma omp parallel for schedule(static) if (rows * c > kParallelThreshold)
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* x = px + r * c;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t r0 = b * kBlockRows, r1 = std::min(rows, r0 + kBlockRows);
         if (c == 1) {
-          pp[r] = static_cast<T>(sigmoid_of(static_cast<double>(x[0])));
+          T e[kBlockRows];
+#pragma omp simd
+          for (int64_t r = r0; r < r1; ++r) e[r - r0] = vm::exp(-std::fabs(px[r]));
+          for (int64_t r = r0; r < r1; ++r)
+            pp[r] = static_cast<T>(sigmoid_from(static_cast<double>(px[r]), static_cast<double>(e[r - r0])));
           continue;
         }
-        const double lse = log_sum_exp(x, c);
-        for (int64_t j = 0; j < c; ++j) pp[r * c + j] = static_cast<T>(std::exp(static_cast<double>(x[j]) - lse));
+        SoftmaxRows<T> soft;
+        softmax_rows(px, r0, r1, c, pp, soft);
+        for (int64_t r = r0; r < r1; ++r) {
+          const double inv_sum = 1.0 / soft.sum[r - r0];
+          for (int64_t j = 0; j < c; ++j) pp[r * c + j] = static_cast<T>(static_cast<double>(pp[r * c + j]) * inv_sum);
+        }
       }
     }
     const T* pp = probs.data<T>();
@@ -455,11 +579,13 @@ Variable elementwise_mean(const char* op, const Variable& pred, const Tensor& ta
     const T* px = pred.value().data<T>();
     const T* py = t.data<T>();
     T* pg = grad.defined() ? grad.data<T>() : nullptr;
-    return mean_of_rows(op, pred, pred.numel(), 1, grad, [&](int64_t i, double* acc) {
-      const auto [l, d] = loss(static_cast<double>(px[i]) - static_cast<double>(py[i]));
-      if (pg) pg[i] = static_cast<T>(d);
-      acc[0] += l;
-      acc[1] += 1.0;
+    return mean_of_blocks(op, pred, pred.numel(), 1, grad, [&](int64_t i0, int64_t i1, double* acc) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const auto [l, d] = loss(static_cast<double>(px[i]) - static_cast<double>(py[i]));
+        if (pg) pg[i] = static_cast<T>(d);
+        acc[0] += l;
+      }
+      acc[1] += static_cast<double>(i1 - i0);
     });
   });
 }
