@@ -116,37 +116,58 @@ struct SoftmaxRows {
   T log_sum[kBlockRows];
 };
 
+// Calls f.template operator()<C>() with C = c for the usual small class counts, so that the loops over a row's
+// classes unroll and the per-row work goes without branches, and with C = 0 (any count, read at run time) otherwise.
+template <class F>
+decltype(auto) with_class_count(int64_t c, F&& f) {
+  switch (c) {
+    case 1: return f.template operator()<1>();
+    case 2: return f.template operator()<2>();
+    case 3: return f.template operator()<3>();
+    case 4: return f.template operator()<4>();
+    default: return f.template operator()<0>();
+  }
+}
+
 // For rows [r0, r1) of the logits x ([rows, c]): e[r * c + j] = exp(x_rj - max_r) for the block's entries of e (a
 // [rows, c] buffer), and per row (index r - r0) the max, sum and log(sum) in `rows_out`. The largest entry adds
-// exp(0) = 1 exactly, so log(sum) = log1p(sum of the others): accurate when the row is confident, where the loss
-// lse - x_k of a well-classified pixel is that small number.
-template <class T>
-void softmax_rows(const T* x, int64_t r0, int64_t r1, int64_t c, T* e, SoftmaxRows<T>& rows_out) {
+// exp(0) = 1 exactly, so log(sum) = log1p(sum of the others): accurate when the row is
+// confident, where the loss lse - x_k of a well-classified pixel is that small number.
+template <int C, class T>
+void softmax_rows_of(const T* x, int64_t r0, int64_t r1, int64_t runtime_c, T* e, SoftmaxRows<T>& rows_out) {
+  const int64_t c = C > 0 ? C : runtime_c;
   const int64_t n = r1 - r0;
   const T* xb = x + r0 * c;
   T* eb = e + r0 * c;
-  int64_t largest[kBlockRows];
   for (int64_t r = 0; r < n; ++r) {
-    const T* row = xb + r * c;
-    int64_t a = 0;
-    for (int64_t j = 1; j < c; ++j)
-      if (row[j] > row[a]) a = j;
-    largest[r] = a;
-    rows_out.max[r] = row[a];
-    for (int64_t j = 0; j < c; ++j) eb[r * c + j] = row[j] - row[a];
+    T m = xb[r * c];
+    for (int64_t j = 1; j < c; ++j) m = std::max(m, xb[r * c + j]);
+    rows_out.max[r] = m;
+    for (int64_t j = 0; j < c; ++j) eb[r * c + j] = xb[r * c + j] - m;  // 0 exactly where x is the max
   }
 #pragma omp simd
   for (int64_t i = 0; i < n * c; ++i) eb[i] = vm::exp(eb[i]);
   T others[kBlockRows];
   for (int64_t r = 0; r < n; ++r) {
-    double rest = 0.0;
-    for (int64_t j = 0; j < c; ++j)
-      if (j != largest[r]) rest += static_cast<double>(eb[r * c + j]);
+    // The sum less the max's 1, with the exps that are exactly 1 (the max, ties, entries within rounding of it)
+    // counted apart, so that the small ones keep every digit.
+    double rest = 0.0, ones = 0.0;
+    for (int64_t j = 0; j < c; ++j) {
+      const T v = eb[r * c + j];
+      rest += v == T(1) ? 0.0 : static_cast<double>(v);
+      ones += v == T(1) ? 1.0 : 0.0;
+    }
+    rest += ones - 1.0;
     rows_out.sum[r] = 1.0 + rest;
     others[r] = static_cast<T>(rest);
   }
 #pragma omp simd
   for (int64_t r = 0; r < n; ++r) rows_out.log_sum[r] = vm::log1p(others[r]);
+}
+
+template <class T>
+void softmax_rows(const T* x, int64_t r0, int64_t r1, int64_t c, T* e, SoftmaxRows<T>& rows_out) {
+  with_class_count(c, [&]<int C>() { softmax_rows_of<C>(x, r0, r1, c, e, rows_out); });
 }
 
 // The logistic function from e = exp(-|x|), which never overflows.
@@ -329,26 +350,29 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
       if (o.from_logits) {
         // lse - x_k = (max - x_k) + log(sum); d/dx = softmax - onehot(k), the softmax from the exps.
         SoftmaxRows<T> soft;
-        softmax_rows(px, r0, r1, c, pe, soft);
-        for (int64_t r = r0; r < r1; ++r) {
-          const int32_t k = ids[static_cast<size_t>(r)];
-          T* gr = pg ? pg + r * c : nullptr;
-          if (k < 0) {
-            if (gr) std::fill(gr, gr + c, T(0));
-            continue;
+        with_class_count(c, [&]<int C>() {
+          const int64_t cc = C > 0 ? C : c;
+          softmax_rows_of<C>(px, r0, r1, c, pe, soft);
+          for (int64_t r = r0; r < r1; ++r) {
+            const int32_t k = ids[static_cast<size_t>(r)];
+            T* gr = pg ? pg + r * cc : nullptr;
+            if (k < 0) {
+              if (gr) std::fill(gr, gr + cc, T(0));
+              continue;
+            }
+            const int64_t i = r - r0;
+            const double wr = w[static_cast<size_t>(k)];
+            const double loss = (static_cast<double>(soft.max[i]) - static_cast<double>(px[r * cc + k])) +
+                                static_cast<double>(soft.log_sum[i]);
+            if (gr) {
+              const double scale = wr / soft.sum[i];
+              for (int64_t j = 0; j < cc; ++j)
+                gr[j] = static_cast<T>(static_cast<double>(gr[j]) * scale - (j == k ? wr : 0.0));
+            }
+            acc[0] += wr * loss;
+            acc[1] += 1.0;
           }
-          const int64_t i = r - r0;
-          const double wr = w[static_cast<size_t>(k)];
-          const double loss = (static_cast<double>(soft.max[i]) - static_cast<double>(px[r * c + k])) +
-                              static_cast<double>(soft.log_sum[i]);
-          if (gr) {
-            const double inv_sum = 1.0 / soft.sum[i];
-            for (int64_t j = 0; j < c; ++j)
-              gr[j] = static_cast<T>(wr * (static_cast<double>(gr[j]) * inv_sum - (j == k ? 1.0 : 0.0)));
-          }
-          acc[0] += wr * loss;
-          acc[1] += 1.0;
-        }
+        });
         return;
       }
       // Keras clips p, takes its log and feeds that to a softmax cross-entropy: with s = sum of the clipped p,
