@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 # The configure's, build's and tests' wall-clock minutes (scripts/timed.sh), printed again at the end of `make test`.
 TIMES = $(abspath $(BUILD))/make-times.txt
 
-.PHONY: all deps configure build asan-build test test-asan demo clean
+.PHONY: all deps configure build asan-build test test-asan demo deb clean
 
 all: build
 
@@ -43,6 +43,12 @@ test-asan: asan-build
 
 demo: build
 	./scripts/demo.sh $(BUILD)
+
+# A Debian package of the build (cmake/package.cmake; portable unless CMAKE_FLAGS says otherwise):
+# $(BUILD)/tapegrad_VERSION_ARCH.deb. `dpkg-deb -I` shows its Depends, `dpkg-deb -c` its files.
+deb: build
+	@./scripts/install-deps.sh --deb
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
