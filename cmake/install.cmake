@@ -38,6 +38,9 @@ endif()
 install(TARGETS tapegrad EXPORT tapegradTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS tapegrad_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TAPEGRAD_SHARED)  # the installed command finds libtapegrad.so beside it, wherever the prefix is
+  set_target_properties(tapegrad_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+endif()
 
 set(tg_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/tapegrad)
 install(EXPORT tapegradTargets NAMESPACE tapegrad:: DESTINATION ${tg_cmake_dir})

@@ -27,10 +27,13 @@ OMP_NUM_THREADS=1 "$work/downstream/train_tiny_unet" "$work/run"
 test -f "$work/run/checkpoints/last.safetensors"
 
 echo "== pkg-config --cflags --libs tapegrad"
-export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+pc_dir=$(dirname "$(find "$work/prefix" -name tapegrad.pc)")  # PREFIX/lib/pkgconfig, or lib/<multiarch>/pkgconfig
+lib_dir=$(dirname "$pc_dir")
+export PKG_CONFIG_PATH="$pc_dir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 flags=$(pkg-config --cflags --libs tapegrad)
 echo "$flags"
 # shellcheck disable=SC2086  # the flags are words
 "$cxx" -O1 "$here/pkgconfig_main.cpp" -o "$work/pkgconfig_main" $flags
-OMP_NUM_THREADS=1 "$work/pkgconfig_main"
+# -L without an rpath: a shared libtapegrad (TAPEGRAD_SHARED) is found through the loader's path.
+LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OMP_NUM_THREADS=1 "$work/pkgconfig_main"
 echo "install test passed"
