@@ -3,7 +3,8 @@
 # ISA kernels, the op internals, stb) is a configure error naming the chain, so the audit cannot silently regress.
 
 # The entry points README.md documents ("Using the library in your own program").
-set(TG_PUBLIC_HEADER_ROOTS autograd/autograd.h layers/layers.h optim/optim.h data/data.h train/fit.h train/predict.h)
+set(TG_PUBLIC_HEADER_ROOTS autograd/autograd.h layers/layers.h optim/optim.h data/data.h train/fit.h train/evaluate.h
+    train/predict.h)
 # Headers that stay inside the library.
 set(TG_PRIVATE_HEADER_REGEX "^autograd/(kernels|ops)/|^autograd/parallel\\.h$|stb")
 
