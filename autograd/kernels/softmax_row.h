@@ -1,5 +1,5 @@
-// The one stable softmax row loop: softmax, log_softmax and the losses from logits all start from a row's maximum
-// and the sum of exp(x - max), so that exp never overflows.
+// The stable softmax row loop of softmax and log_softmax: a row's maximum and the sum of exp(x - max), so that exp
+// never overflows. (The losses from logits do the same over blocks of rows, vectorised: autograd/ops/losses.cpp.)
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -14,7 +14,7 @@ struct RowExpSum {
   Acc log_sum_exp() const { return max + std::log(sum); }
 };
 
-// Over x[0, c), in the accumulation type Acc (T itself, or double for the losses). When `exps` is given, writes
+// Over x[0, c), in the accumulation type Acc (T itself, or double). When `exps` is given, writes
 // exp(x - max) there (rounded to T, as the sum adds it), which softmax then divides by the sum.
 template <class Acc, class T>
 RowExpSum<Acc> row_exp_sum(const T* x, int64_t c, T* exps = nullptr) {
