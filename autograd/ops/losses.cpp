@@ -108,11 +108,14 @@ Variable mean_of_blocks(const char* op, const Variable& pred, int64_t rows, int6
   return finish(op, pred, sums[0] * scale, std::move(grad), scale);
 }
 
-// Per row of a block of logits: its largest entry, the sum of exp(x - max) and the log of that sum.
+// Per row of a block of logits: its largest entry, the sum of exp(x - max), that sum less the largest entry's 1
+// (kept apart: 1 - softmax of a confident class is this small number, which 1 - e / sum would round away) and
+// the log of the sum.
 template <class T>
 struct SoftmaxRows {
   T max[kBlockRows];
   double sum[kBlockRows];
+  double rest[kBlockRows];
   T log_sum[kBlockRows];
 };
 
@@ -159,6 +162,7 @@ void softmax_rows_of(const T* x, int64_t r0, int64_t r1, int64_t runtime_c, T* e
     }
     rest += ones - 1.0;
     rows_out.sum[r] = 1.0 + rest;
+    rows_out.rest[r] = rest;
     others[r] = static_cast<T>(rest);
   }
 #pragma omp simd
@@ -292,8 +296,9 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
         const double wr = w[static_cast<size_t>(arg_max(y, c))];
         double loss = 0.0;
         if (o.from_logits) {
-          // -sum(y * log_softmax(x)) with log_softmax(x)_j = -(max - x_j) - log(sum); d/dx = softmax * sum(y) - y,
-          // the softmax from the exps.
+          // -sum(y * log_softmax(x)) with log_softmax(x)_j = -(max - x_j) - log(sum); d/dx = softmax * sum(y) - y
+          // = ((e_j sum(y) - y_j) - y_j rest) / sum with sum = 1 + rest: exact where a one-hot row's class is its
+          // largest logit (e_j = 1), where e_j / sum - 1 would cancel.
           const int64_t i = r - r0;
           const double m = static_cast<double>(soft.max[i]), log_sum = static_cast<double>(soft.log_sum[i]);
           double ysum = 0.0;
@@ -302,9 +307,11 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
             loss += static_cast<double>(y[j]) * ((m - static_cast<double>(x[j])) + log_sum);
           }
           if (gr) {
-            const double inv_sum = 1.0 / soft.sum[i];
-            for (int64_t j = 0; j < c; ++j)
-              gr[j] = static_cast<T>(wr * (static_cast<double>(e[j]) * inv_sum * ysum - static_cast<double>(y[j])));
+            const double scale = wr / soft.sum[i], rest = soft.rest[i];
+            for (int64_t j = 0; j < c; ++j) {
+              const double yj = static_cast<double>(y[j]);
+              gr[j] = static_cast<T>(((static_cast<double>(e[j]) * ysum - yj) - yj * rest) * scale);
+            }
           }
         } else {
           // Through the renormalisation, d/dp_j = (G_j - sum_k G_k q_k) / sum(p) with G = d loss / d q.
@@ -348,7 +355,8 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
     T* pe = scratch.defined() ? scratch.data<T>() : nullptr;
     return mean_of_blocks(op, pred, rows, c, grad, [&](int64_t r0, int64_t r1, double* acc) {
       if (o.from_logits) {
-        // lse - x_k = (max - x_k) + log(sum); d/dx = softmax - onehot(k), the softmax from the exps.
+        // lse - x_k = (max - x_k) + log(sum); d/dx = softmax - onehot(k), the softmax from the exps, and at k
+        // -(sum - e_k) / sum = -((1 - e_k) + rest) / sum, exact for a confident pixel (e_k = 1).
         SoftmaxRows<T> soft;
         with_class_count(c, [&]<int C>() {
           const int64_t cc = C > 0 ? C : c;
@@ -365,9 +373,11 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
             const double loss = (static_cast<double>(soft.max[i]) - static_cast<double>(px[r * cc + k])) +
                                 static_cast<double>(soft.log_sum[i]);
             if (gr) {
-              const double scale = wr / soft.sum[i];
-              for (int64_t j = 0; j < cc; ++j)
-                gr[j] = static_cast<T>(static_cast<double>(gr[j]) * scale - (j == k ? wr : 0.0));
+              const double scale = wr / soft.sum[i], rest = soft.rest[i];
+              for (int64_t j = 0; j < cc; ++j) {
+                const double ej = static_cast<double>(gr[j]);
+                gr[j] = static_cast<T>((j == k ? -((1.0 - ej) + rest) : ej) * scale);
+              }
             }
             acc[0] += wr * loss;
             acc[1] += 1.0;
@@ -471,7 +481,8 @@ Variable binary_crossentropy(const Variable& pred, const Tensor& target, const L
         double loss, d;
         if (o.from_logits) {
           loss = std::max(x, 0.0) - x * y + bi;
-          d = sigmoid_from(x, ai) - y;
+          // sigmoid(x) - y, with sigmoid(x) = 1 - e / (1 + e) for x >= 0 written so that y = 1 does not cancel.
+          d = x >= 0 ? (1.0 - y) - ai / (1.0 + ai) : ai / (1.0 + ai) - y;
         } else {
           const double pc = Clip<T>::apply(x);
           loss = -(y * ai + (1.0 - y) * bi);

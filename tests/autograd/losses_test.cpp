@@ -262,6 +262,44 @@ TEST_CASE("losses: ignored pixels receive no gradient") {
   CHECK(x.grad().flat(0) != 0.0);
 }
 
+// ---- float32 accuracy -------------------------------------------------------------------------------------------
+
+// The float32 losses take their exps and logs in float (autograd/kernels/vector_math.h). A confident pixel's loss is
+// a tiny number that log(sum of exps) in float would round to 0 and log(q) of a q near 1 would keep to one digit;
+// the losses take log1p of the other classes' share instead. References in double from the same float inputs.
+TEST_CASE("losses: float32 keeps a confident pixel's small loss and gradient to float accuracy") {
+  auto rel = [](double got, double want) { return std::fabs(got - want) / std::fabs(want); };
+  auto f32 = [](std::initializer_list<double> v, Shape s) { return Tensor::from(v, std::move(s), DType::F32); };
+  LossOptions logits;
+  logits.from_logits = true;
+  for (double margin : {3.0, 20.0, 30.0, 80.0}) {
+    CAPTURE(margin);
+    const double e = std::exp(-margin);
+    // Sparse and one-hot cross-entropy from logits (margin, 0), class 0: log1p(e^-margin).
+    Variable x(f32({margin, 0.0}, {1, 2}), true);
+    Variable l = sparse_categorical_crossentropy(x, f64({0}, {1}), logits);
+    CHECK(rel(l.item(), std::log1p(e)) < 1e-6);
+    l.backward();
+    CHECK(rel(x.grad().flat(0), -e / (1 + e)) < 1e-6);
+    CHECK(rel(x.grad().flat(1), e / (1 + e)) < 1e-6);
+    CHECK(rel(value_of(categorical_crossentropy(Variable(f32({margin, 0.0}, {1, 2})), f64({1, 0}, {1, 2}), logits)),
+              std::log1p(e)) < 1e-6);
+    // Binary cross-entropy from a logit of margin, target 1: log1p(e^-margin), gradient sigmoid - 1.
+    Variable b(f32({margin}, {1}), true);
+    Variable bl = binary_crossentropy(b, f64({1}, {1}), logits);
+    CHECK(rel(bl.item(), std::log1p(e)) < 1e-6);
+    bl.backward();
+    CHECK(rel(b.grad().flat(0), -e / (1 + e)) < 1e-6);
+  }
+  // From probabilities: a q of 1 - 1e-5 (as a float) for the true class; the loss is -log q.
+  const Tensor p = f32({1 - 1e-5, 1e-5}, {1, 2});
+  const double p0 = p.flat(0), p1 = p.flat(1);
+  CHECK(rel(value_of(categorical_crossentropy(Variable(p), f64({1, 0}, {1, 2}))), -std::log(p0 / (p0 + p1))) < 1e-6);
+  CHECK(rel(value_of(sparse_categorical_crossentropy(Variable(p), f64({0}, {1}))), -std::log(p0 / (p0 + p1))) < 1e-6);
+  CHECK(rel(value_of(binary_crossentropy(Variable(f32({1 - 1e-5}, {1})), f64({1}, {1}))),
+            -std::log(static_cast<double>(static_cast<float>(1 - 1e-5)) + static_cast<double>(1e-7f))) < 1e-6);
+}
+
 // ---- determinism and errors -----------------------------------------------------------------------------------
 
 TEST_CASE("losses: the value and gradient are bit-identical for any thread count") {
