@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "autograd/kernels/conv_special.h"
 #include "autograd/kernels/gemm.h"
 #include "autograd/kernels/tiled_gemm.h"
 #include "autograd/parallel.h"
@@ -92,6 +93,8 @@ void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y, const T* 
 template <class T>
 void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
   const int64_t k = g.patch(), n = g.out_c;
+  if constexpr (std::is_same_v<T, float>)
+    if (pointwise_few_outputs_applies(g)) return pointwise_few_input_grad(active_isa(), dy, w, g, dx);
   if (g.pointwise()) {
     gemm_tiled(false, true, g.lines() * g.out_w, k, n, T(1), dy, n, w, n, T(0), dx, k);
     return;

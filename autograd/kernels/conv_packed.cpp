@@ -11,6 +11,7 @@
 
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
+#include "autograd/kernels/conv_special.h"
 #include "autograd/kernels/packed_gemm.h"
 #include "autograd/kernels/winograd.h"
 #include "autograd/parallel.h"
@@ -23,8 +24,6 @@ namespace {
 constexpr double kTaskFlops = 2e6;
 // ...but there are at least this many tasks when the output allows, so two or more threads balance.
 constexpr int64_t kMinTasks = 32;
-// A group of pixels is long enough to pay for its copy of dw (written, then read back to add).
-constexpr int64_t kMinGroupPixels = 2048;
 // The outer-product kernel gradient also splits a tap's channels into blocks of this many tiles.
 constexpr int64_t kTilesPerChannelBlock = 8;
 
@@ -134,6 +133,8 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
   if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
+  if (first_layer_forward_applies(g)) return first_layer_forward(uk.isa, x, w, g, y, epilogue);
+  if (pointwise_few_outputs_applies(g)) return pointwise_few_forward(uk.isa, x, w, g, y, epilogue);
   // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const Tensor weights = pack_weights(uk, w, k, n);
@@ -190,12 +191,11 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
   if (m <= 0 || n <= 0) return;
   if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
   if (use_winograd(g, WinogradPass::kernel_grad)) return winograd_conv_kernel_grad(uk, x, dy, g, dw, epilogue);
+  if (direct_kernel_grad_applies(g)) return direct_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
+  if (pointwise_few_outputs_applies(g)) return pointwise_few_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
   // Pixel ranges (whole output lines) each sum into their own copy of dw, added in order at the end: as many as
   // a small kernel allows, for parallelism; one when dw is large, which then has rows enough to share out.
-  const int64_t lines = g.lines();
-  const int64_t groups = std::clamp<int64_t>(std::min({lines, kMaxPartialSums, pixels / kMinGroupPixels,
-                                                       kPartialSumElements / std::max<int64_t>(m * n, 1)}),
-                                             1, kMaxPartialSums);
+  const int64_t lines = g.lines(), groups = kernel_grad_groups(g, m * n);
   Tensor partial = Tensor::empty(groups > 1 ? Shape{groups, m * n} : Shape{0});  // each group writes all of its sums
   float* sums = groups > 1 ? partial.data<float>() : dw;
   const GemmEpilogue in_place = groups > 1 ? GemmEpilogue{} : epilogue;
@@ -223,16 +223,25 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
           sums + group * m * n + q0 * n, n, in_place);
     }
   }
-  if (groups == 1) return;
-  // The group sums, added in group order.
-  const float* p = partial.data<float>();
-#pragma omp parallel for schedule(static) if (m * n * groups > kParallelThreshold)
-  for (int64_t q = 0; q < m; ++q) {
-    float* row = dw + q * n;
-    for (int64_t j = 0; j < n; ++j) {
+  if (groups > 1) add_group_sums(partial.data<float>(), groups, m, n, n, dw, epilogue.accumulate);
+}
+
+int64_t kernel_grad_groups(const ConvGeometry& g, int64_t dw_size) {
+  const int64_t pixels = g.lines() * g.out_w;
+  return std::clamp<int64_t>(std::min({g.lines(), kMaxPartialSums, pixels / kMinGroupPixels,
+                                       kPartialSumElements / std::max<int64_t>(dw_size, 1)}),
+                             1, kMaxPartialSums);
+}
+
+void add_group_sums(const float* partial, int64_t groups, int64_t rows, int64_t cols, int64_t ld, float* dw,
+                    bool accumulate) {
+#pragma omp parallel for schedule(static) if (rows * cols * groups > kParallelThreshold)
+  for (int64_t q = 0; q < rows; ++q) {
+    float* row = dw + q * cols;
+    for (int64_t j = 0; j < cols; ++j) {
       float total = 0;
-      for (int64_t group = 0; group < groups; ++group) total += p[group * m * n + q * n + j];
-      row[j] = epilogue.accumulate ? row[j] + total : total;
+      for (int64_t group = 0; group < groups; ++group) total += partial[(group * rows + q) * ld + j];
+      row[j] = accumulate ? row[j] + total : total;
     }
   }
 }
