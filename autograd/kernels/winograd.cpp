@@ -21,6 +21,10 @@ constexpr int64_t kPoints = 16;  // a 4x4 input window per 2x2 output tile: 16 p
 // 128x128 is 0.65x: its transforms, made for every tile, weigh more beside a product of few channels).
 constexpr int64_t kAutoMinChannelsForward = 16;
 constexpr int64_t kAutoMinChannelsKernelGrad = 64;
+// The kernel gradient also needs tiles enough to pay for transforming its 16 Cin Cout sums back into dw: with 256
+// tiles (batch 1 at 32x32) it gains 1.2-1.4x on 64-1024 channels; with 128 (batch 2 at 16x16) it is 0.85x, with 64
+// (the seed U-Net's 16x16 bottom at batch 1) 0.45x of the direct gradient.
+constexpr int64_t kAutoMinTilesKernelGrad = 256;
 // A block of tiles is cut so that one point's A operand ([tiles, Cin]) stays in L2 while the kernel's panels pass
 // over it (at most this many floats)...
 constexpr int64_t kBlockFloats = int64_t(64) * 1024;
@@ -257,8 +261,10 @@ bool use_winograd(const ConvGeometry& g, WinogradPass pass) {
     case WinogradPolicy::off: return false;
     case WinogradPolicy::on: return fits;
     case WinogradPolicy::automatic: {
-      const int64_t least = pass == WinogradPass::forward ? kAutoMinChannelsForward : kAutoMinChannelsKernelGrad;
-      return fits && g.in_c >= least && g.out_c >= least;
+      if (pass == WinogradPass::forward)
+        return fits && g.in_c >= kAutoMinChannelsForward && g.out_c >= kAutoMinChannelsForward;
+      return fits && g.in_c >= kAutoMinChannelsKernelGrad && g.out_c >= kAutoMinChannelsKernelGrad &&
+             TileGrid(g).tiles >= kAutoMinTilesKernelGrad;
     }
   }
   return false;

@@ -17,7 +17,8 @@
 namespace tg::kernels {
 
 // off: never; on: every 3x3 stride-1 undilated convolution; automatic (the default): those with channels enough
-// on both sides for the transforms to pay (measured per layer on the U-Net shapes, bench/conv_bench.cpp).
+// on both sides for the transforms to pay, and for the kernel gradient 2x2 output tiles enough too (measured per
+// layer on the U-Net shapes, bench/conv_bench.cpp).
 // The environment variable TAPEGRAD_WINOGRAD=off|on|auto sets the starting policy.
 enum class WinogradPolicy { off, on, automatic };
 WinogradPolicy winograd_policy();

@@ -303,6 +303,9 @@ TEST_CASE("gemm kernels: which convolutions take the Winograd path, and TAPEGRAD
   CHECK(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 1, 1, 1), kernel_grad));
   CHECK(kernels::use_winograd(geometry(1, 32, 32, 16, 32, 3, 3, 1, 1, 1), forward));
   CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 16, 32, 3, 3, 1, 1, 1), kernel_grad));  // few channels
+  CHECK(kernels::use_winograd(geometry(1, 16, 16, 512, 1024, 3, 3, 1, 1, 1), forward));
+  CHECK_FALSE(kernels::use_winograd(geometry(1, 16, 16, 512, 1024, 3, 3, 1, 1, 1), kernel_grad));  // 64 tiles
+  CHECK(kernels::use_winograd(geometry(4, 16, 16, 512, 1024, 3, 3, 1, 1, 1), kernel_grad));        // 256 tiles
   CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 1, 64, 3, 3, 1, 1, 1), forward));       // the first layer
   for (const auto pass : {forward, kernel_grad}) {
     CHECK_FALSE(kernels::use_winograd(geometry(1, 32, 32, 64, 64, 3, 3, 2, 1, 1), pass));  // strided
