@@ -21,6 +21,9 @@ namespace {
 
 using kernels::GemmEpilogue;
 using kernels::Isa;
+using Geometry = kernels::ConvGeometry;
+// A pass under test: (x, w, g, y, epilogue) for a forward, (x, dy, g, dw, epilogue) for a kernel gradient.
+using Pass = std::function<void(const float*, const float*, const Geometry&, float*, const GemmEpilogue&)>;
 using testing::geometry;
 using testing::random_floats;
 
@@ -65,7 +68,7 @@ struct Data {
   std::vector<float> x, w, dy, bias;
   testing::DirectConv want;
 };
-Data data_for(const kernels::ConvGeometry& g, uint64_t seed) {
+Data data_for(const Geometry& g, uint64_t seed) {
   Data d;
   d.x = random_floats(static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c), seed);
   d.w = random_floats(static_cast<size_t>(g.patch() * g.out_c), seed + 1);
@@ -77,9 +80,7 @@ Data data_for(const kernels::ConvGeometry& g, uint64_t seed) {
 
 // The forward pass through fwd (x, w, g, y, epilogue) with no epilogue, bias + ReLU, and accumulation with both:
 // against float64, and the fused epilogue against the separate float32 passes, value for value.
-void check_forward(const kernels::ConvGeometry& g, const Data& d,
-                   const std::function<void(const float*, const float*, const kernels::ConvGeometry&, float*,
-                                            const GemmEpilogue&)>& fwd) {
+void check_forward(const Geometry& g, const Data& d, const Pass& fwd) {
   const size_t size = d.want.y.size();
   const std::vector<float> old = random_floats(size, 77), nan(size, std::nanf(""));
   const double terms = double(g.patch());
@@ -101,9 +102,7 @@ void check_forward(const kernels::ConvGeometry& g, const Data& d,
 }
 
 // The kernel gradient through grad (x, dy, g, dw, epilogue), overwriting and accumulating.
-void check_kernel_grad(const kernels::ConvGeometry& g, const Data& d,
-                       const std::function<void(const float*, const float*, const kernels::ConvGeometry&, float*,
-                                                const GemmEpilogue&)>& grad) {
+void check_kernel_grad(const Geometry& g, const Data& d, const Pass& grad) {
   const size_t size = d.want.dw.size();
   const std::vector<float> old = random_floats(size, 78), nan(size, std::nanf(""));
   const double terms = double(g.lines() * g.out_w + kernels::kMaxPartialSums);
@@ -115,91 +114,74 @@ void check_kernel_grad(const kernels::ConvGeometry& g, const Data& d,
   CHECK(count_wrong(added, d.want.dw, d.want.dw_abs, terms, old, 1, nullptr, g.out_c, false) == 0);
 }
 
-#define CAPTURE_GEOMETRY(g) \
-  CAPTURE(g.batch);         \
-  CAPTURE(g.in_h);          \
-  CAPTURE(g.in_w);          \
-  CAPTURE(g.in_c);          \
-  CAPTURE(g.out_c);         \
-  CAPTURE(g.kernel_h);      \
-  CAPTURE(g.pad_top)
+// check(isa, g, data) for every ISA the CPU runs and every case, each first checked to be one the kernel takes.
+void for_each_case(const std::vector<Geometry>& cases, uint64_t seed, bool (*applies)(const Geometry&),
+                   const std::function<void(Isa, const Geometry&, const Data&)>& check) {
+  for (const Isa isa : runnable_isas())
+    for (const Geometry& g : cases) {
+      CAPTURE(std::string(kernels::isa_name(isa)));
+      CAPTURE(g.batch);
+      CAPTURE(g.in_h);
+      CAPTURE(g.in_w);
+      CAPTURE(g.in_c);
+      CAPTURE(g.out_c);
+      CAPTURE(g.kernel_h);
+      CAPTURE(g.pad_top);
+      REQUIRE(applies(g));
+      check(isa, g, data_for(g, seed += 4));
+    }
+}
 
 }  // namespace
 
 TEST_CASE("conv special kernels: the 1-channel first layer's forward matches float64, with every epilogue") {
   // 3x3 'same' and 'valid', larger and even kernels, rows shorter than a block of pixels, channel counts around the
   // 8 and 16 lane blocks, and the U-Net's 16 and 64.
-  const std::vector<kernels::ConvGeometry> cases = {
+  const std::vector<Geometry> cases = {
       geometry(2, 37, 29, 1, 16, 3, 3, 1, 1, 1), geometry(1, 19, 23, 1, 7, 3, 3, 1, 1, 0),
       geometry(3, 11, 5, 1, 33, 5, 5, 1, 1, 2),  geometry(1, 9, 13, 1, 64, 3, 3, 1, 1, 1),
       geometry(2, 8, 9, 1, 1, 2, 2, 1, 1, 0),    geometry(1, 4, 3, 1, 19, 3, 3, 1, 1, 2),
   };
-  uint64_t seed = 1000;
-  for (const Isa isa : runnable_isas())
-    for (const kernels::ConvGeometry& g : cases) {
-      CAPTURE(std::string(kernels::isa_name(isa)));
-      CAPTURE_GEOMETRY(g);
-      REQUIRE(kernels::first_layer_forward_applies(g));
-      const Data d = data_for(g, seed += 4);
-      check_forward(g, d, [isa](const float* x, const float* w, const kernels::ConvGeometry& geo, float* y,
-                                const GemmEpilogue& e) { kernels::first_layer_forward(isa, x, w, geo, y, e); });
-    }
+  for_each_case(cases, 1000, kernels::first_layer_forward_applies, [](Isa isa, const Geometry& g, const Data& d) {
+    check_forward(g, d, [isa](auto... args) { kernels::first_layer_forward(isa, args...); });
+  });
 }
 
 TEST_CASE("conv special kernels: the direct 3x3 kernel gradient of few channels matches float64") {
   // 1 to 32 input and 1 to 64 output channels (odd ones: dy copied per line, input channels left over from the
   // pairs), every padding of a 3x3 stride-1 layer, odd sizes, several images and several groups of lines.
-  const std::vector<kernels::ConvGeometry> cases = {
+  const std::vector<Geometry> cases = {
       geometry(2, 37, 29, 1, 16, 3, 3, 1, 1, 1),  geometry(1, 13, 11, 3, 5, 3, 3, 1, 1, 0),
       geometry(3, 17, 19, 16, 16, 3, 3, 1, 1, 1), geometry(1, 12, 9, 17, 24, 3, 3, 1, 1, 2),
       geometry(1, 70, 66, 32, 32, 3, 3, 1, 1, 1), geometry(2, 6, 5, 31, 1, 3, 3, 1, 1, 1),
       geometry(1, 15, 14, 1, 64, 3, 3, 1, 1, 1),  geometry(1, 9, 10, 5, 57, 3, 3, 1, 1, 1),
   };
-  uint64_t seed = 2000;
-  for (const Isa isa : runnable_isas())
-    for (const kernels::ConvGeometry& g : cases) {
-      CAPTURE(std::string(kernels::isa_name(isa)));
-      CAPTURE_GEOMETRY(g);
-      REQUIRE(kernels::direct_kernel_grad_applies(g));
-      const Data d = data_for(g, seed += 4);
-      check_kernel_grad(g, d, [isa](const float* x, const float* dy, const kernels::ConvGeometry& geo, float* dw,
-                                    const GemmEpilogue& e) { kernels::direct_kernel_grad(isa, x, dy, geo, dw, e); });
-    }
+  for_each_case(cases, 2000, kernels::direct_kernel_grad_applies, [](Isa isa, const Geometry& g, const Data& d) {
+    check_kernel_grad(g, d, [isa](auto... args) { kernels::direct_kernel_grad(isa, args...); });
+  });
 }
 
 TEST_CASE("conv special kernels: the 1x1 convolution with few outputs matches float64 in all three passes") {
   // 1 to 4 outputs; input channels below, at and past whole vectors; enough pixels for several blocks and groups.
-  const std::vector<kernels::ConvGeometry> cases = {
+  const std::vector<Geometry> cases = {
       geometry(2, 37, 29, 16, 2, 1, 1, 1, 1, 0), geometry(1, 19, 23, 7, 1, 1, 1, 1, 1, 0),
       geometry(3, 11, 15, 19, 3, 1, 1, 1, 1, 0), geometry(1, 64, 65, 64, 4, 1, 1, 1, 1, 0),
       geometry(1, 3, 5, 1, 2, 1, 1, 1, 1, 0),
   };
-  uint64_t seed = 3000;
-  for (const Isa isa : runnable_isas())
-    for (const kernels::ConvGeometry& g : cases) {
-      CAPTURE(std::string(kernels::isa_name(isa)));
-      CAPTURE_GEOMETRY(g);
-      REQUIRE(kernels::pointwise_few_outputs_applies(g));
-      const Data d = data_for(g, seed += 4);
-      check_forward(g, d, [isa](const float* x, const float* w, const kernels::ConvGeometry& geo, float* y,
-                                const GemmEpilogue& e) { kernels::pointwise_few_forward(isa, x, w, geo, y, e); });
-      check_kernel_grad(g, d, [isa](const float* x, const float* dy, const kernels::ConvGeometry& geo, float* dw,
-                                    const GemmEpilogue& e) {
-        kernels::pointwise_few_kernel_grad(isa, x, dy, geo, dw, e);
-      });
-      const std::vector<float> nan(d.want.dx.size(), std::nanf(""));
-      const auto dx = on_1_and_2_threads(
-          nan, [&](float* out) { kernels::pointwise_few_input_grad(isa, d.dy.data(), d.w.data(), g, out); });
-      const std::vector<float> zeros(nan.size(), 0.0f);
-      CHECK(count_wrong(dx, d.want.dx, d.want.dx_abs, double(g.out_c), zeros, 0, nullptr, 1, false) == 0);
-    }
+  for_each_case(cases, 3000, kernels::pointwise_few_outputs_applies, [](Isa isa, const Geometry& g, const Data& d) {
+    check_forward(g, d, [isa](auto... args) { kernels::pointwise_few_forward(isa, args...); });
+    check_kernel_grad(g, d, [isa](auto... args) { kernels::pointwise_few_kernel_grad(isa, args...); });
+    const std::vector<float> nan(d.want.dx.size(), std::nanf("")), zeros(nan.size(), 0.0f);
+    const auto dx = on_1_and_2_threads(
+        nan, [&](float* out) { kernels::pointwise_few_input_grad(isa, d.dy.data(), d.w.data(), g, out); });
+    CHECK(count_wrong(dx, d.want.dx, d.want.dx_abs, double(g.out_c), zeros, 0, nullptr, 1, false) == 0);
+  });
 }
 
 TEST_CASE("conv special kernels: the generic entry points take them for their shapes, and only those") {
-  using kernels::ConvGeometry;
-  const ConvGeometry first = geometry(2, 21, 17, 1, 16, 3, 3, 1, 1, 1);
-  const ConvGeometry few = geometry(1, 20, 9, 16, 16, 3, 3, 1, 1, 1);
-  const ConvGeometry output = geometry(2, 13, 11, 16, 2, 1, 1, 1, 1, 0);
+  const Geometry first = geometry(2, 21, 17, 1, 16, 3, 3, 1, 1, 1);
+  const Geometry few = geometry(1, 20, 9, 16, 16, 3, 3, 1, 1, 1);
+  const Geometry output = geometry(2, 13, 11, 16, 2, 1, 1, 1, 1, 0);
   const Isa isa = kernels::active_isa();
   const Data a = data_for(first, 1), b = data_for(few, 5), c = data_for(output, 9);
   auto same = [](const std::vector<float>& u, const std::vector<float>& v) {
