@@ -7,7 +7,7 @@
 // only changes how Model::run computes), the values agree with the separate layers to float32 rounding, and the
 // profiler counts the fused op with the convolution's layer (the first layer's row stays, with no work). The plan
 // is made once, when the Model is built; Model::run follows it unless fusion is off (Model::set_fusion(false), or
-// TAPEGRAD_FUSION=off in the environment) or a layer hook is set (a hook is shown every layer's own output).
+// TAPEGRAD_FUSION=off in the environment) or a layer hook that wants every layer's own output is set.
 #pragma once
 #include <cstddef>
 #include <vector>

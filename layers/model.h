@@ -129,11 +129,17 @@ class Model {
   // Called after each layer's forward pass with its inputs, output and wall time (per-layer timing and FLOP tables).
   using LayerHook = std::function<void(const Layer& layer, const std::vector<Variable>& inputs,
                                        const Variable& output, double seconds)>;
-  // A hook sees every layer's own output, so while one is set the model runs unfused (layers/fusion.h).
-  void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
+  // every_layer: each layer with its own inputs and output, so while the hook is set the model runs unfused
+  // (layers/fusion.h). as_run: each call as the model runs it, fused: a fused Conv2D with the inputs its op reads
+  // (those of the UpSampling2D or Concatenate before it), which get no call of their own; what timing tables want.
+  enum class HookCalls { every_layer, as_run };
+  void set_layer_hook(LayerHook hook, HookCalls calls = HookCalls::every_layer) {
+    hook_ = std::move(hook);
+    hook_calls_ = calls;
+  }
 
   // Whether the decoder's layer pairs run as fused ops (layers/fusion.h): same layers, weights and values to float32
-  // rounding, less memory and time. On unless TAPEGRAD_FUSION=off.
+  // rounding, less memory and time. On unless TAPEGRAD_FUSION=off (or an every_layer hook is set).
   void set_fusion(bool on) { fusion_ = on; }
   bool fusion() const { return fusion_; }
   const FusionPlan& fusion_plan() const { return fusion_plan_; }  // per call, in layers() order
@@ -154,6 +160,7 @@ class Model {
   DType dtype_ = DType::F32;
   Rng rng_;
   LayerHook hook_;
+  HookCalls hook_calls_ = HookCalls::every_layer;
 };
 
 // Rebuilds a model from a file written by save_weights or a training checkpoint (no code needed) and loads its

@@ -176,7 +176,20 @@ TEST_CASE("fusion: a layer hook and set_fusion(false) see every layer's own outp
   CHECK(std::count(seen.begin(), seen.end(), "Concatenate") == 2);
   CHECK(seen.size() + 1 == m.layers().size());  // every layer but the Input
   m.set_layer_hook(nullptr);
-  CHECK(relative_difference(m.predict(x), unfused) < 1e-5);
+  const Tensor fused = m.predict(x);
+  CHECK(relative_difference(fused, unfused) < 1e-5);
+  // A hook that asks for the calls as run keeps the fusion: the pairs are one call, of the Conv2D.
+  seen.clear();
+  int joined_inputs = 0;
+  m.set_layer_hook([&](const Layer& layer, const std::vector<Variable>& inputs, const Variable&, double) {
+    seen.push_back(layer.class_name());
+    joined_inputs += inputs.size() == 2;  // a Conv2D reading both parts of a join
+  }, Model::HookCalls::as_run);
+  CHECK(m.predict(x).to_vector() == fused.to_vector());
+  CHECK(std::count(seen.begin(), seen.end(), "UpSampling2D") == 0);
+  CHECK(std::count(seen.begin(), seen.end(), "Concatenate") == 0);
+  CHECK(joined_inputs == 2);
+  CHECK(seen.size() + 5 == m.layers().size());  // neither the Input nor the 4 folded layers
 }
 
 TEST_CASE("fusion: the profiler counts a fused op with its convolution and keeps the folded layer's row") {
