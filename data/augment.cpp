@@ -49,11 +49,14 @@ template <class SourceMap>
 void remap(Sample& s, const SourceMap& source, const AugmentOptions& o) {
   const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
   const int C = static_cast<int>(s.image.dim(2));
-  Tensor image({H, W, C}), labels({H, W});
+  Tensor image({H, W, C}), labels({H, W}), weights;
   const float* src = s.image.data<float>();
   const float* lab = s.labels.data<float>();
+  const float* wts = s.weights.defined() ? s.weights.data<float>() : nullptr;
+  if (wts) weights = Tensor::empty({H, W});
   float* out = image.data<float>();
   float* out_lab = labels.data<float>();
+  float* out_wts = wts ? weights.data<float>() : nullptr;
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       double sx = 0, sy = 0;
@@ -63,6 +66,7 @@ void remap(Sample& s, const SourceMap& source, const AugmentOptions& o) {
       const int ny = resolve(static_cast<int>(std::lround(sy)), H, o.fill_mode);
       out_lab[static_cast<size_t>(y) * W + x] =
           nx < 0 || ny < 0 ? o.mask_fill_value : lab[static_cast<size_t>(ny) * W + nx];
+      if (wts) out_wts[static_cast<size_t>(y) * W + x] = nx < 0 || ny < 0 ? 1.0f : wts[static_cast<size_t>(ny) * W + nx];
       // image: bilinear over the four neighbours, each resolved by the fill mode
       const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
       const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
@@ -81,6 +85,7 @@ void remap(Sample& s, const SourceMap& source, const AugmentOptions& o) {
   }
   s.image = std::move(image);
   s.labels = std::move(labels);
+  if (wts) s.weights = std::move(weights);
 }
 
 void apply_affine(Sample& s, const Affine& m, const AugmentOptions& o) {
@@ -289,11 +294,22 @@ void AugmentOptions::validate() const {
   if (zoom >= 1.0) throw std::invalid_argument("augment: zoom must be below 1, got " + std::to_string(zoom));
 }
 
+namespace {
+// The per-pixel maps that move with the labels (nearest neighbour): the labels and, when present, the weights.
+std::vector<Tensor*> label_maps(Sample& s) {
+  if (s.weights.defined()) return {&s.labels, &s.weights};
+  return {&s.labels};
+}
+}  // namespace
+
 void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
   if (s.image.rank() != 3 || s.labels.rank() != 2 || s.image.dim(0) != s.labels.dim(0) ||
       s.image.dim(1) != s.labels.dim(1))
     throw std::invalid_argument("augment: image " + shape_str(s.image.shape()) + " and labels " +
                                 shape_str(s.labels.shape()) + " must be [H, W, C] and [H, W]");
+  if (s.weights.defined() && s.weights.shape() != s.labels.shape())
+    throw std::invalid_argument("augment: weights " + shape_str(s.weights.shape()) + " must match the labels " +
+                                shape_str(s.labels.shape()));
   o.validate();
   const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
 
@@ -302,30 +318,30 @@ void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
     const int h = std::max(1, static_cast<int>(std::lround(f * H))), w = std::max(1, static_cast<int>(std::lround(f * W)));
     const int top = static_cast<int>(rng.uniform_int(H - h + 1)), left = static_cast<int>(rng.uniform_int(W - w + 1));
     s.image = resize_bilinear(crop(s.image, top, left, h, w), H, W);
-    s.labels = resize_nearest(crop(s.labels, top, left, h, w), H, W);
+    for (Tensor* map : label_maps(s)) *map = resize_nearest(crop(*map, top, left, h, w), H, W);
   }
   if (o.rotation_deg > 0 || o.width_shift > 0 || o.height_shift > 0 || o.shear_deg > 0 || o.zoom > 0)
     apply_affine(s, draw_affine(o, H, W, rng), o);
   if (o.elastic_sigma > 0) apply_elastic(s, o, rng);
   if (o.horizontal_flip && rng.uniform() < 0.5) {
     flip(s.image, false);
-    flip(s.labels, false);
+    for (Tensor* map : label_maps(s)) flip(*map, false);
   }
   if (o.vertical_flip && rng.uniform() < 0.5) {
     flip(s.image, true);
-    flip(s.labels, true);
+    for (Tensor* map : label_maps(s)) flip(*map, true);
   }
   if (o.rotate90) {
     const int k = H == W ? static_cast<int>(rng.uniform_int(4)) : 2 * static_cast<int>(rng.uniform_int(2));
     if (k == 2) {  // two flips are a half turn, and work for any shape
       for (bool vertical : {false, true}) {
         flip(s.image, vertical);
-        flip(s.labels, vertical);
+        for (Tensor* map : label_maps(s)) flip(*map, vertical);
       }
     } else {
       for (int i = 0; i < k; ++i) {
         s.image = rot90(s.image);
-        s.labels = rot90(s.labels);
+        for (Tensor* map : label_maps(s)) *map = rot90(*map);
       }
     }
   }

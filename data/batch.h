@@ -10,6 +10,7 @@ namespace tg::data {
 struct Batch {
   Tensor images;               // [B, H, W, C] float32
   Tensor labels;               // [B, H, W] float32 class ids (sparse); ignored pixels hold the ignore index
+  Tensor weights;              // [B, H, W] float32 per-pixel loss weights when the samples carry them, else undefined
   std::vector<size_t> indices; // dataset index of each sample
   int64_t epoch = 0, step = 0; // where in the loader's sequence this batch sits
   int64_t size() const { return images.defined() ? images.dim(0) : 0; }

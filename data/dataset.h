@@ -11,6 +11,7 @@ namespace tg::data {
 struct Sample {
   Tensor image;   // [H, W, C] float32 in [0, 1]
   Tensor labels;  // [H, W] float32 class ids; ignored pixels hold the ignore index
+  Tensor weights = {};  // [H, W] float32 per-pixel loss weights (data/weight_map.h), or undefined: every pixel 1
 };
 
 struct DatasetSpec {

@@ -98,7 +98,7 @@ Batch DataLoader::make_batch(LoaderPosition pos) const {
   const int64_t begin = pos.step * options_.batch_size;
   const int64_t count = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(order->size()) - begin);
   const int64_t H = spec.height, W = spec.width, C = spec.channels;
-  Batch batch{Tensor({count, H, W, C}), Tensor({count, H, W}), {}, pos.epoch, pos.step};
+  Batch batch{Tensor({count, H, W, C}), Tensor({count, H, W}), Tensor(), {}, pos.epoch, pos.step};
   const bool training = options_.augment.has_value();
   std::vector<float> shift, scale;  // (x - mean) / std per channel, or nothing to do
   if (!options_.mean.empty() || !options_.std.empty())
@@ -125,6 +125,16 @@ Batch DataLoader::make_batch(LoaderPosition pos) const {
         for (int64_t c = 0; c < C; ++c) dst[i * C + c] = (img[i * C + c] - shift[c]) * scale[c];
     }
     std::copy_n(s.labels.data<float>(), H * W, batch.labels.data<float>() + j * H * W);
+    const bool weighted = j == 0 ? s.weights.defined() : batch.weights.defined();
+    if (s.weights.defined() != weighted || (weighted && s.weights.shape() != Shape{H, W}))
+      throw std::runtime_error("DataLoader: sample '" + dataset_->name(index) + "' has weights " +
+                               (s.weights.defined() ? shape_str(s.weights.shape()) : std::string("missing")) +
+                               "; every sample of a batch needs an [" + std::to_string(H) + ", " +
+                               std::to_string(W) + "] weight map, or none does");
+    if (s.weights.defined()) {
+      if (j == 0) batch.weights = Tensor::empty({count, H, W});
+      std::copy_n(s.weights.data<float>(), H * W, batch.weights.data<float>() + j * H * W);
+    }
     batch.indices.push_back(index);
   }
   return batch;
