@@ -72,13 +72,14 @@ Variable call_fused(FusedWith how, const LayerCall& call, const std::vector<Vari
   throw std::logic_error("call_fused: unknown fusion");
 }
 
+bool parse_fusion_setting(const char* value) {
+  if (!value || std::string(value) == "on") return true;
+  if (std::string(value) == "off") return false;
+  throw std::runtime_error("TAPEGRAD_FUSION='" + std::string(value) + "' is not one of on, off");
+}
+
 bool fusion_enabled_by_environment() {
-  static const bool enabled = [] {
-    const char* value = std::getenv("TAPEGRAD_FUSION");
-    if (!value || std::string(value) == "on") return true;
-    if (std::string(value) == "off") return false;
-    throw std::runtime_error("TAPEGRAD_FUSION='" + std::string(value) + "' is not one of on, off");
-  }();
+  static const bool enabled = parse_fusion_setting(std::getenv("TAPEGRAD_FUSION"));
   return enabled;
 }
 

@@ -36,5 +36,7 @@ Variable call_fused(FusedWith how, const LayerCall& call, const std::vector<Vari
 
 // TAPEGRAD_FUSION: unset or "on", fusion on; "off", off. Read once; another value is an error naming the variable.
 bool fusion_enabled_by_environment();
+// A TAPEGRAD_FUSION value (null: unset); throws std::runtime_error naming the variable and the accepted values.
+bool parse_fusion_setting(const char* value);
 
 }  // namespace tg

@@ -229,3 +229,10 @@ TEST_CASE("fusion: the profiler counts a fused op with its convolution and keeps
   for (const profiler::Entry& e : report.ops) fused_op = fused_op || e.name.rfind("conv2d_upsample2x", 0) == 0;
   CHECK(fused_op);
 }
+
+TEST_CASE("fusion: TAPEGRAD_FUSION takes on or off, and names itself when it is anything else") {
+  CHECK(parse_fusion_setting(nullptr));
+  CHECK(parse_fusion_setting("on"));
+  CHECK_FALSE(parse_fusion_setting("off"));
+  CHECK_THROWS_WITH_AS(parse_fusion_setting("0"), "TAPEGRAD_FUSION='0' is not one of on, off", std::runtime_error);
+}
