@@ -1,4 +1,5 @@
 // tapegrad evaluate: pixel accuracy, per-class Dice and IoU and mean IoU of a trained model on a dataset.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -23,6 +24,7 @@ Command add_evaluate_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint or weights file")->required()->check(CLI::ExistingFile);
   add_data_options(*cmd, o->data);
+  add_class_names_option(*cmd, o->data);
   cmd->add_option("--names", o->names, "Evaluate only these file stems, e.g. 25-29 (membrane's held-out images)");
   cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str()->check(kNonNegative);
@@ -33,6 +35,7 @@ Command add_evaluate_command(CLI::App& app) {
     Model model = train::load_trained_model(o->checkpoint);
     const Shape input = model.input_shape();
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
+    const std::vector<std::string> names = o->data.class_name_list(classes);
     auto dataset = make_dataset(o->data, input, classes, o->seed);
     train::DataSource source{dataset, {}};
     if (!o->names.empty()) source.indices = data::split_by_names(*dataset, data::parse_name_list(o->names)).validation;
@@ -52,9 +55,15 @@ Command add_evaluate_command(CLI::App& app) {
     // The overall figures, then one row per class (the per-class entries are iou_K and dice_K).
     for (const auto& [k, v] : metrics)
       if (!k.starts_with("iou_") && !k.starts_with("dice_")) std::printf("  %-24s %.4f\n", k.c_str(), v);
-    std::printf("  %-8s %8s %8s\n", "class", "IoU", "Dice");
-    for (int c = 0; metrics.count("iou_" + std::to_string(c)) && metrics.count("dice_" + std::to_string(c)); ++c)
-      std::printf("  %-8d %8.4f %8.4f\n", c, metrics.at("iou_" + std::to_string(c)), metrics.at("dice_" + std::to_string(c)));
+    size_t width = 8;
+    for (const std::string& name : names) width = std::max(width, name.size() + 4);
+    std::printf("  %-*s %8s %8s\n", static_cast<int>(width), "class", "IoU", "Dice");
+    for (int c = 0; metrics.count("iou_" + std::to_string(c)) && metrics.count("dice_" + std::to_string(c)); ++c) {
+      const std::string label =
+          std::to_string(c) + (static_cast<size_t>(c) < names.size() && !names[c].empty() ? " " + names[c] : "");
+      std::printf("  %-*s %8.4f %8.4f\n", static_cast<int>(width), label.c_str(), metrics.at("iou_" + std::to_string(c)),
+                  metrics.at("dice_" + std::to_string(c)));
+    }
     return 0;
   };
 }

@@ -1,10 +1,12 @@
 // tapegrad train: a zoo model on a folder of images and masks (or the built-in synthetic set), with
 // validation, checkpoints, metric logs and an HTML report in RUN_DIR; `--resume RUN_DIR` continues a run.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "apps/cli_wording.h"
@@ -31,13 +33,14 @@ struct TrainOptions {
   double lr = 1e-3, weight_decay = 0.0, clipnorm = 0.0;
   std::string optimizer = "adam", loss = "auto", schedule = "constant", monitor, out, resume, progress = "auto";
   std::string class_weights;  // "", "median" or "W0,W1,..."
+  std::string border_weights; // "" or "W0,SIGMA[,CLASS]"
   int warmup_steps = 0;
   uint64_t seed = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
-                                                warmup_steps, seed, class_weights)
+                                                warmup_steps, seed, class_weights, border_weights)
 
 // --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
 std::vector<double> weight_list(const std::string& text) {
@@ -75,6 +78,23 @@ std::vector<double> class_weights_for(const std::string& spec, const train::Data
   return w;
 }
 
+// --border-weights W0,SIGMA[,CLASS]: the weight map's settings, or nothing when the text is not such a list.
+std::optional<data::BorderWeightOptions> border_weights_for(const std::string& text) {
+  const std::vector<double> v = weight_list(text);
+  if (v.size() != 2 && v.size() != 3) return std::nullopt;
+  data::BorderWeightOptions o{.w0 = v[0], .sigma = v[1]};
+  if (v.size() == 3) {
+    if (v[2] != std::floor(v[2])) return std::nullopt;
+    o.border_class = static_cast<int>(v[2]);
+  }
+  try {
+    o.validate();
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+  return o;
+}
+
 std::string loss_name(const std::string& cli) {
   if (cli == "ce") return "sparse_categorical_crossentropy";
   if (cli == "bce") return "binary_crossentropy";
@@ -102,6 +122,7 @@ nlohmann::json optimizer_config(const TrainOptions& o, int64_t total_steps) {
 void add_train_options(CLI::App& cmd, TrainOptions& o) {
   add_model_options(cmd, o.model);
   add_data_options(cmd, o.data);
+  add_class_names_option(cmd, o.data);
   cmd.add_option("--epochs", o.epochs, "Epochs (with --resume: the new total)")->capture_default_str()->check(kPositive);
   cmd.add_option("--batch", o.batch, "Batch size")->capture_default_str()->check(kPositive);
   cmd.add_option("--steps-per-epoch", o.steps_per_epoch, "Steps per epoch (default: one pass over the training set)")
@@ -126,6 +147,17 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                        : "expected median or non-negative numbers W0,W1,... (one per class)";
           },
           "median|W0,W1,..."));
+  cmd.add_option("--border-weights", o.border_weights,
+                 "The U-Net paper's border weight map on the training loss: each pixel of class CLASS (default 0) "
+                 "lying between objects weighs w_c + W0 exp(-(d1 + d2)^2 / 2 SIGMA^2), d1 and d2 its distances in "
+                 "pixels to the two nearest objects (the paper: 10,5 at 512x512)")
+      ->check(CLI::Validator(
+          [](const std::string& spec) {
+            return border_weights_for(spec) ? std::string()
+                                            : "expected W0,SIGMA or W0,SIGMA,CLASS: W0 in [0, 1e6], SIGMA in "
+                                              "(0, 1000] pixels, CLASS a class id";
+          },
+          "W0,SIGMA[,CLASS]"));
   cmd.add_option("--monitor", o.monitor, "Metric for the best checkpoint and early stopping (default: val_loss)");
   cmd.add_option("--patience", o.patience, "Early stopping after this many epochs without improvement (0 = off)");
   cmd.add_option("--keep-last", o.keep_last, "Step-numbered checkpoints kept besides last and best")->capture_default_str();
@@ -256,6 +288,8 @@ Command add_train_command(CLI::App& app) {
     fit.seed = run.seed;
     fit.loss = loss_name(run.loss);
     fit.class_weights = class_weights_for(run.class_weights, data.train, run.model.classes == 1 ? 2 : run.model.classes);
+    fit.border_weights = border_weights_for(run.border_weights);
+    fit.class_names = run.data.class_name_list(run.model.classes == 1 ? 2 : run.model.classes);
     fit.run_dir = run.out;
     fit.resume = !o->resume.empty();
     fit.overwrite = *overwrite;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "apps/cli_wording.h"
 #include "optim/json_options.h"
@@ -44,7 +45,24 @@ std::optional<data::AugmentOptions> DataOptions::augment_options() const {
   return a;
 }
 
+std::vector<std::string> DataOptions::class_name_list(int classes) const {
+  std::vector<std::string> names;
+  if (class_names.empty()) return names;
+  std::stringstream in(class_names);
+  for (std::string name; std::getline(in, name, ',');) names.push_back(name);
+  if (class_names.back() == ',') names.push_back("");
+  if (static_cast<int>(names.size()) > classes)
+    throw CLI::ValidationError("--class-names", "gives " + std::to_string(names.size()) + " names for " +
+                                                    std::to_string(classes) + " classes");
+  return names;
+}
+
 std::string DataOptions::describe() const { return data == "synthetic" ? "synthetic shapes" : data; }
+
+void add_class_names_option(CLI::App& cmd, DataOptions& o) {
+  cmd.add_option("--class-names", o.class_names,
+                 "Names of classes 0, 1, ... for the report and the per-class tables, e.g. membrane,cell");
+}
 
 void add_image_limit_option(CLI::App& cmd) {
   cmd.add_option_function<int64_t>(

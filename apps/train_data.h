@@ -29,15 +29,19 @@ struct DataOptions {
   // --augmentation: a preset (flips, keras, unet-paper, strong) or a JSON object of data::AugmentOptions' fields
   // (a file given as @FILE is stored as its content, so the run records what it used). Replaces the three above.
   std::string augmentation;
+  std::string class_names;          // "membrane,cell": names of classes 0, 1, ... for the report and evaluate
 
   std::optional<data::AugmentOptions> augment_options() const;
+  // The names of --class-names; throws CLI::ValidationError when there are more than `classes`.
+  std::vector<std::string> class_name_list(int classes) const;
   std::string describe() const;  // "synthetic shapes" / "DIR"
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, mask_dir, mask, ignore_index, val, val_names,
                                                 val_split, fit, cache, skip_bad, synthetic_count, augment,
-                                                augment_affine, jitter, augmentation)
+                                                augment_affine, jitter, augmentation, class_names)
 
 void add_data_options(CLI::App& cmd, DataOptions& options);  // includes add_image_limit_option
+void add_class_names_option(CLI::App& cmd, DataOptions& options);  // --class-names (train, evaluate)
 
 // The augmentation a --augmentation value names: a preset, or a JSON object whose keys must all be known and whose
 // values must be in range. Throws std::invalid_argument saying which.

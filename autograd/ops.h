@@ -147,6 +147,10 @@ struct LossOptions {
   // (categorical_crossentropy, dice_loss with C > 1) rows that are all zero; for binary_crossentropy and a
   // single-channel dice_loss, target values equal to it (a 0/1 mask with 255 for void).
   int ignore_index = -1;
+  // The crossentropies only: a weight per pixel (Keras's sample_weight of shape [batch, H, W]), the prediction's
+  // shape without its last axis, finite and >= 0; multiplies each pixel's loss in place of its class weight, and the
+  // mean still divides by the number of counted pixels. Undefined: none. (The U-Net paper's weight map.)
+  Tensor pixel_weights;
 };
 // pred [..., C] probabilities (or logits); target one-hot [..., C]. On probabilities (tf.keras):
 // p / sum(p), clipped to [1e-7, 1 - 1e-7], then -sum(y log p).

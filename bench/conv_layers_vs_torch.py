@@ -9,6 +9,12 @@ input or the weight gradient); PyTorch's layout is NCHW unless --channels-last. 
 
   /usr/bin/python3 bench/conv_layers_vs_torch.py --filters 16 --batch 2 --size 256 --threads 1 --cpu-time
   /usr/bin/python3 bench/conv_layers_vs_torch.py --filters 64 --batch 1 --threads 2 --channels-last
+  /usr/bin/python3 bench/conv_layers_vs_torch.py --filters 64 --threads 1 --cpu-time \
+      --baseline /work/wt-base/build/bench_conv_bench --rounds 3
+
+--baseline names an older bench_conv_bench: the table then shows that build ("before") beside this one ("after")
+and PyTorch, both tapegrad builds run alternately for --rounds rounds (medians per layer and pass), so that a slow
+spell of a shared machine hits both.
 
 Needs Debian's PyTorch (/usr/bin/python3; the pyenv python on PATH does not see it) and a built build/bench_conv_bench
 (--tapegrad names another). On a machine shared with other jobs use --threads 1 --cpu-time (both sides then count
@@ -81,6 +87,11 @@ def tapegrad_passes(binary, args):
     return rows
 
 
+def median_passes(runs):
+    """Per layer, the median over several runs of tapegrad_passes of each pass's ms."""
+    return {name: tuple(statistics.median(run[name][i] for run in runs) for i in range(3)) for name in runs[0]}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--filters", type=int, default=64)
@@ -93,23 +104,35 @@ def main():
     p.add_argument("--channels-last", action="store_true", help="time PyTorch in channels_last instead of NCHW")
     p.add_argument("--tapegrad", default=os.path.join(os.path.dirname(__file__), "..", "build", "bench_conv_bench"),
                    help="the bench_conv_bench binary to run (default: build/bench_conv_bench)")
+    p.add_argument("--baseline", help="an older bench_conv_bench to show beside it (before / after)")
+    p.add_argument("--rounds", type=int, default=3, help="with --baseline: alternating runs of both builds")
     args = p.parse_args()
     if args.size % 16 or args.size < 16:
         sys.exit("conv_layers_vs_torch.py: --size must be a multiple of 16 (four poolings)")
-    if not os.path.exists(args.tapegrad):
-        sys.exit(f"conv_layers_vs_torch.py: no {args.tapegrad}; build it (cmake --build build --target bench_conv_bench)")
+    for binary in (args.tapegrad, args.baseline):
+        if binary and not os.path.exists(binary):
+            sys.exit(f"conv_layers_vs_torch.py: no {binary}; build it (cmake --build build --target bench_conv_bench)")
     global clock
     if args.cpu_time:
         clock = time.process_time
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    ours = tapegrad_passes(args.tapegrad, args)
+    if args.baseline:
+        runs = [(tapegrad_passes(args.baseline, args), tapegrad_passes(args.tapegrad, args)) for _ in range(args.rounds)]
+        before, ours = median_passes([r[0] for r in runs]), median_passes([r[1] for r in runs])
+    else:
+        ours = tapegrad_passes(args.tapegrad, args)
     layout = "channels_last" if args.channels_last else "NCHW"
     print(f"U-Net convolutions, filters {args.filters}, batch {args.batch}, {args.size}x{args.size}, float32, "
           f"{args.threads} threads, median of {args.runs} ({'CPU time' if args.cpu_time else 'wall clock'}); GFLOP/s, tapegrad (tg) vs PyTorch {torch.__version__} {layout}")
-    print(f"{'layer':14} {'in -> out':>18} | {'fwd tg':>7} {'torch':>7} {'ratio':>5} | {'dx tg':>7} {'torch':>7} "
-          f"{'ratio':>5} | {'dw tg':>7} {'torch':>7} {'ratio':>5}")
-    totals = [[0.0, 0.0] for _ in range(3)]
+    if args.baseline:
+        print(f"before: {args.baseline}, after: {args.tapegrad}, alternating, medians of {args.rounds} rounds")
+        print(f"{'layer':14} {'in -> out':>18} | " + " | ".join(
+            f"{p + ' before':>10} {'after':>6} {'x':>5} {'torch':>6} {'ratio':>5}" for p in ("fwd", "dx", "dw")))
+    else:
+        print(f"{'layer':14} {'in -> out':>18} | {'fwd tg':>7} {'torch':>7} {'ratio':>5} | {'dx tg':>7} {'torch':>7} "
+              f"{'ratio':>5} | {'dw tg':>7} {'torch':>7} {'ratio':>5}")
+    totals = [[0.0, 0.0, 0.0] for _ in range(3)]
     for name, div, cin, cout, k in unet_shapes(args.filters, args.classes):
         s = args.size // div
         flops = 2.0 * args.batch * s * s * cout * cin * k * k
@@ -118,11 +141,24 @@ def main():
         for i, (tg_ms, torch_ms) in enumerate(zip(ours[name], theirs)):
             totals[i][0] += tg_ms
             totals[i][1] += torch_ms
-            cells.append(f"{flops / tg_ms * 1e-6:7.1f} {flops / torch_ms * 1e-6:7.1f} {torch_ms / tg_ms:5.2f}")
+            gf = lambda ms: flops / ms * 1e-6
+            if args.baseline:
+                before_ms = before[name][i]
+                totals[i][2] += before_ms
+                cells.append(f"{gf(before_ms):10.1f} {gf(tg_ms):6.1f} {before_ms / tg_ms:5.2f} {gf(torch_ms):6.1f} "
+                             f"{torch_ms / tg_ms:5.2f}")
+            else:
+                cells.append(f"{gf(tg_ms):7.1f} {gf(torch_ms):7.1f} {torch_ms / tg_ms:5.2f}")
         print(f"{name:14} {f'{s}x{s}x{cin} -> {cout}':>18} | " + " | ".join(cells))
-    print(f"{'total ms':14} {'':>18} | " + " | ".join(f"{t[0]:7.1f} {t[1]:7.1f} {t[1] / t[0]:5.2f}" for t in totals))
-    print("ratio = PyTorch time / tapegrad time (above 1: tapegrad is faster); the first layer's input gradient is "
-          "never needed in training")
+    if args.baseline:
+        print(f"{'total ms':14} {'':>18} | " + " | ".join(
+            f"{t[2]:10.1f} {t[0]:6.1f} {t[2] / t[0]:5.2f} {t[1]:6.1f} {t[1] / t[0]:5.2f}" for t in totals))
+        print("GFLOP/s; x = before time / after time; ratio = PyTorch time / after time (above 1: faster); the first "
+              "layer's input gradient is never needed in training")
+    else:
+        print(f"{'total ms':14} {'':>18} | " + " | ".join(f"{t[0]:7.1f} {t[1]:7.1f} {t[1] / t[0]:5.2f}" for t in totals))
+        print("ratio = PyTorch time / tapegrad time (above 1: tapegrad is faster); the first layer's input gradient is "
+              "never needed in training")
 
 
 if __name__ == "__main__":

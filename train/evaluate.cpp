@@ -8,7 +8,8 @@
 
 namespace tg::train {
 
-MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOptions& options, const std::string& prefix) {
+MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOptions& options, const std::string& prefix,
+                    ConfusionMatrix* confusion_out) {
   if (!source.dataset) throw std::invalid_argument("evaluate: no dataset");
   const data::DatasetSpec& spec = source.dataset->spec();
   const TrainingLoss loss(options.loss, model, spec.num_classes, spec.ignore_index, options.class_weights);
@@ -36,6 +37,7 @@ MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOption
   }
   MetricLogs logs = confusion.metrics(prefix);
   logs[prefix + "loss"] = samples ? loss_sum / static_cast<double>(samples) : 0.0;
+  if (confusion_out) *confusion_out = confusion;
   return logs;
 }
 

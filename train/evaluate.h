@@ -21,7 +21,8 @@ struct EvaluateOptions : data::LoaderOptions {
 
 // The loss and metrics of `model` on the data in inference mode (no dropout, BN moving statistics), batch by batch
 // in order; names prefixed with `prefix` ("val_" for the validation pass of fit). The model's mode is restored.
+// `confusion`, when given, receives the confusion matrix the metrics come from.
 MetricLogs evaluate(Model& model, const DataSource& data, const EvaluateOptions& options,
-                    const std::string& prefix = "");
+                    const std::string& prefix = "", ConfusionMatrix* confusion = nullptr);
 
 }  // namespace tg::train

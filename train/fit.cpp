@@ -60,6 +60,9 @@ class Trainer {
     TrainAndValidation data = resolve_validation(train, validation, options);
     train_ = std::move(data.train);
     validation_ = std::move(data.validation);
+    if (options.border_weights)  // the map holds the class weights; validation keeps them in its loss
+      train_.dataset = std::make_shared<data::WeightMapDataset>(train_.dataset, *options.border_weights,
+                                                                options.class_weights);
   }
 
   FitResult run();
@@ -120,6 +123,9 @@ void Trainer::check_inputs() {
                                   "classes");
   }
   loss_.emplace(options_.loss, model_, spec.num_classes, spec.ignore_index, options_.class_weights);
+  if (options_.border_weights && !loss_->takes_pixel_weights())
+    throw std::invalid_argument("fit: border_weights weight a crossentropy, but the loss is '" + loss_->name() +
+                                "'; use a crossentropy or crossentropy+dice loss");
 }
 
 // The metrics that pick the best checkpoint, stop early and drive the schedule must be ones this run logs.
@@ -238,8 +244,9 @@ bool Trainer::end_epoch(double seconds) {
   record.learning_rate = optimizer_->schedule()(std::max<int64_t>(state_.global_step - 1, 0));
   record.seconds = seconds;
   record.metrics = state_.epoch_metrics();
+  ConfusionMatrix confusion = state_.confusion;  // the report's heat map: validation's when there is validation
   if (has_validation())
-    for (auto& [name, value] : validate(model_, validation_, options_)) record.metrics[name] = value;
+    for (auto& [name, value] : validate(model_, validation_, options_, &confusion)) record.metrics[name] = value;
   if (optimizer_->schedule().on_epoch_end(record.metrics))
     logger_.log->info("{} reduced the learning rate to {}", optimizer_->schedule().config().value("name", "schedule"),
                       format_number(optimizer_->learning_rate()));
@@ -260,10 +267,16 @@ bool Trainer::end_epoch(double seconds) {
   save(improved);
   logger_.log->info("{}{}", epoch_line(record, options_.epochs), note);
   EpochEnd end{record, state_.history, model_, options_, improved};
-  if (!options_.run_dir.empty())
-    write_report((run_.root / "report.html").string(),
-                 epoch_report(end, model_summary_, steps_per_epoch_,
-                              predict_samples(model_, has_validation() ? validation_ : train_, options_.report_samples)));
+  if (!options_.run_dir.empty()) {
+    ReportData report = epoch_report(end, model_summary_, steps_per_epoch_,
+                                     predict_samples(model_, has_validation() ? validation_ : train_,
+                                                     options_.report_samples));
+    report.confusion = confusion;
+    report.confusion_of = (has_validation() ? "validation, epoch " : "training batches, epoch ") +
+                          std::to_string(record.epoch);
+    report.augmented = augmented_samples(train_, options_, options_.report_samples);
+    write_report((run_.root / "report.html").string(), report);
+  }
   if (options_.on_epoch_end) options_.on_epoch_end(end);
   hook_stop_ = hook_stop_ || end.stop_training;
   return early_stop;

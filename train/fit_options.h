@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "data/weight_map.h"
 #include "optim/schedule.h"
 #include "train/progress.h"
 
@@ -34,6 +35,10 @@ struct FitOptions : data::LoaderOptions {
   // What is minimised, and how.
   std::string loss = "auto";  // see train/loss.h
   std::vector<double> class_weights;
+  // The U-Net paper's border weight map (data/weight_map.h) on the training loss: each training sample's pixels
+  // weigh w_c + w0 exp(-(d1 + d2)^2 / 2 sigma^2), w_c from class_weights (1 without). Cross-entropy losses only (the
+  // crossentropy part of crossentropy+dice); validation loss keeps class_weights alone.
+  std::optional<data::BorderWeightOptions> border_weights;
   // {"name": "adam"|"adamw"|"sgd", settings..., "schedule": {...}}: optim/factory.h. Keras's Adam by default.
   nlohmann::json optimizer = {{"name", "adam"}};
 
@@ -51,6 +56,7 @@ struct FitOptions : data::LoaderOptions {
   double early_stopping_min_delta = 0.0;
   bool restore_best_weights = false; // at an early stop, go back to the best epoch's weights
   std::string report_title;          // RUN_DIR/report.html's title; empty: "tapegrad: <model name>"
+  std::vector<std::string> class_names;  // the report's names of classes 0, 1, ...; empty: the ids alone
   int report_samples = 6;            // validation samples (training ones without validation data) in report.html
 
   // Compute and display (not part of the run's identity; may change on resume).
@@ -81,6 +87,6 @@ struct FitOptions : data::LoaderOptions {
 // The settings that decide which numbers a run computes: a resumed run must keep them.
 inline constexpr const char* kRunIdentityKeys[] = {
     "batch_size", "drop_last", "steps_per_epoch", "validation_split", "validation_batch_size", "validation_steps",
-    "shuffle", "augment", "mean", "std", "seed", "loss", "class_weights", "optimizer", "monitor", "monitor_mode"};
+    "shuffle", "augment", "mean", "std", "seed", "loss", "class_weights", "border_weights", "optimizer", "monitor", "monitor_mode"};
 
 }  // namespace tg::train

@@ -60,11 +60,15 @@ Tensor TrainingLoss::targets_for(const Tensor& labels) const {
   return data::one_hot(labels, static_cast<int>(channels_), ignore_index_);
 }
 
-Variable TrainingLoss::operator()(const Variable& outputs, const Tensor& labels) const {
+Variable TrainingLoss::operator()(const Variable& outputs, const Tensor& labels, const Tensor& pixel_weights) const {
+  if (pixel_weights.defined() && !takes_pixel_weights())
+    throw std::invalid_argument("loss '" + name_ + "' takes no per-pixel weights (border weights); use a crossentropy "
+                                "or crossentropy+dice");
   LossOptions o;
   o.from_logits = from_logits_;
   o.ignore_index = ignore_index_;
-  o.class_weights = class_weights_;
+  if (pixel_weights.defined()) o.pixel_weights = pixel_weights;
+  else o.class_weights = class_weights_;
   const auto crossentropy = [&](const std::string& kind) {
     if (kind == "sparse_categorical_crossentropy") return sparse_categorical_crossentropy(outputs, labels, o);
     if (kind == "categorical_crossentropy") return categorical_crossentropy(outputs, targets_for(labels), o);
@@ -82,12 +86,14 @@ Variable TrainingLoss::operator()(const Variable& outputs, const Tensor& labels)
   if (name_ == "dice") {
     LossOptions d = o;
     d.class_weights.clear();
+    d.pixel_weights = Tensor();
     return dice_loss(outputs, targets_for(labels), d);
   }
   const size_t plus = name_.find("+dice");
   if (plus == std::string::npos) return crossentropy(name_);
   LossOptions d = o;
   d.class_weights.clear();
+  d.pixel_weights = Tensor();
   return crossentropy(name_.substr(0, plus)) + dice_loss(outputs, targets_for(labels), d);
 }
 

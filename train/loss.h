@@ -25,8 +25,12 @@ class TrainingLoss {
 
   // The model's outputs the loss takes: logits when the output activation was skipped, else the outputs.
   Variable outputs(Model& model, const Variable& images) const;
-  // The mean loss of a batch; labels [B, H, W] class ids (ignore_index marks void pixels).
-  Variable operator()(const Variable& outputs, const Tensor& labels) const;
+  // The mean loss of a batch; labels [B, H, W] class ids (ignore_index marks void pixels). pixel_weights [B, H, W]
+  // (a border weight map, data/weight_map.h, which already holds the class weights) replaces the class weights in
+  // the crossentropy; undefined: the class weights.
+  Variable operator()(const Variable& outputs, const Tensor& labels, const Tensor& pixel_weights = {}) const;
+  // Whether the loss has a crossentropy that per-pixel weights apply to (not dice alone, not mse).
+  bool takes_pixel_weights() const { return name_ != "dice" && name_ != "mse"; }
 
   const std::string& name() const { return name_; }  // resolved ("auto" replaced)
   bool from_logits() const { return from_logits_; }

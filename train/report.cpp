@@ -10,6 +10,7 @@
 #include "autograd/io/safetensors.h"
 #include "autograd/parallel.h"
 #include "autograd/tape.h"
+#include "data/augment.h"
 #include "data/folder_scan.h"
 #include "train/best_metric.h"
 #include "train/mode_guard.h"
@@ -42,7 +43,63 @@ std::string fmt(double v, int precision = 4) {
 }
 
 constexpr const char* kSeriesColours[] = {"#e6503c", "#3ca0e6", "#5ac864", "#b464dc", "#fa8c1e", "#28c8c8"};
+
+// "3 car", or "3" when the class has no name.
+std::string class_label(int c, const std::vector<std::string>& names) {
+  const bool named = c >= 0 && static_cast<size_t>(c) < names.size() && !names[c].empty();
+  return std::to_string(c) + (named ? " " + names[c] : "");
+}
+
+// A square in the class's colour, as the sample pictures draw it.
+std::string swatch(int c) {
+  const auto rgb = class_colour(c);
+  return "<span class='swatch' style='background:rgb(" + std::to_string(rgb[0]) + "," + std::to_string(rgb[1]) + "," +
+         std::to_string(rgb[2]) + ")'></span>";
+}
+
+// Stream id for Rng::derive(seed, stream, sample) of the report's augmented samples (apart from the loader's draws).
+constexpr uint64_t kReportAugmentStream = 0x2e90'47a6ULL;
 }  // namespace
+
+std::string svg_confusion_heat_map(const ConfusionMatrix& m, const std::vector<std::string>& names) {
+  const int C = m.num_classes();
+  const double cell = C <= 6 ? 56 : C <= 16 ? 34 : 18;
+  size_t longest = 0;
+  for (int c = 0; c < C; ++c) longest = std::max(longest, class_label(c, names).size());
+  const double left = 30 + 7.0 * static_cast<double>(std::min<size_t>(longest, 24)), top = 44;
+  const double W = left + C * cell + 12, H = top + C * cell + 12;
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "' viewBox='0 0 " << W << ' '
+      << H << "' role='img' aria-label='confusion matrix' font-family='sans-serif'>";
+  svg << "<text x='" << left + C * cell / 2 << "' y='14' text-anchor='middle' font-size='12'>predicted class</text>";
+  svg << "<text x='12' y='" << top + C * cell / 2 << "' text-anchor='middle' font-size='12' transform='rotate(-90 12 "
+      << top + C * cell / 2 << ")'>true class</text>";
+  for (int c = 0; c < C; ++c) {
+    svg << "<text x='" << left + (c + 0.5) * cell << "' y='" << top - 6 << "' text-anchor='middle' font-size='11'>" << c
+        << "</text>";
+    svg << "<text x='" << left - 6 << "' y='" << top + (c + 0.5) * cell + 4 << "' text-anchor='end' font-size='11'>"
+        << escape(class_label(c, names).substr(0, 27)) << "</text>";
+  }
+  for (int t = 0; t < C; ++t) {
+    int64_t row = 0;
+    for (int p = 0; p < C; ++p) row += m.count(t, p);
+    for (int p = 0; p < C; ++p) {
+      const double f = row > 0 ? static_cast<double>(m.count(t, p)) / static_cast<double>(row) : 0.0;
+      // White (nothing) to dark blue (the whole row).
+      const auto mix = [f](int to) { return static_cast<int>(std::lround(255 + f * (to - 255))); };
+      svg << "<rect x='" << left + p * cell << "' y='" << top + t * cell << "' width='" << cell << "' height='" << cell
+          << "' fill='rgb(" << mix(20) << ',' << mix(70) << ',' << mix(160) << ")' stroke='#ccc'><title>true "
+          << escape(class_label(t, names)) << ", predicted " << escape(class_label(p, names)) << ": " << m.count(t, p)
+          << " pixels (" << fmt(100 * f, 3) << "% of the true class)</title></rect>";
+      if (cell >= 30)
+        svg << "<text x='" << left + (p + 0.5) * cell << "' y='" << top + (t + 0.5) * cell + 4
+            << "' text-anchor='middle' font-size='11' fill='" << (f > 0.5 ? "#fff" : "#222") << "'>"
+            << (row > 0 ? fmt(100 * f, 3) + "%" : "-") << "</text>";
+    }
+  }
+  svg << "</svg>";
+  return svg.str();
+}
 
 std::string svg_line_chart(const std::string& title, const std::vector<std::map<std::string, double>>& history,
                            const std::vector<std::string>& series) {
@@ -130,7 +187,9 @@ std::string render_report_html(const ReportData& d) {
        ".scroll{overflow-x:auto}"
        ".grid{display:grid;grid-template-columns:repeat(6,max-content);gap:6px;align-items:start}"
        ".grid img{width:160px;height:160px;image-rendering:pixelated;border:1px solid #ccc}"
-       ".grid .head{font-weight:bold;font-size:13px}pre{background:#f6f6f6;padding:10px;font-size:12px;overflow:auto}"
+       ".grid .head{font-weight:bold;font-size:13px}"
+       ".swatch{display:inline-block;width:12px;height:12px;margin-right:5px;border:1px solid #888;vertical-align:-1px}"
+       ".legend span.item{margin-right:16px;white-space:nowrap}pre{background:#f6f6f6;padding:10px;font-size:12px;overflow:auto}"
        "</style></head><body>\n";
   h << "<h1>" << escape(d.title) << "</h1>\n<p id='status'>" << escape(d.status) << "</p>\n";
 
@@ -183,7 +242,8 @@ std::string render_report_html(const ReportData& d) {
         << "<th>Dice</th><th></th></tr>\n";
       for (size_t c = 0; c < per_class.size(); ++c) {
         const double dice = std::clamp(per_class[c].second, 0.0, 1.0);
-        h << "<tr><td>" << c << "</td><td>" << fmt(per_class[c].first) << "</td><td>" << fmt(per_class[c].second)
+        h << "<tr><td style='text-align:left'>" << swatch(static_cast<int>(c))
+          << escape(class_label(static_cast<int>(c), d.class_names)) << "</td><td>" << fmt(per_class[c].first) << "</td><td>" << fmt(per_class[c].second)
           << "</td><td style='text-align:left'><svg width='200' height='12'><rect width='" << std::lround(200 * dice)
           << "' height='12' fill='#3ca0e6'/></svg></td></tr>\n";
       }
@@ -191,8 +251,22 @@ std::string render_report_html(const ReportData& d) {
     }
   }
 
+  if (d.confusion) {
+    h << "<h2 id='confusion'>Confusion matrix (" << escape(d.confusion_of) << ")</h2>\n<p>Each row is one true class; "
+      << "a cell is the share of that class's pixels predicted as the column's class (the diagonal is the recall).</p>"
+      << svg_confusion_heat_map(*d.confusion, d.class_names) << "\n";
+  }
+
+  // The colours of the class pictures.
+  const int classes = d.confusion ? d.confusion->num_classes() : std::max<int>(2, static_cast<int>(d.class_names.size()));
+  std::ostringstream legend;
+  legend << "<p class='legend'>";
+  for (int c = 0; c < classes; ++c)
+    legend << "<span class='item'>" << swatch(c) << escape(class_label(c, d.class_names)) << "</span>";
+  legend << "</p>\n";
+
   // Two samples per row: image, ground truth, prediction, twice.
-  h << "<h2 id='samples'>Validation samples</h2>\n<div class='grid'>";
+  h << "<h2 id='samples'>Validation samples</h2>\n" << legend.str() << "<div class='grid'>";
   for (int twice = 0; twice < 2; ++twice)
     h << "<div class='head'>image</div><div class='head'>ground truth</div><div class='head'>prediction</div>";
   h << "\n";
@@ -203,6 +277,18 @@ std::string render_report_html(const ReportData& d) {
       << "'>\n";
   }
   h << "</div>\n";
+
+  if (!d.augmented.empty()) {  // three per row: image and ground truth, three times
+    h << "<h2 id='augmented'>Augmented training samples</h2>\n<p>As the run's augmentation draws them (one draw each;"
+      << " the loader draws anew for every step).</p>\n" << legend.str() << "<div class='grid'>";
+    for (int times = 0; times < 3; ++times) h << "<div class='head'>image</div><div class='head'>ground truth</div>";
+    h << "\n";
+    for (const ReportSample& s : d.augmented)
+      h << "<img alt='" << escape(s.name) << " augmented image' src='" << png_data_uri(picture_from_image(s.image))
+        << "'><img alt='" << escape(s.name) << " augmented truth' src='" << png_data_uri(picture_from_classes(s.truth))
+        << "'>\n";
+    h << "</div>\n";
+  }
 
   h << "<h2 id='throughput'>Throughput</h2>\n<table>";
   for (const auto& [k, v] : d.throughput) h << "<tr><th>" << escape(k) << "</th><td>" << escape(v) << "</td></tr>";
@@ -242,6 +328,21 @@ std::vector<ReportSample> predict_samples(Model& model, const DataSource& source
   return samples;
 }
 
+std::vector<ReportSample> augmented_samples(const DataSource& source, const FitOptions& options, int count) {
+  std::vector<ReportSample> samples;
+  if (!source.dataset || count <= 0 || !options.augment || !options.augment->any()) return samples;
+  const std::vector<size_t> indices = source.sample_indices();
+  const size_t n = std::min(static_cast<size_t>(count), indices.size());
+  for (size_t j = 0; j < n; ++j) {
+    const size_t i = indices[j * indices.size() / n];
+    Rng rng = Rng::derive(options.seed, kReportAugmentStream, j);
+    data::Sample s = source.dataset->get(i, &rng);
+    data::augment(s, *options.augment, rng);
+    samples.push_back({source.dataset->name(i), s.image, s.labels, Tensor()});
+  }
+  return samples;
+}
+
 ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, int64_t steps_per_epoch,
                         std::vector<ReportSample> samples) {
   const FitOptions& options = end.options;
@@ -254,6 +355,7 @@ ReportData epoch_report(const EpochEnd& end, const std::string& model_summary, i
     r.history.push_back(std::move(row));
   }
   r.samples = std::move(samples);
+  r.class_names = options.class_names;
   r.model_summary = model_summary;
   r.config = options.extra_config;
   r.config["fit"] = options.to_json();

@@ -3,6 +3,7 @@
 // configuration and the throughput. fit rewrites it after every epoch of a run with a run folder.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "layers/model.h"
 #include "train/data_source.h"
 #include "train/fit_hooks.h"
+#include "train/metrics.h"
 
 namespace tg::train {
 
@@ -19,7 +21,7 @@ struct ReportSample {
   std::string name;
   Tensor image;       // [H, W, C] in [0, 1]
   Tensor truth;       // [H, W] class ids
-  Tensor prediction;  // [H, W] class ids
+  Tensor prediction;  // [H, W] class ids (undefined for augmented training samples)
 };
 
 struct ReportData {
@@ -33,6 +35,10 @@ struct ReportData {
   // The epoch the per-class table shows (the monitored metric's best; 0 = the last) and how it was chosen.
   int64_t best_epoch = 0;
   std::string best_by;  // e.g. "best val_loss"
+  std::vector<std::string> class_names;  // names of classes 0, 1, ... (may be fewer than the classes, or none)
+  std::optional<ConfusionMatrix> confusion;  // shown as a heat map, rows normalised
+  std::string confusion_of;                  // e.g. "validation, epoch 7"
+  std::vector<ReportSample> augmented;       // training samples as the augmentation draws them
 };
 
 std::string render_report_html(const ReportData& data);
@@ -45,6 +51,11 @@ void write_report(const std::string& path, const ReportData& data);  // atomical
 // (argmax over the channels; > 0.5 for a single sigmoid channel), computed in inference mode; the model's mode is
 // restored.
 std::vector<ReportSample> predict_samples(Model& model, const DataSource& source, int count);
+// `count` training samples of `source` (spread as above) through options.augment, each drawn from its own generator
+// derived from options.seed; none when the run does not augment.
+std::vector<ReportSample> augmented_samples(const DataSource& source, const FitOptions& options, int count);
+// An SVG heat map of a confusion matrix, rows (truth) normalised to fractions; cells show percentages.
+std::string svg_confusion_heat_map(const ConfusionMatrix& confusion, const std::vector<std::string>& class_names);
 
 // The report fit writes at an epoch end: title (FitOptions::report_title, else "tapegrad: <model name>"), the history,
 // `samples`, the model summary, the configuration (FitOptions and extra_config) and the epoch's throughput.

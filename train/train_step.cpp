@@ -11,7 +11,7 @@ StepResult train_step(Model& model, const TrainingLoss& loss, Optimizer& optimiz
   model.rng() = Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step));
   optimizer.zero_grad();
   const Variable outputs = loss.outputs(model, Variable(batch.images));
-  Variable value = loss(outputs, batch.labels);
+  Variable value = loss(outputs, batch.labels, batch.weights);
   StepResult result{value.item(), outputs.value()};
   if (!result.applied()) return result;  // the graph goes with `value` and `outputs`
   value.backward();

@@ -26,14 +26,14 @@ TrainAndValidation resolve_validation(const DataSource& train, const DataSource*
           DataSource{train.dataset, {all.begin() + static_cast<std::ptrdiff_t>(n_train), all.end()}}};
 }
 
-MetricLogs validate(Model& model, const DataSource& validation, const FitOptions& options) {
+MetricLogs validate(Model& model, const DataSource& validation, const FitOptions& options, ConfusionMatrix* confusion) {
   EvaluateOptions eo;
   static_cast<data::LoaderOptions&>(eo) = options;
   if (options.validation_batch_size > 0) eo.batch_size = options.validation_batch_size;
   eo.steps = options.validation_steps;
   eo.loss = options.loss;
   eo.class_weights = options.class_weights;
-  return evaluate(model, validation, eo, "val_");
+  return evaluate(model, validation, eo, "val_", confusion);
 }
 
 }  // namespace tg::train

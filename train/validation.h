@@ -18,6 +18,7 @@ TrainAndValidation resolve_validation(const DataSource& train, const DataSource*
 
 // The validation pass at an epoch end: evaluate() with the run's loss, normalisation and loader threads, batches of
 // validation_batch_size (else batch_size), at most validation_steps of them; the names prefixed "val_".
-MetricLogs validate(Model& model, const DataSource& validation, const FitOptions& options);
+MetricLogs validate(Model& model, const DataSource& validation, const FitOptions& options,
+                    ConfusionMatrix* confusion = nullptr);
 
 }  // namespace tg::train

@@ -6,8 +6,10 @@
 #include <cstring>
 #include <type_traits>
 
+#include "autograd/kernels/conv_special.h"
 #include "autograd/kernels/gemm.h"
 #include "autograd/kernels/tiled_gemm.h"
+#include "autograd/kernels/winograd.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
@@ -92,6 +94,8 @@ void conv_forward(const T* x, const T* w, const ConvGeometry& g, T* y, const T* 
 template <class T>
 void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
   const int64_t k = g.patch(), n = g.out_c;
+  if constexpr (std::is_same_v<T, float>)
+    if (pointwise_few_outputs_applies(g)) return pointwise_few_input_grad(active_isa(), dy, w, g, dx);
   if (g.pointwise()) {
     gemm_tiled(false, true, g.lines() * g.out_w, k, n, T(1), dy, n, w, n, T(0), dx, k);
     return;
@@ -101,6 +105,16 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     // its channel axes swapped: one im2col and a GEMM with the long K, instead of a GEMM with K = Cout that
     // writes every patch and a col2im that adds them up.
     const int64_t kh = g.kernel_h, kw = g.kernel_w, ci = g.in_c, taps = kh * kw;
+    ConvGeometry back = g;
+    back.in_h = g.out_h, back.in_w = g.out_w, back.in_c = n;
+    back.out_h = g.in_h, back.out_w = g.in_w, back.out_c = ci;
+    back.pad_top = (kh - 1) * g.dilation_h - g.pad_top;
+    back.pad_left = (kw - 1) * g.dilation_w - g.pad_left;
+    // The Winograd forward reads the rotation in place, as it transforms the kernel (the copy below cost as much as
+    // the products on the 16x16 layers of 1024 channels).
+    if constexpr (std::is_same_v<T, float>)
+      if (use_winograd(back, WinogradPass::forward))
+        return winograd_conv_input_grad(active_sgemm_ukernel(), dy, w, back, dx);
     Tensor rotated = Tensor::empty({kh, kw, n, ci}, dtype_of<T>());
     T* r = rotated.data<T>();
     // Tap t of the rotated kernel is the [ci, n] matrix of tap taps-1-t, transposed; in 32x32 blocks.
@@ -115,11 +129,6 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
         for (int64_t o = o0; o < o1; ++o)
           for (int64_t c = c0; c < std::min(ci, c0 + kBlock); ++c) dst[o * ci + c] = src[c * n + o];
     }
-    ConvGeometry back = g;
-    back.in_h = g.out_h, back.in_w = g.out_w, back.in_c = n;
-    back.out_h = g.in_h, back.out_w = g.in_w, back.out_c = ci;
-    back.pad_top = (kh - 1) * g.dilation_h - g.pad_top;
-    back.pad_left = (kw - 1) * g.dilation_w - g.pad_left;
     conv_forward(dy, r, back, dx);
     return;
   }

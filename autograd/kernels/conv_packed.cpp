@@ -11,6 +11,7 @@
 
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
+#include "autograd/kernels/conv_special.h"
 #include "autograd/kernels/packed_gemm.h"
 #include "autograd/kernels/winograd.h"
 #include "autograd/parallel.h"
@@ -23,8 +24,6 @@ namespace {
 constexpr double kTaskFlops = 2e6;
 // ...but there are at least this many tasks when the output allows, so two or more threads balance.
 constexpr int64_t kMinTasks = 32;
-// A group of pixels is long enough to pay for its copy of dw (written, then read back to add).
-constexpr int64_t kMinGroupPixels = 2048;
 // The outer-product kernel gradient also splits a tap's channels into blocks of this many tiles.
 constexpr int64_t kTilesPerChannelBlock = 8;
 
@@ -41,15 +40,56 @@ Tensor pack_weights(const SgemmUkernel& uk, const float* w, int64_t k, int64_t n
   return packed;
 }
 
-// Where each tap of the kernel reads, relative to the top-left corner of an output pixel's window.
+// Where each tap of the kernel reads, relative to the top-left corner of an output pixel's window: in rows and
+// columns, and in floats for a window wholly inside the image (span_h x span_w input pixels).
 struct TapOffsets {
-  std::vector<int64_t> dy, dx;
+  std::vector<int64_t> dy, dx, floats;
+  int64_t span_h = 0, span_w = 0;
 };
 TapOffsets tap_offsets(const ConvGeometry& g) {
   TapOffsets t;
   for (int64_t ky = 0; ky < g.kernel_h; ++ky)
-    for (int64_t kx = 0; kx < g.kernel_w; ++kx) t.dy.push_back(ky * g.dilation_h), t.dx.push_back(kx * g.dilation_w);
+    for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+      t.dy.push_back(ky * g.dilation_h), t.dx.push_back(kx * g.dilation_w);
+      t.floats.push_back((t.dy.back() * g.in_w + t.dx.back()) * g.in_c);
+    }
+  t.span_h = (g.kernel_h - 1) * g.dilation_h + 1, t.span_w = (g.kernel_w - 1) * g.dilation_w + 1;
   return t;
+}
+
+// The indirect kernels' row table for output pixels p0 .. p0 + rows (rows <= mr * groups, in groups of mr):
+// entry [group][tap][r] is the input pixel tap reads for row r of the group, or zero_row in the padding; rows past
+// the last repeat it (computed, never stored). The pixels are walked in order from the first one's (image, oy, ox),
+// and a window wholly inside the image takes its taps' fixed offsets, with no bounds check: building the table
+// otherwise cost a quarter of a 16-channel layer's time.
+void fill_row_table(const ConvGeometry& g, const TapOffsets& tap, const float* x, const float* zero_row, int64_t mr,
+                    int64_t p0, int64_t rows, const float** table) {
+  const int64_t taps = static_cast<int64_t>(tap.floats.size()), first_line = p0 / g.out_w;
+  int64_t ox = p0 % g.out_w, oy = first_line % g.out_h, image = first_line / g.out_h;
+  for (int64_t r0 = 0; r0 < rows; r0 += mr) {
+    const float** entry = table + r0 * taps;
+    const int64_t live = std::min(mr, rows - r0);
+    for (int64_t r = 0; r < live; ++r) {
+      const int64_t y0 = oy * g.stride_h - g.pad_top, x0 = ox * g.stride_w - g.pad_left;
+      if (y0 >= 0 && y0 + tap.span_h <= g.in_h && x0 >= 0 && x0 + tap.span_w <= g.in_w) {
+        const float* corner = x + ((image * g.in_h + y0) * g.in_w + x0) * g.in_c;
+        for (int64_t i = 0; i < taps; ++i) entry[i * mr + r] = corner + tap.floats[i];
+      } else {
+        const float* base = x + image * g.in_h * g.in_w * g.in_c;
+        for (int64_t i = 0; i < taps; ++i) {
+          const int64_t iy = y0 + tap.dy[i], ix = x0 + tap.dx[i];
+          entry[i * mr + r] =
+              iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zero_row : base + (iy * g.in_w + ix) * g.in_c;
+        }
+      }
+      if (++ox == g.out_w) {
+        ox = 0;
+        if (++oy == g.out_h) oy = 0, ++image;
+      }
+    }
+    for (int64_t r = live; r < mr; ++r)
+      for (int64_t i = 0; i < taps; ++i) entry[i * mr + r] = entry[i * mr + live - 1];
+  }
 }
 
 // Whether dy [pixels, n] can serve as its own packed B: one nr-column panel whose rows are aligned as the
@@ -134,6 +174,8 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
   if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
+  if (first_layer_forward_applies(g)) return first_layer_forward(uk.isa, x, w, g, y, epilogue);
+  if (pointwise_few_outputs_applies(g)) return pointwise_few_forward(uk.isa, x, w, g, y, epilogue);
   // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const Tensor weights = pack_weights(uk, w, k, n);
@@ -153,22 +195,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
     const int64_t groups = (rows + uk.mr - 1) / uk.mr;
     thread_local std::vector<const float*> table;
     table.resize(static_cast<size_t>(groups * taps * uk.mr));
-    for (int64_t grp = 0; grp < groups; ++grp) {
-      const int64_t live = std::min(uk.mr, rows - grp * uk.mr);
-      const float** entry = table.data() + grp * taps * uk.mr;
-      for (int64_t r = 0; r < uk.mr; ++r) {
-        // Rows past the end of C repeat the last one: computed, never stored.
-        const int64_t p = i0 + grp * uk.mr + std::min(r, live - 1);
-        const int64_t line = p / g.out_w, ox = p % g.out_w, image = line / g.out_h, oy = line % g.out_h;
-        const float* base = x + image * g.in_h * g.in_w * g.in_c;
-        const int64_t y0 = oy * g.stride_h - g.pad_top, x0 = ox * g.stride_w - g.pad_left;
-        for (int64_t i = 0; i < taps; ++i) {
-          const int64_t iy = y0 + tap.dy[i], ix = x0 + tap.dx[i];
-          entry[i * uk.mr + r] =
-              iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w ? zero_row : base + (iy * g.in_w + ix) * g.in_c;
-        }
-      }
-    }
+    fill_row_table(g, tap, x, zero_row, uk.mr, i0, rows, table.data());
     // Panel by panel, so one packed kernel panel (k x nr) stays in cache while the task's rows pass over it.
     for (int64_t j0 = 0; j0 < n; j0 += uk.nr) {
       const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + j0 : nullptr, epilogue.relu};
@@ -190,12 +217,11 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
   if (m <= 0 || n <= 0) return;
   if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
   if (use_winograd(g, WinogradPass::kernel_grad)) return winograd_conv_kernel_grad(uk, x, dy, g, dw, epilogue);
+  if (direct_kernel_grad_applies(g)) return direct_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
+  if (pointwise_few_outputs_applies(g)) return pointwise_few_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
   // Pixel ranges (whole output lines) each sum into their own copy of dw, added in order at the end: as many as
   // a small kernel allows, for parallelism; one when dw is large, which then has rows enough to share out.
-  const int64_t lines = g.lines();
-  const int64_t groups = std::clamp<int64_t>(std::min({lines, kMaxPartialSums, pixels / kMinGroupPixels,
-                                                       kPartialSumElements / std::max<int64_t>(m * n, 1)}),
-                                             1, kMaxPartialSums);
+  const int64_t lines = g.lines(), groups = kernel_grad_groups(g, m * n);
   Tensor partial = Tensor::empty(groups > 1 ? Shape{groups, m * n} : Shape{0});  // each group writes all of its sums
   float* sums = groups > 1 ? partial.data<float>() : dw;
   const GemmEpilogue in_place = groups > 1 ? GemmEpilogue{} : epilogue;
@@ -223,16 +249,25 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
           sums + group * m * n + q0 * n, n, in_place);
     }
   }
-  if (groups == 1) return;
-  // The group sums, added in group order.
-  const float* p = partial.data<float>();
-#pragma omp parallel for schedule(static) if (m * n * groups > kParallelThreshold)
-  for (int64_t q = 0; q < m; ++q) {
-    float* row = dw + q * n;
-    for (int64_t j = 0; j < n; ++j) {
+  if (groups > 1) add_group_sums(partial.data<float>(), groups, m, n, n, dw, epilogue.accumulate);
+}
+
+int64_t kernel_grad_groups(const ConvGeometry& g, int64_t dw_size) {
+  const int64_t pixels = g.lines() * g.out_w;
+  return std::clamp<int64_t>(std::min({g.lines(), kMaxPartialSums, pixels / kMinGroupPixels,
+                                       kPartialSumElements / std::max<int64_t>(dw_size, 1)}),
+                             1, kMaxPartialSums);
+}
+
+void add_group_sums(const float* partial, int64_t groups, int64_t rows, int64_t cols, int64_t ld, float* dw,
+                    bool accumulate) {
+#pragma omp parallel for schedule(static) if (rows * cols * groups > kParallelThreshold)
+  for (int64_t q = 0; q < rows; ++q) {
+    float* row = dw + q * cols;
+    for (int64_t j = 0; j < cols; ++j) {
       float total = 0;
-      for (int64_t group = 0; group < groups; ++group) total += p[group * m * n + q * n + j];
-      row[j] = epilogue.accumulate ? row[j] + total : total;
+      for (int64_t group = 0; group < groups; ++group) total += partial[(group * rows + q) * ld + j];
+      row[j] = accumulate ? row[j] + total : total;
     }
   }
 }

@@ -21,6 +21,10 @@ constexpr int64_t kPoints = 16;  // a 4x4 input window per 2x2 output tile: 16 p
 // 128x128 is 0.65x: its transforms, made for every tile, weigh more beside a product of few channels).
 constexpr int64_t kAutoMinChannelsForward = 16;
 constexpr int64_t kAutoMinChannelsKernelGrad = 64;
+// The kernel gradient also needs tiles enough to pay for transforming its 16 Cin Cout sums back into dw: with 256
+// tiles (batch 1 at 32x32) it gains 1.2-1.4x on 64-1024 channels; with 128 (batch 2 at 16x16) it is 0.85x, with 64
+// (the seed U-Net's 16x16 bottom at batch 1) 0.45x of the direct gradient.
+constexpr int64_t kAutoMinTilesKernelGrad = 256;
 // A block of tiles is cut so that one point's A operand ([tiles, Cin]) stays in L2 while the kernel's panels pass
 // over it (at most this many floats)...
 constexpr int64_t kBlockFloats = int64_t(64) * 1024;
@@ -77,21 +81,55 @@ TG_WINOGRAD_TARGETS void transform_kernel_row(const float* src, int64_t tap_stri
   }
 }
 
+// How the kernel handed to the forward pass is stored: as it is used (HWIO [3, 3, cin, cout]), or as the kernel of
+// the convolution whose input gradient this pass is ([3, 3, cout, cin], used rotated by 180 degrees with its channel
+// axes swapped; conv_input_grad at stride 1), which the transform reads in place instead of a rotated copy.
+enum class KernelSource { as_used, of_input_grad };
+
 // The transformed kernel, point 4a + b of every channel pair packed as the B operand of that point's GEMM:
 // ceil(Cout / nr) panels of Cin x nr, point_floats apart.
-Tensor transform_weights(const SgemmUkernel& uk, const float* w, int64_t cin, int64_t cout, int64_t point_floats) {
+Tensor transform_weights(const SgemmUkernel& uk, const float* w, int64_t cin, int64_t cout, int64_t point_floats,
+                         KernelSource source) {
   const int64_t nr = uk.nr, panels = (cout + nr - 1) / nr;
   Tensor packed = Tensor::empty({kPoints * point_floats});
   float* dst = packed.data<float>();
+  auto pad_panel = [&](float* base, int64_t live) {  // the last panel's padding columns
+    for (int64_t j = live; j < nr; ++j)
+      for (int64_t point = 0; point < kPoints; ++point) base[point * point_floats + j] = 0.0f;
+  };
+  if (source == KernelSource::as_used) {
 #pragma omp parallel for schedule(static) if (9 * cin * cout > kParallelThreshold)
-  for (int64_t ci = 0; ci < cin; ++ci)
-    for (int64_t p = 0; p < panels; ++p) {
-      const int64_t j0 = p * nr, live = std::min(nr, cout - j0);
-      float* base = dst + p * cin * nr + ci * nr;
-      transform_kernel_row(w + ci * cout + j0, cin * cout, live, base, point_floats);
-      for (int64_t j = live; j < nr; ++j)  // the last panel's padding columns
-        for (int64_t point = 0; point < kPoints; ++point) base[point * point_floats + j] = 0.0f;
+    for (int64_t ci = 0; ci < cin; ++ci)
+      for (int64_t p = 0; p < panels; ++p) {
+        const int64_t j0 = p * nr, live = std::min(nr, cout - j0);
+        float* base = dst + p * cin * nr + ci * nr;
+        transform_kernel_row(w + ci * cout + j0, cin * cout, live, base, point_floats);
+        pad_panel(base, live);
+      }
+    return packed;
+  }
+  // Tap t of channel pair (ci, j) is w[8 - t][j][ci]: a panel's taps are gathered for a block of input channels at
+  // a time (whole cache lines of w; one channel at a time would read 144 lines 4 KB apart for each), then
+  // transformed as above.
+  constexpr int64_t kGatherChannels = 16;
+#pragma omp parallel for schedule(static) if (9 * cin * cout > kParallelThreshold)
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t j0 = p * nr, live = std::min(nr, cout - j0);
+    float* taps = thread_pack_buffer(0, kGatherChannels * 9 * nr);  // [channel in block][tap][j]
+    for (int64_t c0 = 0; c0 < cin; c0 += kGatherChannels) {
+      const int64_t channels = std::min(kGatherChannels, cin - c0);
+      for (int64_t t = 0; t < 9; ++t)
+        for (int64_t j = 0; j < live; ++j) {
+          const float* src = w + ((8 - t) * cout + j0 + j) * cin + c0;
+          for (int64_t c = 0; c < channels; ++c) taps[(c * 9 + t) * nr + j] = src[c];
+        }
+      for (int64_t c = 0; c < channels; ++c) {
+        float* base = dst + p * cin * nr + (c0 + c) * nr;
+        transform_kernel_row(taps + c * 9 * nr, nr, live, base, point_floats);
+        pad_panel(base, live);
+      }
     }
+  }
   return packed;
 }
 
@@ -257,21 +295,24 @@ bool use_winograd(const ConvGeometry& g, WinogradPass pass) {
     case WinogradPolicy::off: return false;
     case WinogradPolicy::on: return fits;
     case WinogradPolicy::automatic: {
-      const int64_t least = pass == WinogradPass::forward ? kAutoMinChannelsForward : kAutoMinChannelsKernelGrad;
-      return fits && g.in_c >= least && g.out_c >= least;
+      if (pass == WinogradPass::forward)
+        return fits && g.in_c >= kAutoMinChannelsForward && g.out_c >= kAutoMinChannelsForward;
+      return fits && g.in_c >= kAutoMinChannelsKernelGrad && g.out_c >= kAutoMinChannelsKernelGrad &&
+             TileGrid(g).tiles >= kAutoMinTilesKernelGrad;
     }
   }
   return false;
 }
 
-void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
-                           const GemmEpilogue& epilogue) {
+namespace {
+void winograd_forward_from(const SgemmUkernel& uk, const float* x, const float* w, KernelSource source,
+                           const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {
   const int64_t cin = g.in_c, cout = g.out_c, mr = uk.mr, nr = uk.nr;
   const TileGrid grid(g);
   const int64_t tiles = grid.tiles, panels = (cout + nr - 1) / nr;
   if (tiles == 0 || cout == 0) return;
   const int64_t point_floats = panels * nr * cin;
-  const Tensor u = transform_weights(uk, w, cin, cout, point_floats);
+  const Tensor u = transform_weights(uk, w, cin, cout, point_floats, source);
 
   // Even blocks of tiles, each a whole number of micro-kernel row groups; how the work is cut never changes a value.
   const int64_t kernel_bound = std::max(kMinBlockTiles, cin * cout / (cin + cout));
@@ -321,6 +362,17 @@ void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* 
       store(m + i * cout + j0, block * cout, j1 - j0, out, epilogue.bias ? epilogue.bias + j0 : nullptr);
     }
   }
+}
+}  // namespace
+
+void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
+                           const GemmEpilogue& epilogue) {
+  winograd_forward_from(uk, x, w, KernelSource::as_used, g, y, epilogue);
+}
+
+void winograd_conv_input_grad(const SgemmUkernel& uk, const float* dy, const float* w, const ConvGeometry& back,
+                              float* dx) {
+  winograd_forward_from(uk, dy, w, KernelSource::of_input_grad, back, dx, GemmEpilogue{});
 }
 
 void winograd_conv_kernel_grad(const SgemmUkernel& uk, const float* x, const float* dy, const ConvGeometry& g,

@@ -17,7 +17,8 @@
 namespace tg::kernels {
 
 // off: never; on: every 3x3 stride-1 undilated convolution; automatic (the default): those with channels enough
-// on both sides for the transforms to pay (measured per layer on the U-Net shapes, bench/conv_bench.cpp).
+// on both sides for the transforms to pay, and for the kernel gradient 2x2 output tiles enough too (measured per
+// layer on the U-Net shapes, bench/conv_bench.cpp).
 // The environment variable TAPEGRAD_WINOGRAD=off|on|auto sets the starting policy.
 enum class WinogradPolicy { off, on, automatic };
 WinogradPolicy winograd_policy();
@@ -33,6 +34,12 @@ bool use_winograd(const ConvGeometry& g, WinogradPass pass);
 // y = conv(x, w) through the epilogue, for a 3x3, stride-1, undilated geometry (any padding).
 void winograd_conv_forward(const SgemmUkernel& uk, const float* x, const float* w, const ConvGeometry& g, float* y,
                            const GemmEpilogue& epilogue);
+
+// dx = the input gradient of a 3x3 stride-1 convolution with kernel w [3, 3, Cin, Cout] for the output gradient
+// dy: the forward pass of `back`, conv_input_grad's geometry from dy to dx, with w rotated by 180 degrees and its
+// channel axes swapped, which the kernel transform reads in place (no rotated copy of w). Overwrites dx.
+void winograd_conv_input_grad(const SgemmUkernel& uk, const float* dy, const float* w, const ConvGeometry& back,
+                              float* dx);
 
 // dw = the kernel gradient of that convolution for the output gradient dy, through the epilogue (accumulate only):
 // the adjoint of the forward's transforms, dw = G^T (sum over tiles of V^T (A dY A^T)) G, 16 products per channel

@@ -56,6 +56,25 @@ std::vector<double> class_weights(const char* op, const LossOptions& o, int64_t 
 
 bool ignoring(const LossOptions& o) { return o.ignore_index >= 0; }
 
+// LossOptions::pixel_weights as float64, one per row of `rows` rows (the prediction's pixels), checked; or an
+// undefined tensor when there are none.
+Tensor pixel_weights(const char* op, const LossOptions& o, const Variable& pred, int64_t rows) {
+  if (!o.pixel_weights.defined()) return Tensor();
+  Shape want = pred.shape();
+  want.pop_back();
+  if (o.pixel_weights.numel() != rows || (o.pixel_weights.shape() != want && o.pixel_weights.shape() != pred.shape()))
+    throw std::invalid_argument(std::string(op) + ": pixel weights of shape " + shape_str(o.pixel_weights.shape()) +
+                                " given for a prediction of shape " + shape_str(pred.shape()) + "; they need " +
+                                shape_str(want));
+  Tensor w = o.pixel_weights.to(DType::F64);
+  const double* p = w.data<double>();
+  for (int64_t i = 0; i < rows; ++i)
+    if (!std::isfinite(p[i]) || p[i] < 0)
+      throw std::invalid_argument(std::string(op) + ": pixel weight " + number_str(p[i]) + " at index " +
+                                  index_str(i, o.pixel_weights.shape()) + " must be finite and >= 0");
+  return w;
+}
+
 // ---- shared pieces --------------------------------------------------------------------------------------------
 
 // Keras clips probabilities to [epsilon, 1 - epsilon] with epsilon = 1e-7 in the tensor's dtype.
@@ -193,6 +212,8 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
   const RowsView view = rows_of(pred);
   const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
+  const Tensor pixel_w = pixel_weights(op, o, pred, rows);
+  const double* pw = pixel_w.defined() ? pixel_w.data<double>() : nullptr;
   const bool skip_empty = ignoring(o);
   Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
@@ -207,7 +228,7 @@ Variable categorical_crossentropy(const Variable& pred, const Tensor& target, co
         if (gr) std::fill(gr, gr + c, T(0));
         return;
       }
-      const double wr = w[static_cast<size_t>(arg_max(y, c))];
+      const double wr = pw ? pw[r] : w[static_cast<size_t>(arg_max(y, c))];
       double loss = 0.0;
       if (o.from_logits) {
         // -sum(y * log_softmax(x)) = lse * sum(y) - sum(y * x); d/dx = softmax * sum(y) - y, the softmax from the
@@ -255,6 +276,8 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
   const RowsView view = rows_of(pred);
   const int64_t rows = view.rows, c = view.c;
   const std::vector<double> w = class_weights(op, o, c, "one per class on the last axis");
+  const Tensor pixel_w = pixel_weights(op, o, pred, rows);
+  const double* pw = pixel_w.defined() ? pixel_w.data<double>() : nullptr;
   Tensor grad = wants_grad(pred) ? Tensor::empty(pred.shape(), pred.dtype()) : Tensor();  // written in full
   return dispatch(pred.dtype(), [&]<class T>() {
     const T* px = pred.value().data<T>();
@@ -267,7 +290,7 @@ Variable sparse_categorical_crossentropy(const Variable& pred, const Tensor& lab
         if (gr) std::fill(gr, gr + c, T(0));
         return;
       }
-      const double wr = w[static_cast<size_t>(k)];
+      const double wr = pw ? pw[r] : w[static_cast<size_t>(k)];
       double loss = 0.0;
       if (o.from_logits) {
         // lse - x_k; d/dx = softmax - onehot(k), the softmax from the exps the log-sum-exp takes.
@@ -302,6 +325,9 @@ Variable binary_crossentropy(const Variable& pred, const Tensor& target, const L
   check_pred(op, pred);
   const Tensor t = same_shape_target(op, pred, target, "");
   const std::vector<double> w = class_weights(op, o, 2, "the weights of target 0 and target 1");
+  const int64_t channels = pred.dim(-1);  // each pixel's weight applies to all of its channels
+  const Tensor pixel_w = pixel_weights(op, o, pred, pred.numel() / channels);
+  const double* pw = pixel_w.defined() ? pixel_w.data<double>() : nullptr;
   const bool skip = ignoring(o);
   const double ignored = o.ignore_index;
   dispatch(t.dtype(), [&]<class T>() {
@@ -328,7 +354,7 @@ Variable binary_crossentropy(const Variable& pred, const Tensor& target, const L
         return;
       }
       // The true class is round(y), half to even, as Keras's class_weight does for a single output.
-      const double wr = w[std::nearbyint(y) >= 1.0 ? 1 : 0];
+      const double wr = pw ? pw[i / channels] : w[std::nearbyint(y) >= 1.0 ? 1 : 0];
       double loss, d;
       if (o.from_logits) {
         loss = std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::fabs(x)));
@@ -359,6 +385,9 @@ Variable dice_loss(const Variable& pred, const Tensor& target, const LossOptions
   for (double v : w) w_total += v;
   if (w_total <= 0) throw std::invalid_argument(std::string(op) + ": the class weights sum to 0");
   if (!(smooth >= 0)) throw std::invalid_argument(std::string(op) + ": smooth " + number_str(smooth) + " must be >= 0");
+  if (o.pixel_weights.defined())
+    throw std::invalid_argument(std::string(op) + ": soft Dice takes no pixel weights (a ratio of sums over the batch "
+                                "has no per-pixel loss to weight); weight a crossentropy beside it instead");
   // A void pixel is an all-zero one-hot row, or for a single sigmoid channel a target equal to ignore_index.
   const bool skip = ignoring(o);
   const double ignored = o.ignore_index;

@@ -71,6 +71,10 @@ TEST_CASE("report: hostile names in every user text stay text (no attribute or e
   for (const std::string& s : {name, tag, quote})
     d.samples.push_back({s, Tensor::full({2, 2, 1}, 0.3), Tensor::zeros({2, 2}), Tensor::ones({2, 2})});
   d.model_summary = tag;
+  d.class_names = {name, tag, quote};
+  d.confusion = ConfusionMatrix::from_json({{"num_classes", 3}, {"ignore_index", -1}, {"counts", {1, 2, 3, 4, 5, 6, 7, 8, 9}}});
+  d.confusion_of = tag;
+  d.augmented.push_back({tag, Tensor::full({2, 2, 1}, 0.3), Tensor::zeros({2, 2}), Tensor()});
   d.config = {{"classes", {name, tag, quote}}};
   d.throughput = {{name, tag}};
   const std::string html = render_report_html(d);
@@ -145,4 +149,66 @@ TEST_CASE("report: the samples shown are spread over the validation set, not its
   names.clear();
   for (const ReportSample& s : predict_samples(model, {dataset, {9, 8, 1}}, 6)) names.push_back(s.name);
   CHECK(names == std::vector<std::string>{"00009", "00008", "00001"});
+}
+
+TEST_CASE("report: class names, a colour legend, the confusion matrix as a heat map, augmented samples") {
+  ReportData d;
+  d.history = {{{"epoch", 1}, {"val_iou_0", 0.5}, {"val_dice_0", 0.6}, {"val_iou_1", 0.7}, {"val_dice_1", 0.8}}};
+  d.class_names = {"membrane", "cell"};
+  // Rows are true classes: class 0 has 6 + 2 + 2 pixels, class 1 none at all, class 2 all predicted as 2.
+  d.confusion = ConfusionMatrix::from_json({{"num_classes", 3}, {"ignore_index", -1}, {"counts", {6, 2, 2, 0, 0, 0, 0, 0, 5}}});
+  d.confusion_of = "validation, epoch 1";
+  d.samples.push_back({"s", Tensor::full({4, 4, 1}, 0.3), Tensor::zeros({4, 4}), Tensor::ones({4, 4})});
+  d.augmented.push_back({"a", Tensor::full({4, 4, 1}, 0.6), Tensor::ones({4, 4}), Tensor()});
+  const std::string html = render_report_html(d);
+  const size_t classes = html.find("id='classes'");
+  REQUIRE(classes != std::string::npos);
+  CHECK(html.find("0 membrane</td>", classes) != std::string::npos);
+  CHECK(html.find("1 cell</td>", classes) != std::string::npos);
+
+  const size_t heat = html.find("id='confusion'");
+  REQUIRE(heat != std::string::npos);
+  const std::string map = html.substr(heat, html.find("</svg>", heat) - heat);
+  CHECK(map.find("Confusion matrix (validation, epoch 1)") != std::string::npos);
+  for (const char* cell : {">60%<", ">20%<", ">100%<", ">-<"}) CHECK_MESSAGE(map.find(cell) != std::string::npos, cell);
+  CHECK(map.find("fill='rgb(20,70,160)'") != std::string::npos);    // a whole row: darkest
+  CHECK(map.find("fill='rgb(255,255,255)'") != std::string::npos);  // nothing: white
+  CHECK(map.find("true 0 membrane, predicted 1 cell: 2 pixels (20% of the true class)") != std::string::npos);
+  CHECK(map.find(">2<") != std::string::npos);  // the unnamed class keeps its id
+
+  // The legend names each class beside its colour (class 1 is drawn rgb(230,80,60), as the pictures draw it).
+  const size_t samples = html.find("id='samples'");
+  REQUIRE(samples != std::string::npos);
+  const auto c1 = class_colour(1);
+  const std::string swatch1 = "background:rgb(" + std::to_string(c1[0]) + "," + std::to_string(c1[1]) + "," +
+                              std::to_string(c1[2]) + ")'></span>1 cell";
+  CHECK(html.find(swatch1, samples) != std::string::npos);
+  const size_t augmented = html.find("id='augmented'");
+  REQUIRE(augmented != std::string::npos);
+  CHECK(html.find("a augmented image", augmented) != std::string::npos);
+
+  d.confusion.reset();
+  d.augmented.clear();
+  const std::string plain = render_report_html(d);
+  CHECK(plain.find("id='confusion'") == std::string::npos);
+  CHECK(plain.find("id='augmented'") == std::string::npos);
+}
+
+TEST_CASE("report: augmented_samples are the run's augmentation of spread training samples, none without one") {
+  Tensor images({4, 8, 8, 1}), labels({4, 8, 8});
+  for (int64_t i = 0; i < labels.numel(); ++i) {
+    labels.data<float>()[i] = static_cast<float>((i / 3) % 2);
+    images.data<float>()[i] = labels.data<float>()[i] * 0.5f;
+  }
+  const DataSource source{std::make_shared<data::TensorDataset>(images, labels), {}};
+  FitOptions o;
+  CHECK(augmented_samples(source, o, 3).empty());
+  data::AugmentOptions a;
+  a.horizontal_flip = a.rotate90 = true;
+  o.augment = a;
+  const std::vector<ReportSample> s = augmented_samples(source, o, 3);
+  REQUIRE(s.size() == 3);
+  for (const ReportSample& r : s)  // moved together: the image still encodes the labels
+    for (int64_t i = 0; i < 64; ++i) CHECK(r.image.flat(i) == doctest::Approx(r.truth.flat(i) * 0.5));
+  CHECK(augmented_samples(source, o, 3)[1].truth.to_vector() == s[1].truth.to_vector());  // seeded
 }
