@@ -165,7 +165,7 @@ Command add_bench_command(CLI::App& app) {
         forward_flops += t.flops;
       }
       if (timing) t.seconds.push_back(s);
-    });
+    }, Model::HookCalls::as_run);  // time the layers as training runs them: fused pairs as one row
 
     auto step = [&] {
       if (o->mode == "infer") {

@@ -92,6 +92,17 @@ int conv_transpose_output_size(int in, int kernel, int stride, int dilation, Pad
 Variable conv2d_transpose(const Variable& x, const Variable& kernel, const Variable& bias,
                           const ConvOptions& options);
 
+// ---- fused convolutions (ops/concat_conv2d.cpp, upsample_conv2d.cpp): the U-Net decoder's pairs of layers as one
+// op, with the values of the pair up to float32 rounding and without the tensor between them. Their ops are named
+// conv2d_concat and conv2d_upsample2x (+ "_relu") so that the profiler counts them with the convolutions ----
+// conv2d(concat(parts, channel axis), kernel, bias, options): each part [N, H, W, C_p] convolved with its own input
+// channels of the kernel [kh, kw, sum C_p, Cout], the results summed; bias and options.relu come after the sum.
+Variable concat_conv2d(const std::vector<Variable>& parts, const Variable& kernel, const Variable& bias,
+                       const ConvOptions& options);
+// conv2d(upsample2d(x, {2, 2}, Nearest), kernel, bias, 'same' padding, relu) for x [N, H, W, Cin] and a 2x2 kernel
+// [2, 2, Cin, Cout]: y [N, 2H, 2W, Cout] from x directly (9 tap products per 2x2 output pixels instead of 16).
+Variable upsample2x_conv2d(const Variable& x, const Variable& kernel, const Variable& bias, bool relu);
+
 // ---- other image ops (ops/pool2d.cpp, upsample2d.cpp, batch_norm.cpp, dropout.cpp, concat.cpp) -----------
 struct Pool2DOptions {
   std::array<int, 2> pool_size{2, 2};

@@ -19,15 +19,34 @@ void Conv2D::build(const std::vector<Shape>& inputs) {
   add_conv_weights({kernel_size_[0], kernel_size_[1], inputs[0][2], filters_});
 }
 
-Variable Conv2D::call(const std::vector<Variable>& inputs, CallContext& context) const {
+template <class Convolution>
+Variable Conv2D::convolve(Convolution&& conv, const CallContext& context) const {
   // A 'relu' activation runs inside the convolution (as each output tile is stored): the same values, one pass
   // over the output instead of three.
-  if (activation_ == ActivationFunction::Relu && !context.skip_activation) {
-    ConvOptions o = options();
-    o.relu = true;
-    return conv2d(inputs[0], kernel(), bias(), o);
-  }
-  return activate(conv2d(inputs[0], kernel(), bias(), options()), context);
+  ConvOptions o = options();
+  o.relu = activation_ == ActivationFunction::Relu && !context.skip_activation;
+  const Variable y = conv(o);
+  return o.relu ? y : activate(y, context);
+}
+
+Variable Conv2D::call(const std::vector<Variable>& inputs, CallContext& context) const {
+  return convolve([&](const ConvOptions& o) { return conv2d(inputs[0], kernel(), bias(), o); }, context);
+}
+
+bool Conv2D::fuses_with_upsampling() const {
+  return kernel_size_ == std::array<int, 2>{2, 2} && strides_ == std::array<int, 2>{1, 1} &&
+         dilation_ == std::array<int, 2>{1, 1} && padding_ == Padding::Same;
+}
+
+Variable Conv2D::call_upsampled(const Variable& x, CallContext& context) const {
+  if (!fuses_with_upsampling())
+    throw std::logic_error("Conv2D '" + name() + "': only a 2x2, stride-1, undilated 'same' convolution fuses with "
+                           "an upsampling");
+  return convolve([&](const ConvOptions& o) { return upsample2x_conv2d(x, kernel(), bias(), o.relu); }, context);
+}
+
+Variable Conv2D::call_concatenated(const std::vector<Variable>& parts, CallContext& context) const {
+  return convolve([&](const ConvOptions& o) { return concat_conv2d(parts, kernel(), bias(), o); }, context);
 }
 
 std::string Conv2D::padding_note(const std::vector<Shape>& inputs) const {

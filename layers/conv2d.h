@@ -17,8 +17,18 @@ class Conv2D final : public ConvBuilder<Conv2D> {
   std::string padding_note(const std::vector<Shape>& inputs) const override;
   std::array<int, 2> downsampling() const override { return strides_; }
 
+  // The layer on upsample2d(x, 2, nearest) and on concat(parts, channels), each computed by one fused op that never
+  // builds the tensor between them (layers/fusion.h plans where a Model uses them): the values of the two layers to
+  // float32 rounding. Only a 2x2, stride-1, undilated 'same' Conv2D fuses with the upsampling; any fuses with a join.
+  bool fuses_with_upsampling() const;
+  Variable call_upsampled(const Variable& x, CallContext& context) const;
+  Variable call_concatenated(const std::vector<Variable>& parts, CallContext& context) const;
+
  private:
   void check_strides_and_dilation() const override;
+  // conv(options) with the layer's activation: a 'relu' inside the convolution, any other after it.
+  template <class Convolution>
+  Variable convolve(Convolution&& conv, const CallContext& context) const;
 };
 
 }  // namespace tg

@@ -15,6 +15,7 @@ class Concatenate final : public LayerBuilder<Concatenate> {
   Variable call(const std::vector<Variable>& inputs, CallContext& context) const override;
   nlohmann::json config() const override { return {{"axis", axis_}}; }
   static std::shared_ptr<Layer> from_config(const nlohmann::json& config);
+  int axis() const { return axis_; }
 
  private:
   int axis_;  // counted with the batch axis, as in Keras: -1 and 3 both mean channels for images

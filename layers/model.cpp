@@ -68,6 +68,8 @@ Model::Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> out
       last_use_[sources_[i].back()] = i;
     }
   for (size_t o : outputs_) last_use_[o] = calls_.size();
+  fusion_plan_ = plan_fusion(calls_, sources_, outputs_);
+  fusion_ = fusion_enabled_by_environment();
 
   bool first_weight = true;
   for (size_t i = 0; i < calls_.size(); ++i) {
@@ -114,22 +116,30 @@ std::vector<Variable> Model::run(const std::vector<Variable>& xs, bool logits) {
   CallContext context;
   context.training = training_;
   context.rng = &rng_;
+  const bool fused = fusion_ && (!hook_ || hook_calls_ == HookCalls::as_run) && fusion_plan_.any();
+  const std::vector<std::vector<size_t>>& sources = fused ? fusion_plan_.sources : sources_;
+  const std::vector<size_t>& last_use = fused ? fusion_plan_.last_use : last_use_;
   for (size_t i = 0; i < calls_.size(); ++i) {
     const LayerCall& c = *calls_[i];
     if (is_input(c)) continue;
+    if (fused && fusion_plan_.folded[i]) {
+      // Computed inside the next layer's fused op; the scope keeps the layer's row in the profiler's table.
+      const profiler::LayerScope scope(c.layer->name(), c.layer->class_name());
+      continue;
+    }
     std::vector<Variable> in;
-    in.reserve(sources_[i].size());
-    for (size_t s : sources_[i]) in.push_back(values[s]);
+    in.reserve(sources[i].size());
+    for (size_t s : sources[i]) in.push_back(values[s]);
     context.skip_activation = logits && i == outputs_[0];
     const auto start = std::chrono::steady_clock::now();
     {
       const profiler::LayerScope scope(c.layer->name(), c.layer->class_name());
-      values[i] = c.layer->call(in, context);
+      values[i] = fused ? call_fused(fusion_plan_.fused[i], c, in, context) : c.layer->call(in, context);
     }
     if (hook_) hook_(*c.layer, in, values[i], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     // Values nobody reads any more are dropped right away; the graph keeps what backward needs.
-    for (size_t s : sources_[i])
-      if (last_use_[s] == i) values[s] = Variable();
+    for (size_t s : sources[i])
+      if (last_use[s] == i) values[s] = Variable();
   }
   std::vector<Variable> out;
   for (size_t o : outputs_) out.push_back(values[o]);

@@ -21,6 +21,7 @@
 #include "autograd/io/safetensors.h"
 #include "autograd/random/rng.h"
 #include "autograd/variable.h"
+#include "layers/fusion.h"
 #include "layers/graph.h"
 #include "layers/layer.h"
 
@@ -128,7 +129,20 @@ class Model {
   // Called after each layer's forward pass with its inputs, output and wall time (per-layer timing and FLOP tables).
   using LayerHook = std::function<void(const Layer& layer, const std::vector<Variable>& inputs,
                                        const Variable& output, double seconds)>;
-  void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
+  // every_layer: each layer with its own inputs and output, so while the hook is set the model runs unfused
+  // (layers/fusion.h). as_run: each call as the model runs it, fused: a fused Conv2D with the inputs its op reads
+  // (those of the UpSampling2D or Concatenate before it), which get no call of their own; what timing tables want.
+  enum class HookCalls { every_layer, as_run };
+  void set_layer_hook(LayerHook hook, HookCalls calls = HookCalls::every_layer) {
+    hook_ = std::move(hook);
+    hook_calls_ = calls;
+  }
+
+  // Whether the decoder's layer pairs run as fused ops (layers/fusion.h): same layers, weights and values to float32
+  // rounding, less memory and time. On unless TAPEGRAD_FUSION=off (or an every_layer hook is set).
+  void set_fusion(bool on) { fusion_ = on; }
+  bool fusion() const { return fusion_; }
+  const FusionPlan& fusion_plan() const { return fusion_plan_; }  // per call, in layers() order
 
  private:
   std::vector<Variable> run(const std::vector<Variable>& xs, bool logits);
@@ -138,12 +152,15 @@ class Model {
   std::vector<std::vector<size_t>> sources_;  // per call: indices of its inputs in calls_
   std::vector<size_t> last_use_;              // per call: index of the last call that reads it
   std::vector<size_t> inputs_, outputs_;      // indices in calls_
+  FusionPlan fusion_plan_;
+  bool fusion_ = true;
   std::string name_;
   uint64_t seed_ = 0;
   bool training_ = false;
   DType dtype_ = DType::F32;
   Rng rng_;
   LayerHook hook_;
+  HookCalls hook_calls_ = HookCalls::every_layer;
 };
 
 // Rebuilds a model from a file written by save_weights or a training checkpoint (no code needed) and loads its

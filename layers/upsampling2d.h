@@ -10,6 +10,7 @@ class UpSampling2D final : public LayerBuilder<UpSampling2D> {
   explicit UpSampling2D(int size) : UpSampling2D(std::array<int, 2>{size, size}) {}
   explicit UpSampling2D(std::array<int, 2> size = {2, 2});
   UpSampling2D& interpolation(const std::string& i);
+  const std::string& interpolation() const { return interpolation_; }
 
   std::string class_name() const override { return "UpSampling2D"; }
   std::string base_name() const override { return "up_sampling2d"; }

@@ -12,24 +12,8 @@
 namespace tg {
 
 Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias, const ConvOptions& o) {
-  const auto k = conv_family::check_arguments("conv2d", conv_family::KernelLayout::InOut, x, kernel, bias, o);
-  const int64_t cout = k.out_channels;
-  const int h = static_cast<int>(x.dim(1)), w = static_cast<int>(x.dim(2));
-  const int kh = k.height, kw = k.width;
-  const Pad2D pad = resolve_padding(o, h, w, kh, kw);
-  const int oh = conv_output_size(h, kh, o.strides[0], o.dilation[0], pad.top, pad.bottom);
-  const int ow = conv_output_size(w, kw, o.strides[1], o.dilation[1], pad.left, pad.right);
-  if (oh <= 0 || ow <= 0) {
-    const int eh = (kh - 1) * o.dilation[0] + 1, ew = (kw - 1) * o.dilation[1] + 1;
-    throw std::invalid_argument("conv2d: kernel " + std::to_string(eh) + "x" + std::to_string(ew) +
-                                " (after dilation) is larger than the padded input " +
-                                std::to_string(h + pad.top + pad.bottom) + "x" +
-                                std::to_string(w + pad.left + pad.right) + " of input " + shape_str(x.shape()) +
-                                "; use padding 'same' or a smaller kernel");
-  }
-
-  const kernels::ConvGeometry g =
-      conv_family::geometry(x.dim(0), {h, w, x.dim(3)}, {oh, ow, cout}, k, o, pad.top, pad.left);
+  const kernels::ConvGeometry g = conv_family::conv2d_geometry("conv2d", x.shape(), x.dtype(), kernel, bias, o);
+  const int64_t cout = g.out_c, oh = g.out_h, ow = g.out_w;
 
   Tensor y = Tensor::empty({g.batch, oh, ow, cout}, x.dtype());  // every pass below writes all of its output
   const bool relu = o.relu;

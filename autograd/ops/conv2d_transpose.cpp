@@ -31,8 +31,8 @@ int transpose_pad_before(const char* axis, int in, int out, int kernel, int stri
 
 Variable conv2d_transpose(const Variable& x, const Variable& kernel, const Variable& bias,
                           const ConvOptions& o) {
-  const auto k = conv_family::check_arguments("conv2d_transpose", conv_family::KernelLayout::OutIn, x, kernel,
-                                              bias, o);
+  const auto k = conv_family::check_arguments("conv2d_transpose", conv_family::KernelLayout::OutIn, x.shape(),
+                                              x.dtype(), kernel, bias, o);
   const int kh = k.height, kw = k.width;
   const int64_t cout = k.out_channels;
 

@@ -65,29 +65,29 @@ int conv_transpose_output_size(int in, int kernel, int stride, int dilation, Pad
 
 namespace conv_family {
 
-KernelShape check_arguments(const char* op, KernelLayout layout, const Variable& x, const Variable& kernel,
-                            const Variable& bias, const ConvOptions& o) {
+KernelShape check_arguments(const char* op, KernelLayout layout, const Shape& x_shape, DType x_dtype,
+                            const Variable& kernel, const Variable& bias, const ConvOptions& o) {
   const std::string who = op;
   const bool transposed = layout == KernelLayout::OutIn;
   const char* kernel_layout = transposed ? "[kh, kw, Cout, Cin]" : "[kh, kw, Cin, Cout]";
-  if (x.rank() != 4) throw std::invalid_argument(who + ": input must be [N, H, W, Cin], got " + shape_str(x.shape()));
+  if (x_shape.size() != 4) throw std::invalid_argument(who + ": input must be [N, H, W, Cin], got " + shape_str(x_shape));
   if (kernel.rank() != 4)
     throw std::invalid_argument(who + ": kernel must be " + kernel_layout + ", got " + shape_str(kernel.shape()));
   const int in_axis = transposed ? 3 : 2, out_axis = transposed ? 2 : 3;
-  if (kernel.dim(in_axis) != x.dim(3))
-    throw std::invalid_argument(who + ": input " + shape_str(x.shape()) + " has " + std::to_string(x.dim(3)) +
+  if (kernel.dim(in_axis) != x_shape[3])
+    throw std::invalid_argument(who + ": input " + shape_str(x_shape) + " has " + std::to_string(x_shape[3]) +
                                 " channels but kernel " + shape_str(kernel.shape()) + " expects " +
                                 std::to_string(kernel.dim(in_axis)) + " (kernel layout " + kernel_layout + ")");
-  if (kernel.dtype() != x.dtype())
-    throw std::invalid_argument(who + ": input is " + dtype_name(x.dtype()) + " but kernel is " +
+  if (kernel.dtype() != x_dtype)
+    throw std::invalid_argument(who + ": input is " + dtype_name(x_dtype) + " but kernel is " +
                                 dtype_name(kernel.dtype()));
   const int64_t cout = kernel.dim(out_axis);
   if (bias.defined()) {
     if (bias.rank() != 1 || bias.dim(0) != cout)
       throw std::invalid_argument(who + ": bias must be [" + std::to_string(cout) + "] for kernel " +
                                   shape_str(kernel.shape()) + ", got " + shape_str(bias.shape()));
-    if (bias.dtype() != x.dtype())
-      throw std::invalid_argument(who + ": input is " + dtype_name(x.dtype()) + " but bias is " +
+    if (bias.dtype() != x_dtype)
+      throw std::invalid_argument(who + ": input is " + dtype_name(x_dtype) + " but bias is " +
                                   dtype_name(bias.dtype()));
   }
   if (transposed && o.relu)
@@ -121,6 +121,24 @@ kernels::ConvGeometry geometry(int64_t batch, std::array<int64_t, 3> in, std::ar
   g.dilation_h = o.dilation[0], g.dilation_w = o.dilation[1];
   g.pad_top = pad_top, g.pad_left = pad_left;
   return g;
+}
+
+kernels::ConvGeometry conv2d_geometry(const char* op, const Shape& x_shape, DType x_dtype, const Variable& kernel,
+                                      const Variable& bias, const ConvOptions& o) {
+  const KernelShape k = check_arguments(op, KernelLayout::InOut, x_shape, x_dtype, kernel, bias, o);
+  const int h = static_cast<int>(x_shape[1]), w = static_cast<int>(x_shape[2]);
+  const Pad2D pad = resolve_padding(o, h, w, k.height, k.width);
+  const int oh = conv_output_size(h, k.height, o.strides[0], o.dilation[0], pad.top, pad.bottom);
+  const int ow = conv_output_size(w, k.width, o.strides[1], o.dilation[1], pad.left, pad.right);
+  if (oh <= 0 || ow <= 0) {
+    const int eh = (k.height - 1) * o.dilation[0] + 1, ew = (k.width - 1) * o.dilation[1] + 1;
+    throw std::invalid_argument(std::string(op) + ": kernel " + std::to_string(eh) + "x" + std::to_string(ew) +
+                                " (after dilation) is larger than the padded input " +
+                                std::to_string(h + pad.top + pad.bottom) + "x" +
+                                std::to_string(w + pad.left + pad.right) + " of input " + shape_str(x_shape) +
+                                "; use padding 'same' or a smaller kernel");
+  }
+  return geometry(x_shape[0], {h, w, x_shape[3]}, {oh, ow, k.out_channels}, k, o, pad.top, pad.left);
 }
 
 }  // namespace conv_family
