@@ -305,3 +305,35 @@ TEST_CASE("cli: --class-weights takes one weight per class or median, reaches fi
   CHECK_FALSE(fs::exists(tmp / "wrong"));
   CHECK(run_cli(train_args({"--class-weights", "1,x", "--out", (tmp / "bad").string()}), tmp.path()).status == 2);
 }
+
+TEST_CASE("cli: --border-weights and --class-names reach fit, config.json, the report and evaluate, and bad values are refused") {
+  TempDir tmp;
+  const fs::path run = tmp / "run";
+  const Result r = run_cli(train_args({"--epochs", "1", "--synthetic-count", "16", "--border-weights", "10,2",
+                                       "--class-names", "background,shape", "--out", run.string()}),
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json fit = read_json(run / "config.json").at("fit");
+  CHECK(fit.at("border_weights") == nlohmann::json({{"w0", 10.0}, {"sigma", 2.0}, {"border_class", 0}}));
+  CHECK(fit.at("class_names") == nlohmann::json::array({"background", "shape"}));
+  const std::string report = read_text(run / "report.html");
+  CHECK(contains(report, "1 shape</td>"));
+  CHECK(contains(report, "id='confusion'"));
+  const Result e = run_cli({"evaluate", "--checkpoint", (run / "checkpoints" / "last.safetensors").string(),
+                            "--synthetic-count", "8", "--class-names", "background,shape"},
+                           tmp.path());
+  REQUIRE_MESSAGE(e.status == 0, e.output);
+  CHECK(contains(e.output, "1 shape"));
+
+  for (const char* bad : {"10", "10,0", "-1,5", "10,5,1.5", "a,b"}) {
+    CAPTURE(bad);
+    const Result refused = run_cli(train_args({"--border-weights", bad, "--out", (tmp / "bad").string()}), tmp.path());
+    CHECK(refused.status == 2);
+    CHECK(contains(refused.output, "--border-weights"));
+  }
+  const Result names = run_cli(train_args({"--class-names", "a,b,c", "--out", (tmp / "names").string()}), tmp.path());
+  CHECK(names.status == 2);
+  CHECK(contains(names.output, "3 names for 2 classes"));
+  CHECK_FALSE(fs::exists(tmp / "bad"));
+  CHECK_FALSE(fs::exists(tmp / "names"));
+}
