@@ -163,8 +163,8 @@ Tensor border_weight_map(const Tensor& labels, const BorderWeightOptions& o, std
 }
 
 WeightMapDataset::WeightMapDataset(std::shared_ptr<const Dataset> inner, BorderWeightOptions options,
-                                   std::vector<double> class_weights)
-    : inner_(std::move(inner)), options_(options), class_weights_(std::move(class_weights)) {
+                                   std::vector<double> class_weights, int64_t cache_bytes)
+    : inner_(std::move(inner)), options_(options), class_weights_(std::move(class_weights)), cache_limit_(cache_bytes) {
   if (!inner_) throw std::invalid_argument("WeightMapDataset: no dataset given");
   options_.validate();
   if (options_.border_class >= inner_->spec().num_classes)
@@ -188,7 +188,13 @@ Sample WeightMapDataset::get(size_t index, Rng* rng) const {
   Tensor weights = border_weight_map(s.labels, options_, class_weights_, inner_->spec().ignore_index);
   std::lock_guard lock(mu_);
   ++computed_;
-  cache_[index] = Cached{h, weights.clone()};
+  const int64_t bytes = weights.numel() * int64_t(sizeof(float));
+  if (const auto it = cache_.find(index); it != cache_.end()) {  // new labels for this sample: replace its map
+    it->second = Cached{h, weights.clone()};
+  } else if (cached_bytes_ + bytes <= cache_limit_) {
+    cache_.emplace(index, Cached{h, weights.clone()});
+    cached_bytes_ += bytes;
+  }
   s.weights = std::move(weights);
   return s;
 }

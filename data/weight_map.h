@@ -38,12 +38,14 @@ Tensor border_weight_map(const Tensor& labels, const BorderWeightOptions& option
                          std::span<const double> class_weights = {}, int ignore_index = -1);
 
 // A dataset whose samples carry the weight map of their labels (Sample::weights). Maps are computed once per sample
-// and kept while the sample's labels stay the same (a random crop on reading gives new labels, and a new map).
+// and kept while the sample's labels stay the same (a random crop on reading gives new labels, and a new map), up
+// to `cache_bytes` of maps in all; beyond that the other samples' maps are computed each time they are read.
 // Thread-safe, as Dataset::get must be.
 class WeightMapDataset : public Dataset {
  public:
+  static constexpr int64_t kDefaultCacheBytes = int64_t(1) << 30;
   WeightMapDataset(std::shared_ptr<const Dataset> inner, BorderWeightOptions options,
-                   std::vector<double> class_weights = {});
+                   std::vector<double> class_weights = {}, int64_t cache_bytes = kDefaultCacheBytes);
   size_t size() const override { return inner_->size(); }
   const DatasetSpec& spec() const override { return inner_->spec(); }
   Sample get(size_t index, Rng* rng = nullptr) const override;
@@ -59,8 +61,9 @@ class WeightMapDataset : public Dataset {
   BorderWeightOptions options_;
   std::vector<double> class_weights_;
   mutable std::mutex mu_;
+  int64_t cache_limit_;
   mutable std::map<size_t, Cached> cache_;
-  mutable int64_t computed_ = 0;
+  mutable int64_t cached_bytes_ = 0, computed_ = 0;
 };
 
 }  // namespace tg::data

@@ -110,6 +110,11 @@ TEST_CASE("WeightMapDataset: maps come with the samples, computed once per sampl
       CHECK(std::equal(want.data<float>(), want.data<float>() + 256, s.weights.data<float>()));
     }
   CHECK(data.maps_computed() == 3);
+  // A cache of two maps' bytes keeps samples 0 and 1; sample 2 is computed at every read.
+  const WeightMapDataset small(inner, {.w0 = 10.0, .sigma = 3.0}, {}, 2 * 256 * sizeof(float));
+  for (int round = 0; round < 3; ++round)
+    for (size_t i = 0; i < 3; ++i) CHECK(small.get(i).weights.shape() == tg::Shape{16, 16});
+  CHECK(small.maps_computed() == 5);
   CHECK_THROWS_WITH_AS(WeightMapDataset(inner, {.border_class = 2}), doctest::Contains("border_class 2"),
                        std::invalid_argument);
 }
