@@ -6,7 +6,7 @@
 //   node run_onnx.js --ort-dir BUILD/onnxruntime --model m.onnx --input x.f32 --shape 2,64,64,1 [--output y.f32]
 //                    [--threads N] [--repeat R]
 //
-// --ort-dir is the folder `make test` installs onnxruntime-node into (npm ci --prefix, tests/interop/onnxruntime/
+// --input random feeds U[0, 1) values instead of a file. --ort-dir is the folder `make test` installs onnxruntime-node into (npm ci --prefix, tests/interop/onnxruntime/
 // package-lock.json). --threads sets intraOpNumThreads (default: ONNX Runtime's choice); --repeat R times R runs
 // after one warm-up run.
 'use strict';
@@ -41,12 +41,16 @@ async function main() {
   if (args.threads > 0) Object.assign(options, {intraOpNumThreads: args.threads, interOpNumThreads: 1});
   const session = await ort.InferenceSession.create(args.model, options);
 
-  const bytes = fs.readFileSync(args.input);
   const count = args.shape.reduce((a, b) => a * b, 1);
-  if (bytes.length !== count * 4)
-    throw new Error(`${args.input}: ${bytes.length} bytes, but shape ${args.shape} needs ${count * 4}`);
   const data = new Float32Array(count);
-  for (let i = 0; i < count; ++i) data[i] = bytes.readFloatLE(i * 4);
+  if (args.input === 'random') {
+    for (let i = 0; i < count; ++i) data[i] = Math.random();
+  } else {
+    const bytes = fs.readFileSync(args.input);
+    if (bytes.length !== count * 4)
+      throw new Error(`${args.input}: ${bytes.length} bytes, but shape ${args.shape} needs ${count * 4}`);
+    for (let i = 0; i < count; ++i) data[i] = bytes.readFloatLE(i * 4);
+  }
   const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', data, args.shape)};
 
   let results = await session.run(feeds);
