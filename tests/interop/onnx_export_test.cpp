@@ -160,7 +160,7 @@ TEST_CASE("ONNX export: Conv2DTranspose's crop and fill as ConvTranspose pads an
   CHECK(g.pads == Pads{1, 1, 2, 2});
 }
 
-TEST_CASE("ONNX export: kernels go from Keras's [kh, kw, in, out] (transposed: [kh, kw, out, in]) to ONNX's layouts") {
+TEST_CASE("ONNX export: kernels go from Keras's layout (kh, kw, in, out), transposed (kh, kw, out, in), to ONNX's") {
   const ModelGraph graph = one_layer({6, 5, 2}, [](const SymbolicTensor& x) {
     const SymbolicTensor y = Conv2D(3, {2, 3}).padding("same").name("conv")(x);
     return Conv2DTranspose(4, {3, 2}).strides(2).padding("same").name("deconv")(y);
