@@ -11,12 +11,18 @@
 namespace tg::app {
 
 namespace {
-std::string dims_text(const Shape& hwc, OnnxLayout layout) {
+// "input 'input_1' [batch, 256, 256, 1] (NHWC)" for each of the model's inputs (or outputs).
+std::string describe(const char* what, const nlohmann::json& names, const std::vector<Shape>& shapes,
+                     OnnxLayout layout) {
   std::ostringstream s;
-  if (layout == OnnxLayout::NHWC)
-    s << "[batch, " << hwc[0] << ", " << hwc[1] << ", " << hwc[2] << "] (NHWC)";
-  else
-    s << "[batch, " << hwc[2] << ", " << hwc[0] << ", " << hwc[1] << "] (NCHW)";
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const Shape& hwc = shapes[i];
+    s << (i ? ", " : "") << what << " '" << names.at(i).get<std::string>() << "' ";
+    if (layout == OnnxLayout::NHWC)
+      s << "[batch, " << hwc[0] << ", " << hwc[1] << ", " << hwc[2] << "] (NHWC)";
+    else
+      s << "[batch, " << hwc[2] << ", " << hwc[0] << ", " << hwc[1] << "] (NCHW)";
+  }
   return s.str();
 }
 }  // namespace
@@ -43,10 +49,9 @@ Command add_export_command(CLI::App& app) {
     export_onnx(model, o->onnx, options);
     const nlohmann::json config = model.config();
     std::cout << "wrote " << o->onnx << ": ONNX opset " << kOnnxOpset << ", model '" << model.name() << "' ("
-              << model.count_params() << " parameters), input '" << config["inputs"][0].get<std::string>() << "' "
-              << dims_text(model.input_shape(), options.layout) << " -> output '"
-              << config["outputs"][0].get<std::string>() << "' " << dims_text(model.output_shape(), options.layout)
-              << "\n";
+              << model.count_params() << " parameters), "
+              << describe("input", config.at("inputs"), model.input_shapes(), options.layout) << " -> "
+              << describe("output", config.at("outputs"), model.output_shapes(), options.layout) << "\n";
     return 0;
   };
 }

@@ -168,30 +168,25 @@ TEST_CASE("ONNX export: kernels go from Keras's layout (kh, kw, in, out), transp
   Model model(graph);
   randomize_weights(model, 5);
   const onnx::ModelProto proto = parse_model(onnx_model_bytes(model));
-  auto initializer = [&](const std::string& name) -> const onnx::TensorProto& {
+  // Both ONNX layouts are [A, B, kh, kw] for Keras's [kh, kw, B, A]: Conv's [filters, in, kh, kw] from
+  // Conv2D's [kh, kw, in, filters], ConvTranspose's [in, filters, kh, kw] from Conv2DTranspose's [kh, kw, filters, in].
+  auto check_kernel = [&](const std::string& layer, const std::vector<int64_t>& dims) {
+    CAPTURE(layer);
+    const onnx::TensorProto* found = nullptr;
     for (const onnx::TensorProto& t : proto.graph().initializer())
-      if (t.name() == name) return t;
-    FAIL("no initializer " << name);
-    throw std::logic_error("unreachable");
+      if (t.name() == layer + "/kernel") found = &t;
+    REQUIRE(found != nullptr);
+    REQUIRE(std::vector<int64_t>(found->dims().begin(), found->dims().end()) == dims);
+    const Tensor& keras = model.layer(layer).weights()[0].variable.value();
+    const auto* onnx_values = reinterpret_cast<const float*>(found->raw_data().data());
+    int64_t i = 0;
+    for (int a = 0; a < dims[0]; ++a)
+      for (int b = 0; b < dims[1]; ++b)
+        for (int y = 0; y < dims[2]; ++y)
+          for (int x = 0; x < dims[3]; ++x) CHECK(onnx_values[i++] == float(keras.at({y, x, b, a})));
   };
-  // Conv: [out, in, kh, kw]; element (o, i, y, x) is Keras's (y, x, i, o).
-  const onnx::TensorProto& conv = initializer("conv/kernel");
-  REQUIRE(std::vector<int64_t>(conv.dims().begin(), conv.dims().end()) == std::vector<int64_t>{3, 2, 2, 3});
-  const Tensor& k = model.layer("conv").weights()[0].variable.value();
-  const auto* onnx_k = reinterpret_cast<const float*>(conv.raw_data().data());
-  for (int o = 0; o < 3; ++o)
-    for (int i = 0; i < 2; ++i)
-      for (int y = 0; y < 2; ++y)
-        for (int x = 0; x < 3; ++x) CHECK(onnx_k[((o * 2 + i) * 2 + y) * 3 + x] == float(k.at({y, x, i, o})));
-  // ConvTranspose: [in, out, kh, kw]; element (i, o, y, x) is Keras's (y, x, o, i).
-  const onnx::TensorProto& deconv = initializer("deconv/kernel");
-  REQUIRE(std::vector<int64_t>(deconv.dims().begin(), deconv.dims().end()) == std::vector<int64_t>{3, 4, 3, 2});
-  const Tensor& kt = model.layer("deconv").weights()[0].variable.value();
-  const auto* onnx_kt = reinterpret_cast<const float*>(deconv.raw_data().data());
-  for (int i = 0; i < 3; ++i)
-    for (int o = 0; o < 4; ++o)
-      for (int y = 0; y < 3; ++y)
-        for (int x = 0; x < 2; ++x) CHECK(onnx_kt[((i * 4 + o) * 3 + y) * 2 + x] == float(kt.at({y, x, o, i})));
+  check_kernel("conv", {3, 2, 2, 3});
+  check_kernel("deconv", {3, 4, 3, 2});
 }
 
 TEST_CASE("ONNX export: the corrected seed autoencoder keeps BatchNormalization on its moving statistics") {

@@ -46,26 +46,21 @@ void write_floats(const fs::path& path, const Tensor& t) {
                                               static_cast<std::streamsize>(f.nbytes()));
 }
 
-// NHWC <-> NCHW for the NCHW files, done here independently of the export.
-Tensor to_nchw(const Tensor& x) {
-  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
-  Tensor y({n, c, h, w}, DType::F32);
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t i = 0; i < h; ++i)
-      for (int64_t j = 0; j < w; ++j)
-        for (int64_t k = 0; k < c; ++k)
-          y.set_flat(((b * c + k) * h + i) * w + j, x.flat(((b * h + i) * w + j) * c + k));
+// x with its axes permuted (output axis i is input axis perm[i]): NHWC <-> NCHW for the NCHW files, done here
+// independently of the export.
+Tensor permuted(const Tensor& x, std::array<size_t, 4> perm) {
+  const Shape& in = x.shape();
+  const Shape out = {in[perm[0]], in[perm[1]], in[perm[2]], in[perm[3]]};
+  const std::array<int64_t, 4> stride = {in[1] * in[2] * in[3], in[2] * in[3], in[3], 1};  // of each input axis
+  Tensor y(out, DType::F32);
+  int64_t flat = 0;
+  for (int64_t a = 0; a < out[0]; ++a)
+    for (int64_t b = 0; b < out[1]; ++b)
+      for (int64_t c = 0; c < out[2]; ++c)
+        for (int64_t d = 0; d < out[3]; ++d)
+          y.set_flat(flat++, x.flat(a * stride[perm[0]] + b * stride[perm[1]] + c * stride[perm[2]] +
+                                    d * stride[perm[3]]));
   return y;
-}
-Tensor from_nchw(const Tensor& y, const Shape& nhwc) {
-  const int64_t n = nhwc[0], h = nhwc[1], w = nhwc[2], c = nhwc[3];
-  Tensor x(nhwc, DType::F32);
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t i = 0; i < h; ++i)
-      for (int64_t j = 0; j < w; ++j)
-        for (int64_t k = 0; k < c; ++k)
-          x.set_flat(((b * h + i) * w + j) * c + k, y.flat(((b * c + k) * h + i) * w + j));
-  return x;
 }
 
 // ONNX Runtime's output for `input` (NHWC) from the model exported in `layout`, as an NHWC tensor.
@@ -73,7 +68,7 @@ Tensor run_in_onnxruntime(const Model& model, const Tensor& input, OnnxLayout la
   const fs::path onnx = tmp / "model.onnx", in = tmp / "input.f32", out = tmp / "output.f32", log = tmp / "log.txt";
   export_onnx(model, onnx, {.layout = layout});
   const bool nchw = layout == OnnxLayout::NCHW;
-  const Tensor fed = nchw ? to_nchw(input) : input;
+  const Tensor fed = nchw ? permuted(input, {0, 3, 1, 2}) : input;
   write_floats(in, fed);
   std::string shape;
   for (int64_t d : fed.shape()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
@@ -86,16 +81,14 @@ Tensor run_in_onnxruntime(const Model& model, const Tensor& input, OnnxLayout la
   INFO("run_onnx.js said: " << report);
   REQUIRE(status == 0);
   const nlohmann::json result = nlohmann::json::parse(report);
-  Shape nhwc = input.shape();
-  nhwc.back() = model.output_shape().back();
-  nhwc[1] = model.output_shape()[0];
-  nhwc[2] = model.output_shape()[1];
+  const Shape hwc = model.output_shape();
+  const Shape nhwc = {input.dim(0), hwc[0], hwc[1], hwc[2]};
   const Shape dims = result.at("dims").get<Shape>();
   CHECK(dims == (nchw ? Shape{nhwc[0], nhwc[3], nhwc[1], nhwc[2]} : nhwc));
   Tensor y(dims, DType::F32);
   std::ifstream(out, std::ios::binary).read(reinterpret_cast<char*>(y.data<float>()),
                                             static_cast<std::streamsize>(y.nbytes()));
-  return nchw ? from_nchw(y, nhwc) : y;
+  return nchw ? permuted(y, {0, 2, 3, 1}) : y;
 }
 
 // ONNX Runtime agrees with Model::predict to 1e-4 (relative above 1) on every element.
