@@ -3,7 +3,7 @@
 # exported model with, on the same machine: each round runs `tapegrad bench --mode infer` and the same model,
 # exported by `tapegrad export`, in ONNX Runtime with the same thread count (intraOpNumThreads); medians over ROUNDS.
 #   bench/onnxruntime_vs_tapegrad.sh [ROUNDS] [model flags...]
-#   e.g. bench/onnxruntime_vs_tapegrad.sh 5 --model unet --batch 1 --size 256 --threads 2   (the default: the seed U-Net)
+#   e.g. bench/onnxruntime_vs_tapegrad.sh 5 --model unet --batch 1 --size 256 --threads 2   (the default, the seed)
 # Needs build/tapegrad and onnxruntime-node in build/onnxruntime (`make onnxruntime`; TAPEGRAD_ONNXRUNTIME_DIR
 # points elsewhere).
 set -euo pipefail
@@ -13,7 +13,8 @@ shift || true
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--model unet --batch 1 --size 256 --threads 2)
 ort_dir=${TAPEGRAD_ONNXRUNTIME_DIR:-build/onnxruntime}
-[ -d "$ort_dir/node_modules/onnxruntime-node" ] || { echo "no onnxruntime-node in $ort_dir: run make onnxruntime"; exit 1; }
+[ -d "$ort_dir/node_modules/onnxruntime-node" ] ||
+  { echo "no onnxruntime-node in $ort_dir: run make onnxruntime"; exit 1; }
 
 # The flags `tapegrad export` takes (the model's), and what sets the input shape and the threads.
 batch=2 size=256 channels=1 threads=0 steps=5 export_args=()
