@@ -119,6 +119,10 @@ TEST_CASE("ONNX Runtime runs the exported seed U-Net (narrow) and agrees with ta
   Model model = unet({64, 64, 1}, 2, /*base_filters=*/8, 4, 0.5, false, /*seed=*/1);
   randomize_weights(model, 21);
   check_agrees(model, random_input({2, 64, 64, 1}, 3), OnnxLayout::NHWC);
+  // --batch-norm (BatchNormalization, then an Activation layer's relu) and one class (sigmoid).
+  Model bn = unet({32, 32, 2}, 1, /*base_filters=*/4, /*depth=*/2, 0.5, /*batch_norm=*/true, /*seed=*/2);
+  randomize_weights(bn, 22);
+  check_agrees(bn, random_input({2, 32, 32, 2}, 4), OnnxLayout::NHWC);
 }
 
 TEST_CASE("ONNX Runtime runs the exported corrected seed autoencoder, BN statistics and all, as tapegrad does" *
