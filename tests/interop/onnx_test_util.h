@@ -5,6 +5,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
