@@ -33,10 +33,11 @@ fs::path onnxruntime_dir() {
 // Why ONNX Runtime cannot run here, or "" when it can.
 std::string onnxruntime_missing() {
   if (std::system("command -v node >/dev/null 2>&1") != 0) return "node (Node.js) is not on PATH";
-  const fs::path package = onnxruntime_dir() / "node_modules/onnxruntime-node/package.json";
-  if (!fs::exists(package))
-    return package.string() + " is missing: `make test` installs onnxruntime-node there (npm ci --ignore-scripts " +
-           "in BUILD/onnxruntime); TAPEGRAD_ONNXRUNTIME_DIR points elsewhere";
+  // npm writes node_modules/.package-lock.json once an install is complete: a half-done one counts as missing.
+  for (const char* file : {"node_modules/onnxruntime-node/package.json", "node_modules/.package-lock.json"})
+    if (const fs::path path = onnxruntime_dir() / file; !fs::exists(path))
+      return path.string() + " is missing: `make test` installs onnxruntime-node there (npm ci --ignore-scripts " +
+             "in BUILD/onnxruntime), or set TAPEGRAD_ONNXRUNTIME_DIR to another install";
   return "";
 }
 
