@@ -285,7 +285,10 @@ Command add_train_command(CLI::App& app) {
     // --init-from: the file's model, whose input and classes the data follow (a resumed run rebuilds it the same way
     // before its checkpoint's weights replace the file's).
     std::optional<Model> initial;
-    if (!run.init_from.empty()) initial.emplace(initial_model(run.init_from, run.model, *cmd));
+    if (!run.init_from.empty()) {
+      run.init_from = fs::absolute(run.init_from).string();  // config.json must find it from any folder
+      initial.emplace(initial_model(run.init_from, run.model, *cmd));
+    }
     TrainingData data = make_training_data(run.data, run.model, run.seed);
     Model model = initial ? std::move(*initial) : build_model(run.model);
 
