@@ -18,7 +18,7 @@ Command add_evaluate_command(CLI::App& app) {
     std::string checkpoint, names;
     DataOptions data;
     int batch = 4, threads = 0;
-    bool json = false;
+    bool json = false, flips = false;
     uint64_t seed = 0;
   };
   auto o = std::make_shared<Options>();
@@ -30,6 +30,9 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
+  cmd->add_flag("--tta", o->flips,
+                "Test-time augmentation: average the model's outputs over flips and transposes (8 views; 4 for "
+                "non-square inputs), as `predict --tta` does");
   return [o] {
     if (o->threads > 0) set_num_threads(o->threads);
     Model model = train::load_trained_model(o->checkpoint);
@@ -41,17 +44,19 @@ Command add_evaluate_command(CLI::App& app) {
     if (!o->names.empty()) source.indices = data::split_by_names(*dataset, data::parse_name_list(o->names)).validation;
     train::EvaluateOptions eval;
     eval.batch_size = o->batch;
+    eval.flips = o->flips;
     const auto metrics = train::evaluate(model, source, eval);
     if (o->json) {
       nlohmann::ordered_json j;
       j["checkpoint"] = o->checkpoint;
       j["samples"] = source.size();
+      j["tta"] = o->flips;
       for (const auto& [k, v] : metrics) j[k] = v;
       std::cout << j.dump() << "\n";
       return 0;
     }
-    std::printf("%s on %s (%zu samples)\n", o->checkpoint.c_str(), o->data.describe().c_str(),
-                source.size());
+    std::printf("%s on %s (%zu samples%s)\n", o->checkpoint.c_str(), o->data.describe().c_str(), source.size(),
+                o->flips ? ", test-time augmentation over flips and transposes" : "");
     // The overall figures, then one row per class (the per-class entries are iou_K and dice_K).
     for (const auto& [k, v] : metrics)
       if (!k.starts_with("iou_") && !k.starts_with("dice_")) std::printf("  %-24s %.4f\n", k.c_str(), v);

@@ -17,6 +17,9 @@ struct EvaluateOptions : data::LoaderOptions {
   int64_t steps = 0;  // 0: every sample
   std::string loss = "auto";
   std::vector<double> class_weights;
+  // Test-time augmentation: the model's probabilities averaged over the batch as it is and its flips and transposes
+  // (8 views for square inputs, 4 otherwise), each mapped back, before the loss and metrics (predict --tta's average).
+  bool flips = false;
 };
 
 // The loss and metrics of `model` on the data in inference mode (no dropout, BN moving statistics), batch by batch

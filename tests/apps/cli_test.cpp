@@ -493,6 +493,37 @@ TEST_CASE("cli: evaluate --json reports pixel accuracy, per-class Dice and IoU t
   }
 }
 
+TEST_CASE("cli: evaluate --tta scores the masks predict --tta writes") {
+  TempDir tmp;
+  const fs::path data = tmp / "set";
+  REQUIRE(run_cli({"synth", "--out", data.string(), "--count", "4", "--size", "32", "--classes", "3", "--seed", "8"},
+                  tmp.path()).status == 0);
+  const fs::path checkpoint = trained_checkpoint(tmp);
+  const Result r = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                            "index", "--json", "--tta"},
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json m = nlohmann::json::parse(r.output);
+  CHECK(m["tta"] == true);
+  REQUIRE(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (data / "images").string(), "--out",
+                   (tmp / "pred").string(), "--raw", "--no-overlay", "--tta"},
+                  tmp.path()).status == 0);
+  int64_t right = 0, total = 0;
+  for (const auto& entry : fs::directory_iterator(data / "masks")) {
+    const auto truth = png_pixels(entry.path());
+    const auto predicted = png_pixels(tmp / "pred" / (entry.path().stem().string() + "_mask.png"));
+    REQUIRE(truth.size() == predicted.size());
+    for (size_t i = 0; i < truth.size(); ++i) right += truth[i] == predicted[i], ++total;
+  }
+  REQUIRE(total == 4 * 32 * 32);
+  // A handful of pixels whose top two classes tie to float rounding may differ between the two paths.
+  CHECK(std::fabs(m["pixel_accuracy"].get<double>() - static_cast<double>(right) / total) <= 5.0 / total);
+  const Result table = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                                "index", "--tta"},
+                               tmp.path());
+  CHECK(contains(table.output, "(4 samples, test-time augmentation over flips and transposes)"));
+}
+
 TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model" * doctest::test_suite("slow")) {
   TempDir tmp;
   const Result seed = run_cli({"summary", "--model", "unet", "--input", "256,256,1", "--classes", "2"}, tmp.path());
