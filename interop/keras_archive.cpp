@@ -1,6 +1,7 @@
 // .keras archives through Debian's libzip.
 #include <zip.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -42,9 +43,15 @@ std::string read_zip_member(const std::filesystem::path& archive, const std::str
   zip_stat_init(&stat);
   if (zip_stat(zip.get(), member.c_str(), 0, &stat) != 0)
     throw std::runtime_error(archive.string() + ": the archive has no " + member + ", which a .keras file holds");
-  if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > max_bytes)
+  if (!(stat.valid & ZIP_STAT_SIZE) || !(stat.valid & ZIP_STAT_COMP_SIZE) || stat.size > max_bytes)
     throw std::runtime_error(archive.string() + ": " + member + " is larger than " + std::to_string(max_bytes) +
                              " bytes, more than a .keras file's " + member + " can plausibly be");
+  // The size is the archive's claim: allocate for it only when the stored bytes can hold it (deflate packs at most
+  // about 1032 to 1; Keras stores its members uncompressed).
+  if (stat.size > std::max<zip_uint64_t>(zip_uint64_t(1) << 20, stat.comp_size * 1100))
+    throw std::runtime_error(archive.string() + ": " + member + " claims " + std::to_string(stat.size) +
+                             " bytes, more than its " + std::to_string(stat.comp_size) +
+                             " stored bytes can unpack to; the archive is damaged");
   std::unique_ptr<zip_file_t, ZipFileCloser> file(zip_fopen(zip.get(), member.c_str(), 0));
   if (!file) throw std::runtime_error(archive.string() + ": " + member + " cannot be opened in the archive");
   std::string bytes(static_cast<size_t>(stat.size), '\0');

@@ -118,8 +118,7 @@ class LayerTranslator {
       if (axis.size() != 1) fail("normalises over several axes " + axis.dump() + "; tapegrad normalises one");
       axis = axis[0];
     }
-    for (const char* flag : {"renorm"})
-      if (config_.contains(flag) && config_[flag] == true) fail("uses " + std::string(flag) + ", which tapegrad lacks");
+    if (config_.contains("renorm") && config_["renorm"] == true) fail("uses renorm, which tapegrad lacks");
     if (config_.contains("virtual_batch_size") && !config_["virtual_batch_size"].is_null())
       fail("uses virtual_batch_size, which tapegrad lacks");
     note_unapplied({"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"});
@@ -256,18 +255,8 @@ std::vector<std::string> ref_names(const json& v, const std::string& source, con
   return names;
 }
 
-}  // namespace
-
-std::string keras_snake_case(const std::string& class_name) {
-  std::string name = std::regex_replace(class_name, std::regex("\\W+"), "");
-  name = std::regex_replace(name, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
-  name = std::regex_replace(name, std::regex("([a-z])([A-Z])"), "$1_$2");
-  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return name;
-}
-
-TranslatedModel translate_keras_model(const json& keras, const std::string& source, int keras_major,
-                                      const Shape& input_shape) {
+TranslatedModel translate_checked(const json& keras, const std::string& source, int keras_major,
+                                  const Shape& input_shape) {
   if (!keras.is_object() || !keras.contains("class_name") || !keras.contains("config") ||
       !keras["config"].is_object() || !keras["config"].contains("layers") || !keras["config"]["layers"].is_array())
     throw std::invalid_argument(source + ": the model config is not a Keras model (no class_name, config.layers)");
@@ -344,6 +333,25 @@ TranslatedModel translate_keras_model(const json& keras, const std::string& sour
                 {"inputs", inputs},
                 {"outputs", outputs}};
   return out;
+}
+
+}  // namespace
+
+std::string keras_snake_case(const std::string& class_name) {
+  std::string name = std::regex_replace(class_name, std::regex("\\W+"), "");
+  name = std::regex_replace(name, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
+  name = std::regex_replace(name, std::regex("([a-z])([A-Z])"), "$1_$2");
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+TranslatedModel translate_keras_model(const json& keras, const std::string& source, int keras_major,
+                                      const Shape& input_shape) {
+  try {
+    return translate_checked(keras, source, keras_major, input_shape);
+  } catch (const nlohmann::json::exception& e) {  // a value of the wrong type where Keras writes another
+    throw std::invalid_argument(source + ": malformed Keras model config: " + e.what());
+  }
 }
 
 }  // namespace tg::interop

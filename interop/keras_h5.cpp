@@ -180,6 +180,14 @@ Tensor read_floats(hid_t loc, const std::string& path, const std::string& where)
   Handle type(H5Dget_type(dataset.get()), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_FLOAT)
     throw h5_error(where, "dataset '" + path + "' does not hold floating-point numbers");
+  // The shape is the file's claim: allocate for it only when the stored bytes can hold it (compressed datasets
+  // shrink by far less than 1000 to 1; Keras stores them uncompressed).
+  int64_t elements = 1;
+  for (int64_t d : shape) elements *= d;
+  const double stored = static_cast<double>(H5Dget_storage_size(dataset.get()));
+  if (elements > (int64_t(1) << 18) && stored * 1100.0 < static_cast<double>(elements))
+    throw h5_error(where, "dataset '" + path + "' claims " + std::to_string(elements) + " values but stores " +
+                              std::to_string(static_cast<int64_t>(stored)) + " bytes; the file is damaged");
   Tensor tensor(shape, DType::F32);
   if (tensor.numel() > 0 &&
       H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor.data<float>()) < 0)

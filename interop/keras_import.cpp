@@ -51,7 +51,7 @@ std::optional<FileLayer> keras3_layer(const KerasSource& s, const std::string& p
   const std::string vars = path + "/vars";
   if (!h5::exists(s.weights.get(), vars)) return std::nullopt;
   FileLayer f;
-  f.where = (s.format == KerasFormat::Keras3Archive ? s.weights_where + ": " : s.weights_where + ": ") + vars;
+  f.where = s.weights_where + ": " + vars;
   f.group = h5::open_group(s.weights.get(), vars, s.weights_where);
   const std::vector<std::string> members = h5::member_names(f.group.get(), f.where);
   for (size_t i = 0; i < members.size(); ++i) {

@@ -164,6 +164,21 @@ TEST_CASE("keras import: a layer class tapegrad lacks is named, with the file") 
   CHECK(contains(e, "tapegrad does not have"));
 }
 
+TEST_CASE("keras import: input sizes a Keras model leaves open (None) are given by the caller") {
+  TG_NEED_H5PY();
+  TempDir dir;
+  keras_test::make_fixtures({"open-input", dir.path().string()}, dir.path());
+  const std::string e = error_of([&] { interop::import_keras_model(dir / "open_input_model.h5"); });
+  CHECK(contains(e, "open_input_model.h5: layer 'input_1' (InputLayer) leaves input sizes open"));
+  CHECK(contains(e, "--input H,W,C"));
+  interop::KerasImport imported = interop::import_keras_model(dir / "open_input_model.h5", {.input_shape = {48, 32, 1}});
+  CHECK(imported.model.input_shape() == Shape{48, 32, 1});
+  CHECK(imported.model.output_shape() == Shape{48, 32, 2});
+  const std::string channels = error_of(
+      [&] { interop::import_keras_model(dir / "open_input_model.h5", {.input_shape = {48, 32, 3}}); });
+  CHECK(contains(channels, "contradicts"));
+}
+
 TEST_CASE("keras import: files that are not Keras's are refused, naming the file and what is missing") {
   TempDir dir;
   std::ofstream(dir / "text.h5") << "not hdf5";

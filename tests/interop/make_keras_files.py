@@ -15,6 +15,8 @@ itself is not needed. Commands:
       (Keras 2 model.save), layers.keras (Keras 3) and expected.safetensors (the same tensors, "<layer>/<weight>").
   unknown OUT_DIR
       lstm_model.h5: a Keras 2 model.save file whose model holds an LSTM layer.
+  open-input OUT_DIR
+      open_input_model.h5: the seed U-Net (4 filters) saved with Input((None, None, 1)).
   check-export EXPORTED.weights.h5 WEIGHTS.safetensors FILTERS CLASSES SIZE
       Checks that EXPORTED is the Keras 3 .weights.h5 of the seed U-Net holding the tensors of WEIGHTS: groups,
       dataset names, dtypes, shapes and values. Prints what differs and exits 1, or exits 0.
@@ -334,6 +336,16 @@ def layers_files(out_dir):
     write_safetensors(out_dir + "/expected.safetensors", tensors)
 
 
+def open_input_files(out_dir):
+    """The seed U-Net (4 filters) saved with its input sizes left open: Input((None, None, 1))."""
+    g, out = seed_unet(False, 4, 2, 16)
+    g.layers[0]["config"]["batch_input_shape"] = [None, None, None, 1]
+    rng = np.random.default_rng(7)
+    tensors = {"%s/%s" % (l["name"], w): rng.standard_normal(shape).astype(np.float32)
+               for l in g.layers for w, shape in l["weights"]}
+    write_keras2_model(out_dir + "/open_input_model.h5", g, out, tensors)
+
+
 def unknown_files(out_dir):
     g, out = seed_unet(False, 2, 2, 16)
     config = g.keras_config(out, "model")
@@ -387,6 +399,8 @@ def main(argv):
         layers_files(argv[2])
     elif command == "unknown":
         unknown_files(argv[2])
+    elif command == "open-input":
+        open_input_files(argv[2])
     elif command == "check-export":
         return check_export(argv[2], argv[3], int(argv[4]), int(argv[5]), int(argv[6]))
     else:
