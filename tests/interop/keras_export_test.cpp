@@ -21,7 +21,7 @@ std::string export_error(const Model& model, const std::filesystem::path& path) 
   return "(no error)";
 }
 
-TEST_CASE("keras export: the seed U-Net as Keras 3 writes it, checked with h5py; import, export, import is exact") {
+TEST_CASE("keras export: the seed U-Net as Keras 3 writes it, checked with h5py, and import, export, import is exact") {
   TG_NEED_H5PY();
   TempDir dir;
   const Model original = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses,
