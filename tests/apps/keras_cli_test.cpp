@@ -12,11 +12,9 @@ namespace {
 
 TEST_CASE("cli keras: import-keras, export-keras and train --init-from continue from the Keras model's weights") {
   TG_NEED_H5PY();
-  TempDir dir;
-  const Model original = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses,
-                              keras_test::kUnetFilters, 4, 0.5, false, 21);
-  original.save_weights(dir / "original.safetensors");
-  keras_test::make_fixtures(keras_test::unet_args(dir / "original.safetensors", dir.path()), dir.path());
+  keras_test::UnetFixture f(21);
+  const TempDir& dir = f.dir;
+  const Model& original = f.model;
   const std::string imported = (dir / "imported.safetensors").string();
 
   Result r = run_cli({"import-keras", (dir / "unet_model.h5").string(), "--out", imported}, dir.path());

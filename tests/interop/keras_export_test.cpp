@@ -23,11 +23,9 @@ std::string export_error(const Model& model, const std::filesystem::path& path) 
 
 TEST_CASE("keras export: the seed U-Net as Keras 3 writes it, checked with h5py, and import, export, import is exact") {
   TG_NEED_H5PY();
-  TempDir dir;
-  const Model original = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses,
-                              keras_test::kUnetFilters, 4, 0.5, false, 5);
-  original.save_weights(dir / "original.safetensors");
-  keras_test::make_fixtures(keras_test::unet_args(dir / "original.safetensors", dir.path()), dir.path());
+  keras_test::UnetFixture f(5);
+  const testing::TempDir& dir = f.dir;
+  const Model& original = f.model;
 
   interop::KerasImport first = interop::import_keras_model(dir / "unet_model.h5");
   interop::export_keras_weights(first.model, dir / "exported.weights.h5");
@@ -39,8 +37,7 @@ TEST_CASE("keras export: the seed U-Net as Keras 3 writes it, checked with h5py,
       dir.path(), &report);
   CHECK_MESSAGE(status == 0, report);
 
-  Model second = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses,
-                      keras_test::kUnetFilters, 4, 0.5, false, 6);
+  Model second = keras_test::narrow_unet(6);
   interop::load_keras_weights(second, dir / "exported.weights.h5");
   keras_test::require_same_weights(second, first.model);
   keras_test::require_same_weights(second, original);

@@ -34,20 +34,7 @@ std::string error_of(const std::function<void()>& f) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// The narrowed seed U-Net and its weights file, the source of the U-Net fixtures.
-struct UnetFixture {
-  TempDir dir;
-  Model model = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses,
-                     keras_test::kUnetFilters, 4, 0.5, false, /*seed=*/7);
-  UnetFixture() {
-    model.save_weights(dir / "tapegrad_unet.safetensors");
-    keras_test::make_fixtures(keras_test::unet_args(dir / "tapegrad_unet.safetensors", dir.path()), dir.path());
-  }
-  Model fresh(uint64_t seed = 99) const {
-    return unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses, keras_test::kUnetFilters,
-                4, 0.5, false, seed);
-  }
-};
+using keras_test::UnetFixture;
 
 TEST_CASE("keras import: every layer class tapegrad reads arrives with identical tensors, Keras 2 and 3") {
   TG_NEED_H5PY();
@@ -85,7 +72,7 @@ TEST_CASE("keras import: every layer class tapegrad reads arrives with identical
 
 TEST_CASE("keras import: the seed U-Net from Keras-layout files predicts the masks of the model they came from") {
   TG_NEED_H5PY();
-  UnetFixture f;
+  UnetFixture f(7);
   const Tensor images = random_images({3, keras_test::kUnetSize, keras_test::kUnetSize, 1}, 11);
   const Tensor probabilities = f.model.predict(images);
   const Tensor masks = argmax(probabilities);
@@ -102,7 +89,7 @@ TEST_CASE("keras import: the seed U-Net from Keras-layout files predicts the mas
   // Weights-only files into a model of the same architecture (drawn from another seed first).
   for (const char* file : {"unet_weights.h5", "unet.weights.h5", "unet_model.h5", "unet.keras"}) {
     INFO(file);
-    Model model = f.fresh();
+    Model model = keras_test::narrow_unet(99);
     const std::string how = interop::load_keras_weights(model, f.dir / file);
     CHECK(!how.empty());
     keras_test::require_same_weights(model, f.model);
@@ -112,7 +99,7 @@ TEST_CASE("keras import: the seed U-Net from Keras-layout files predicts the mas
 
 TEST_CASE("keras import: weights-only Keras 2 files match layers by order when the names differ") {
   TG_NEED_H5PY();
-  UnetFixture f;
+  UnetFixture f(7);
   nlohmann::json config = f.model.config();  // the same architecture with every layer renamed
   auto renamed = [](const nlohmann::json& n) { return "my_" + n.get<std::string>(); };
   for (nlohmann::json& layer : config["layers"]) {
@@ -131,8 +118,8 @@ TEST_CASE("keras import: weights-only Keras 2 files match layers by order when t
 
 TEST_CASE("keras import: mismatched files name the layer and both shapes, and leave the model as it was") {
   TG_NEED_H5PY();
-  UnetFixture f;
-  Model narrow = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses, 4, 4, 0.5, false, 1);
+  UnetFixture f(7);
+  Model narrow = keras_test::narrow_unet(1, /*filters=*/4);
   const std::vector<NamedTensor> before = narrow.weight_tensors();
   std::vector<Tensor> copies;
   for (const NamedTensor& t : before) copies.push_back(t.tensor.clone());
@@ -147,8 +134,7 @@ TEST_CASE("keras import: mismatched files name the layer and both shapes, and le
   const std::vector<NamedTensor> after = narrow.weight_tensors();
   for (size_t i = 0; i < after.size(); ++i) CHECK(identical(after[i].tensor, copies[i]));
   // A deeper model has layers the file lacks.
-  Model deeper = unet({keras_test::kUnetSize, keras_test::kUnetSize, 1}, keras_test::kUnetClasses,
-                      keras_test::kUnetFilters, 5, 0.5, false, 1);
+  Model deeper = keras_test::narrow_unet(1, keras_test::kUnetFilters, /*depth=*/5);
   const std::string missing = error_of([&] { interop::load_keras_weights(deeper, f.dir / "unet.weights.h5"); });
   CHECK(contains(missing, "unet.weights.h5"));
   CHECK(contains(missing, "(Conv2D)"));

@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "autograd/tensor.h"
-#include "layers/model.h"
+#include "layers/layers.h"
 #include "tests/skip.h"
+#include "tests/temp_dir.h"
 
 namespace tg::keras_test {
 
@@ -54,6 +55,21 @@ inline std::vector<std::string> unet_args(const std::filesystem::path& weights, 
   return {"unet", weights.string(), dir.string(), std::to_string(kUnetFilters), std::to_string(kUnetClasses),
           std::to_string(kUnetSize)};
 }
+
+inline Model narrow_unet(uint64_t seed, int filters = kUnetFilters, int depth = 4) {
+  return unet({kUnetSize, kUnetSize, 1}, kUnetClasses, filters, depth, 0.5, false, seed);
+}
+
+// A narrowed seed U-Net drawn from `seed`, its weights file (dir/original.safetensors) and the Keras-layout files
+// made from it in `dir`: unet_model.h5, unet_weights.h5, unet.keras, unet.weights.h5.
+struct UnetFixture {
+  testing::TempDir dir;
+  Model model;
+  explicit UnetFixture(uint64_t seed) : model(narrow_unet(seed)) {
+    model.save_weights(dir / "original.safetensors");
+    make_fixtures(unet_args(dir / "original.safetensors", dir.path()), dir.path());
+  }
+};
 
 // Whether two tensors hold the same bits (shape and values).
 inline bool identical(const Tensor& a, const Tensor& b) {
