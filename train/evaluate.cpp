@@ -67,4 +67,23 @@ MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOption
   return logs;
 }
 
+MetricLogs evaluate_full_size(Model& model, const data::FolderDataset& data, const std::vector<size_t>& indices,
+                              const PredictImageOptions& options, const std::string& prefix,
+                              ConfusionMatrix* confusion_out) {
+  const data::DatasetSpec& spec = data.spec();
+  const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
+  ConfusionMatrix confusion(classes, spec.ignore_index);
+  std::vector<size_t> all;
+  if (indices.empty())
+    for (size_t i = 0; i < data.size(); ++i) all.push_back(i);
+  for (size_t index : indices.empty() ? all : indices) {
+    const data::Sample sample = data.get_full_size(index);
+    const Tensor probs = predict_image(model, sample.image, options);
+    confusion.add(probs.reshape({1, probs.dim(0), probs.dim(1), probs.dim(2)}),
+                  sample.labels.reshape({1, sample.labels.dim(0), sample.labels.dim(1)}));
+  }
+  if (confusion_out) *confusion_out = confusion;
+  return confusion.metrics(prefix);
+}
+
 }  // namespace tg::train

@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "data/folder_dataset.h"
 #include "data/loader.h"
 #include "layers/model.h"
 #include "train/data_source.h"
 #include "train/metrics.h"
+#include "train/predict.h"
 
 namespace tg::train {
 
@@ -27,5 +29,14 @@ struct EvaluateOptions : data::LoaderOptions {
 // `confusion`, when given, receives the confusion matrix the metrics come from.
 MetricLogs evaluate(Model& model, const DataSource& data, const EvaluateOptions& options,
                     const std::string& prefix = "", ConfusionMatrix* confusion = nullptr);
+
+// The metrics at the files' own resolution: each image predicted whole, as `tapegrad predict` does (predict_image:
+// tiles or resize and back, mirroring and test-time augmentation as `options` say), and compared with its mask as the
+// file holds it, not brought to the input size. A model trained on images resized from 512x512 to 256x256 is scored
+// against the 512x512 labels, whose thin structures the nearest-neighbour downscaled masks alias. No loss (the
+// predictions are probabilities after blending); `indices` empty means every sample.
+MetricLogs evaluate_full_size(Model& model, const data::FolderDataset& data, const std::vector<size_t>& indices,
+                              const PredictImageOptions& options, const std::string& prefix = "",
+                              ConfusionMatrix* confusion = nullptr);
 
 }  // namespace tg::train

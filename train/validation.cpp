@@ -32,7 +32,7 @@ MetricLogs validate(Model& model, const DataSource& validation, const FitOptions
   if (options.validation_batch_size > 0) eo.batch_size = options.validation_batch_size;
   eo.steps = options.validation_steps;
   eo.loss = options.loss;
-  eo.class_weights = options.class_weights;
+  // Keras's class_weight weighs the training loss only: val_loss stays the plain loss, comparable across weightings.
   return evaluate(model, validation, eo, "val_", confusion);
 }
 
