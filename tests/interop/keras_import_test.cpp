@@ -150,6 +150,27 @@ TEST_CASE("keras import: a layer class tapegrad lacks is named, with the file") 
   CHECK(contains(e, "tapegrad does not have"));
 }
 
+TEST_CASE("keras import: Sequential models, Keras 2 (input shape on the first layer) and Keras 3") {
+  TG_NEED_H5PY();
+  TempDir dir;
+  keras_test::make_fixtures({"sequential", dir.path().string()}, dir.path());
+  const SafetensorsFile expected = load_safetensors(dir / "expected_seq.safetensors");
+  for (const char* file : {"seq_model.h5", "seq.keras"}) {
+    INFO(file);
+    interop::KerasImport imported = interop::import_keras_model(dir / file);
+    CHECK(imported.model.input_shape() == Shape{8, 8, 2});
+    CHECK(imported.model.output_shape() == Shape{4, 4, 2});
+    CHECK(imported.model.output_activation() == "softmax");
+    const std::vector<NamedTensor> weights = imported.model.weight_tensors();
+    REQUIRE(weights.size() == expected.tensors.size());
+    for (const NamedTensor& w : weights) {
+      INFO(w.name);
+      REQUIRE(expected.find(w.name) != nullptr);
+      CHECK(identical(w.tensor, expected.at(w.name)));
+    }
+  }
+}
+
 TEST_CASE("keras import: input sizes a Keras model leaves open (None) are given by the caller") {
   TG_NEED_H5PY();
   TempDir dir;

@@ -15,6 +15,9 @@ itself is not needed. Commands:
       (Keras 2 model.save), layers.keras (Keras 3) and expected.safetensors (the same tensors, "<layer>/<weight>").
   unknown OUT_DIR
       lstm_model.h5: a Keras 2 model.save file whose model holds an LSTM layer.
+  sequential OUT_DIR
+      seq_model.h5 (Keras 2 Sequential, input shape on its first layer), seq.keras (Keras 3 Sequential) and
+      expected_seq.safetensors (their tensors).
   open-input OUT_DIR
       open_input_model.h5: the seed U-Net (4 filters) saved with Input((None, None, 1)).
   check-export EXPORTED.weights.h5 WEIGHTS.safetensors FILTERS CLASSES SIZE
@@ -105,6 +108,13 @@ class Graph:
         self.layers.append({"class_name": class_name, "name": name, "config": dict(common, **config),
                             "inbound": list(inbound), "shape": list(shape), "weights": list(weights)})
         return name
+
+    @staticmethod
+    def without_input(g):
+        """The same layers without the InputLayer (a Sequential model's model.layers)."""
+        copy = Graph(g.keras3)
+        copy.layers = [l for l in g.layers if l["class_name"] != "InputLayer"]
+        return copy
 
     def shape_of(self, name):
         return next(l["shape"] for l in self.layers if l["name"] == name)
@@ -346,6 +356,55 @@ def open_input_files(out_dir):
     write_keras2_model(out_dir + "/open_input_model.h5", g, out, tensors)
 
 
+def sequential_config(g, keras3):
+    """A Sequential model's config: layer entries without names or inbound nodes, in order. Keras 3 starts it with
+    the InputLayer; early Keras 2 put the input shape on the first layer as batch_input_shape instead."""
+    layers = []
+    for l in g.layers:
+        entry = {"class_name": l["class_name"], "config": dict(l["config"])}
+        if keras3:
+            entry = dict({"module": "keras.layers"}, **entry, registered_name=None)
+        layers.append(entry)
+    if not keras3:
+        first = layers.pop(0)
+        layers[0]["config"]["batch_input_shape"] = first["config"]["batch_input_shape"]
+    config = {"name": "sequential", "trainable": True, "layers": layers}
+    if keras3:
+        return {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+    return {"class_name": "Sequential", "config": config, "keras_version": KERAS2_VERSION, "backend": "tensorflow"}
+
+
+def sequential_files(out_dir):
+    rng = np.random.default_rng(99)
+    tensors = {}
+    for keras3 in (False, True):
+        g = Graph(keras3)
+        x = g.input([8, 8, 2])
+        x = g.conv(x, 3, (3, 3), "relu")
+        x = g.batch_norm(x)
+        x = g.pool(x)
+        x = g.conv(x, 2, (1, 1), "softmax")
+        for layer in g.layers:
+            for w, shape in layer["weights"]:
+                key = "%s/%s" % (layer["name"], w)
+                tensors.setdefault(key, np.abs(rng.standard_normal(shape)).astype(np.float32) + 0.1)
+        if keras3:
+            weights = io.BytesIO()
+            with h5py.File(weights, "w") as f:
+                write_keras3_weights(f, Graph.without_input(g), tensors)
+            with zipfile.ZipFile(out_dir + "/seq.keras", "w") as z:
+                z.writestr("metadata.json", json.dumps({"keras_version": KERAS3_VERSION}))
+                z.writestr("config.json", json.dumps(sequential_config(g, True)))
+                z.writestr("model.weights.h5", weights.getvalue())
+        else:
+            with h5py.File(out_dir + "/seq_model.h5", "w") as f:
+                f.attrs["keras_version"] = KERAS2_VERSION.encode("utf8")
+                f.attrs["backend"] = b"tensorflow"
+                f.attrs["model_config"] = json.dumps(sequential_config(g, False)).encode("utf8")
+                write_keras2_weights(f.create_group("model_weights"), Graph.without_input(g), tensors)
+    write_safetensors(out_dir + "/expected_seq.safetensors", tensors)
+
+
 def unknown_files(out_dir):
     g, out = seed_unet(False, 2, 2, 16)
     config = g.keras_config(out, "model")
@@ -399,6 +458,8 @@ def main(argv):
         layers_files(argv[2])
     elif command == "unknown":
         unknown_files(argv[2])
+    elif command == "sequential":
+        sequential_files(argv[2])
     elif command == "open-input":
         open_input_files(argv[2])
     elif command == "check-export":
