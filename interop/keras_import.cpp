@@ -41,7 +41,8 @@ std::vector<std::string> chunked_strings(hid_t loc, const std::string& name, con
 std::optional<FileLayer> keras2_layer(const KerasSource& s, const std::string& name) {
   if (!h5::exists(s.weights.get(), name)) return std::nullopt;
   FileLayer f;
-  f.where = s.weights_where + "/" + name;
+  // "w.h5: conv2d" (save_weights), "m.h5: model_weights/conv2d" (model.save)
+  f.where = s.weights_where + (s.weights_where == s.path ? ": " : "/") + name;
   f.group = h5::open_group(s.weights.get(), name, s.weights_where);
   f.datasets = chunked_strings(f.group.get(), "weight_names", f.where);
   return f;
