@@ -1,0 +1,138 @@
+// `tapegrad train` under `mpirun -np 2`: the same weights as one process summing the same two gradient parts, bit
+// for bit; a resume on 2 processes and from 2 processes to 1; SIGINT on one rank stopping both at one step; a rank
+// killed with SIGKILL ending the job with a message within a bounded time and leaving a resumable checkpoint.
+// Skipped, saying so, when the build has no MPI or mpirun is absent.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/distributed/mpi_launch.h"
+#include "tests/skip.h"
+
+namespace tg::mpi_test {
+namespace {
+
+using testing::TempDir;
+
+// A small U-Net with dropout (the masks must follow the samples, not the ranks) and no batch normalisation (its
+// batch statistics are each process's own), on the synthetic set with its validation split, 4 samples a batch.
+std::vector<std::string> small_run(const fs::path& out, int epochs, bool resume = false) {
+  std::vector<std::string> a;
+  if (resume) {
+    a = {"train", "--resume", out.string(), "--epochs", std::to_string(epochs)};
+  } else {
+    a = {"train", "--synthetic-count", "64", "--size", "48", "--filters", "8", "--depth", "2", "--batch", "4",
+         "--epochs", std::to_string(epochs), "--seed", "5", "--dropout", "0.5", "--augment", "--checkpoint-every", "2",
+         "--out", out.string()};
+  }
+  a.push_back("--progress");
+  a.push_back("none");
+  return a;
+}
+
+fs::path last(const fs::path& run) { return run / "checkpoints" / "last.safetensors"; }
+
+nlohmann::json history(const fs::path& run) {
+  nlohmann::json h = nlohmann::json::array();
+  std::istringstream in(read_text(run / "metrics.jsonl"));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) {
+      nlohmann::json r = nlohmann::json::parse(line);
+      r.erase("seconds");  // wall time
+      h.push_back(r);
+    }
+  return h;
+}
+
+// The reference: one process computing each batch's gradient from 2 parts, 3 epochs.
+struct Reference {
+  TempDir dir;
+  fs::path run = dir / "one";
+  Reference() {
+    std::vector<std::string> args = small_run(run, 3);
+    args.insert(args.end(), {"--grad-shards", "2"});
+    const Run r = mpi_test::run(0, args, dir / "one.log");
+    REQUIRE_MESSAGE(r.status == 0, r.output);
+  }
+};
+
+TEST_CASE("mpirun -np 2 ends with the weights of one process summing the same 2 parts" * doctest::test_suite("slow")) {
+  if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
+  Reference ref;
+  const fs::path two = ref.dir / "two";
+  const Run r = run(2, small_run(two, 3), ref.dir / "two.log");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(r.output.find("2 parts of 2 samples, 1 per process") != std::string::npos);
+  check_same_tensors(last(ref.run), last(two));
+  CHECK(history(ref.run) == history(two));  // training and validation metrics, reduced over the ranks
+  // rank 0 alone wrote the run folder: one log, and its lines once
+  const std::string log = read_text(two / "log.txt");
+  CHECK(log.find("Finished 3 epochs") == log.rfind("Finished 3 epochs"));
+  const nlohmann::json config = nlohmann::json::parse(read_text(two / "config.json"));
+  CHECK(config.at("command").at("grad_shards") == 2);
+}
+
+TEST_CASE("SIGINT to one rank stops both at one step; the run resumes on 2 ranks and from 2 ranks to 1" *
+          doctest::test_suite("slow")) {
+  if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
+  Reference ref;
+  const fs::path stopped = ref.dir / "stopped";
+  const pid_t launcher = spawn(2, small_run(stopped, 3), ref.dir / "stopped.log");
+  REQUIRE(wait_for_file(stopped / "checkpoints" / "step-00000002.safetensors"));
+  pid_t rank1 = 0;
+  for (int i = 0; i < 500 && rank1 == 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(10)))
+    rank1 = rank_pid(launcher, 1);
+  REQUIRE(rank1 > 0);
+  REQUIRE(::kill(rank1, SIGINT) == 0);  // rank 1 alone: it must tell rank 0, which owns the checkpoints
+  const int status = wait_exit(launcher, 300);
+  const std::string output = read_text(ref.dir / "stopped.log");
+  INFO(output);
+  REQUIRE(status == 130);
+  CHECK(output.find("Stopped by SIGINT") != std::string::npos);
+  const nlohmann::json meta = nlohmann::json::parse(load_safetensors(last(stopped)).metadata.at("tapegrad.train"));
+  const int64_t stopped_at = meta.at("global_step").get<int64_t>();
+  CHECK(stopped_at > 2);
+  CHECK(stopped_at < 39);  // stopped mid-run (3 epochs of 13 steps)
+
+  // Resume the stopped run on 2 processes, and a copy of it on 1.
+  const fs::path copy = ref.dir / "copy";
+  fs::copy(stopped, copy, fs::copy_options::recursive);
+  const Run two = run(2, small_run(stopped, 3, true), ref.dir / "resume2.log");
+  REQUIRE_MESSAGE(two.status == 0, two.output);
+  check_same_tensors(last(ref.run), last(stopped));
+  const Run one = run(0, small_run(copy, 3, true), ref.dir / "resume1.log");
+  REQUIRE_MESSAGE(one.status == 0, one.output);
+  check_same_tensors(last(ref.run), last(copy));
+  CHECK(history(ref.run) == history(copy));
+}
+
+TEST_CASE("a rank killed with SIGKILL ends the job within a bounded time; the last checkpoint resumes" *
+          doctest::test_suite("slow")) {
+  if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
+  Reference ref;
+  const fs::path killed = ref.dir / "killed";
+  const pid_t launcher = spawn(2, small_run(killed, 3), ref.dir / "killed.log");
+  REQUIRE(wait_for_file(killed / "checkpoints" / "step-00000004.safetensors"));
+  pid_t rank1 = 0;
+  for (int i = 0; i < 500 && rank1 == 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(10)))
+    rank1 = rank_pid(launcher, 1);
+  REQUIRE(rank1 > 0);
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(::kill(rank1, SIGKILL) == 0);
+  const int status = wait_exit(launcher, 60);  // -1: still running after a minute
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string output = read_text(ref.dir / "killed.log");
+  INFO(output);
+  CHECK(status > 0);
+  CHECK(seconds < 60);
+  CHECK(output.find("rank 1") != std::string::npos);  // mpirun names the process that died
+  CHECK(output.find("Finished 3 epochs") == std::string::npos);
+  // Whatever instant the kill came at, the last checkpoint is complete; resumed (here on 1 process) the run ends
+  // with the uninterrupted run's weights.
+  const Run resumed = run(0, small_run(killed, 3, true), ref.dir / "resumed.log");
+  REQUIRE_MESSAGE(resumed.status == 0, resumed.output);
+  check_same_tensors(last(ref.run), last(killed));
+}
+
+}  // namespace
+}  // namespace tg::mpi_test
