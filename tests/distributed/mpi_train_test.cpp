@@ -72,7 +72,7 @@ TEST_CASE("mpirun -np 2 ends with the weights of one process summing the same 2 
   CHECK(config.at("command").at("grad_shards") == 2);
 }
 
-TEST_CASE("SIGINT to one rank stops both at one step; the run resumes on 2 ranks and from 2 ranks to 1" *
+TEST_CASE("SIGINT to one rank stops both at one step, and the run resumes on 2 ranks and from 2 ranks to 1" *
           doctest::test_suite("slow")) {
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
   Reference ref;
@@ -106,7 +106,7 @@ TEST_CASE("SIGINT to one rank stops both at one step; the run resumes on 2 ranks
   CHECK(history(ref.run) == history(copy));
 }
 
-TEST_CASE("a rank killed with SIGKILL ends the job within a bounded time; the last checkpoint resumes" *
+TEST_CASE("a rank killed with SIGKILL ends the job within a bounded time and the last checkpoint resumes" *
           doctest::test_suite("slow")) {
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
   Reference ref;
