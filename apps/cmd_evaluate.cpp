@@ -18,7 +18,8 @@ Command add_evaluate_command(CLI::App& app) {
     std::string checkpoint, names;
     DataOptions data;
     int batch = 4, threads = 0;
-    bool json = false;
+    bool json = false, flips = false, full_size = false;
+    int mirror = 0;
     uint64_t seed = 0;
   };
   auto o = std::make_shared<Options>();
@@ -30,7 +31,18 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
-  return [o] {
+  cmd->add_flag("--tta", o->flips,
+                "Test-time augmentation: average the model's outputs over flips and transposes (8 views; 4 for "
+                "non-square inputs), as `predict --tta` does");
+  auto* fit = cmd->get_option("--fit");
+  cmd->add_flag("--full-size", o->full_size,
+                "Score each image at its files' own size: predicted whole as `predict` does (tiles after --fit crop, "
+                "resized and back after --fit resize; without --fit as the run trained) and compared with the mask "
+                "as the file holds it (folders only)");
+  cmd->add_option("--mirror", o->mirror,
+                  "With --full-size and tiles: mirror each image outwards by this many pixels first (as predict)")
+      ->check(CLI::Range(0, 4096));
+  return [o, fit] {
     if (o->threads > 0) set_num_threads(o->threads);
     Model model = train::load_trained_model(o->checkpoint);
     const Shape input = model.input_shape();
@@ -39,19 +51,37 @@ Command add_evaluate_command(CLI::App& app) {
     auto dataset = make_dataset(o->data, input, classes, o->seed);
     train::DataSource source{dataset, {}};
     if (!o->names.empty()) source.indices = data::split_by_names(*dataset, data::parse_name_list(o->names)).validation;
-    train::EvaluateOptions eval;
-    eval.batch_size = o->batch;
-    const auto metrics = train::evaluate(model, source, eval);
+    MetricLogs metrics;
+    if (o->full_size) {
+      const auto folder = std::dynamic_pointer_cast<const data::FolderDataset>(dataset);
+      if (!folder) throw std::runtime_error("--full-size scores image files at their own size; --data " + o->data.data +
+                                            " has no files (give a folder)");
+      train::PredictImageOptions whole;
+      const std::string by = fit->count() ? (o->data.fit == "crop" ? "tile" : "resize") : predict_fit_of_run(o->checkpoint);
+      whole.fit = by == "resize" ? train::ImageFit::Resize : train::ImageFit::Tile;
+      whole.mirror_margin = o->mirror;
+      whole.flips = o->flips;
+      metrics = train::evaluate_full_size(model, *folder, source.indices, whole);
+    } else {
+      if (o->mirror) throw std::runtime_error("--mirror applies to --full-size only");
+      train::EvaluateOptions eval;
+      eval.batch_size = o->batch;
+      eval.flips = o->flips;
+      metrics = train::evaluate(model, source, eval);
+    }
     if (o->json) {
       nlohmann::ordered_json j;
       j["checkpoint"] = o->checkpoint;
       j["samples"] = source.size();
+      j["tta"] = o->flips;
+      j["full_size"] = o->full_size;
       for (const auto& [k, v] : metrics) j[k] = v;
       std::cout << j.dump() << "\n";
       return 0;
     }
-    std::printf("%s on %s (%zu samples)\n", o->checkpoint.c_str(), o->data.describe().c_str(),
-                source.size());
+    std::printf("%s on %s (%zu samples%s%s)\n", o->checkpoint.c_str(), o->data.describe().c_str(), source.size(),
+                o->full_size ? ", at the files' own size" : "",
+                o->flips ? ", test-time augmentation over flips and transposes" : "");
     // The overall figures, then one row per class (the per-class entries are iou_K and dice_K).
     for (const auto& [k, v] : metrics)
       if (!k.starts_with("iou_") && !k.starts_with("dice_")) std::printf("  %-24s %.4f\n", k.c_str(), v);

@@ -20,21 +20,6 @@ namespace fs = std::filesystem;
 namespace tg::app {
 
 namespace {
-// The fit a run was trained with: images resized to the input size call for --fit resize at prediction time.
-std::string default_fit(const fs::path& checkpoint) {
-  for (fs::path dir = fs::absolute(checkpoint).parent_path(); !dir.empty(); dir = dir.parent_path()) {
-    const fs::path config = dir / "config.json";
-    if (fs::exists(config)) {
-      std::ifstream in(config);
-      const auto j = nlohmann::json::parse(in, nullptr, false);
-      if (!j.is_discarded() && j.contains("predict_fit")) return j["predict_fit"].get<std::string>();
-      break;
-    }
-    if (dir == dir.parent_path() || dir.filename() != "checkpoints") break;
-  }
-  return "tile";
-}
-
 std::vector<fs::path> list_inputs(const fs::path& input) {
   if (!fs::exists(input)) throw std::runtime_error(input.string() + ": no such file or folder");
   if (!fs::is_directory(input)) return {input};
@@ -89,7 +74,7 @@ Command add_predict_command(CLI::App& app) {
     if (o->threads > 0) omp_set_num_threads(o->threads);
     Model model = train::load_trained_model(o->checkpoint);
     train::PredictImageOptions options;
-    const std::string fit = o->fit.empty() ? default_fit(o->checkpoint) : o->fit;
+    const std::string fit = o->fit.empty() ? predict_fit_of_run(o->checkpoint) : o->fit;
     if (fit != "tile" && fit != "resize")
       throw std::runtime_error("--fit " + fit + " (from the run's config.json): expected tile or resize");
     options.fit = fit == "resize" ? train::ImageFit::Resize : train::ImageFit::Tile;

@@ -209,4 +209,19 @@ TrainingData make_training_data(const DataOptions& o, ModelOptions& model, uint6
   return out;
 }
 
+std::string predict_fit_of_run(const std::filesystem::path& checkpoint) {
+  namespace fs = std::filesystem;
+  for (fs::path dir = fs::absolute(checkpoint).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    const fs::path config = dir / "config.json";
+    if (fs::exists(config)) {
+      std::ifstream in(config);
+      const auto j = nlohmann::json::parse(in, nullptr, false);
+      if (!j.is_discarded() && j.contains("predict_fit")) return j["predict_fit"].get<std::string>();
+      break;
+    }
+    if (dir == dir.parent_path() || dir.filename() != "checkpoints") break;
+  }
+  return "tile";
+}
+
 }  // namespace tg::app

@@ -2,6 +2,7 @@
 // masks encode classes, how samples are split into training and validation, and the augmentation.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -62,5 +63,9 @@ TrainingData make_training_data(const DataOptions& options, ModelOptions& model,
 // One dataset (all samples) for evaluation, at the model's input size.
 std::shared_ptr<const data::Dataset> make_dataset(const DataOptions& options, const Shape& input_shape, int num_classes,
                                                   uint64_t seed);
+
+// How `predict` should bring whole images to the input size for the run a checkpoint belongs to: "resize" when the
+// run trained on images resized to its input size (its config.json says so), else "tile".
+std::string predict_fit_of_run(const std::filesystem::path& checkpoint);
 
 }  // namespace tg::app

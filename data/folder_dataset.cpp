@@ -152,4 +152,10 @@ Sample FolderDataset::get(size_t index, Rng* rng) const {
   return fit_to_input(cache_.empty() ? load_full_size(p) : cache_[index], p, rng);
 }
 
+Sample FolderDataset::get_full_size(size_t index) const {
+  const FilePair& p = pairs_.at(index);
+  const bool cached_full = !cache_.empty() && options_.size_mode == SizeMode::Crop;
+  return cached_full ? cache_[index] : load_full_size(p);
+}
+
 }  // namespace tg::data

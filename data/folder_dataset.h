@@ -43,6 +43,8 @@ class FolderDataset : public Dataset {
   size_t size() const override { return pairs_.size(); }
   const DatasetSpec& spec() const override { return spec_; }
   Sample get(size_t index, Rng* rng = nullptr) const override;
+  // Sample `index` as its files hold it, at their own size (decoded and checked, neither resized nor cropped).
+  Sample get_full_size(size_t index) const;
   std::string name(size_t index) const override { return pairs_.at(index).stem; }
 
   const FilePair& pair(size_t index) const { return pairs_.at(index); }

@@ -3,10 +3,35 @@
 #include <algorithm>
 
 #include "autograd/tape.h"
+#include "data/dihedral.h"
 #include "train/loss.h"
 #include "train/mode_guard.h"
 
 namespace tg::train {
+
+namespace {
+
+// The probabilities averaged over the views of the batch, each mapped back, as the loss takes them; a fixed order and
+// a plain sum keep the result the same on every run.
+Variable outputs_over_views(const TrainingLoss& loss, Model& model, const Tensor& images) {
+  const int views = data::dihedral_views(images.dim(1), images.dim(2));
+  Tensor sum;
+  for (int k = 0; k < views; ++k) {
+    const Tensor view = data::dihedral(images, k, false);
+    const Tensor out = data::dihedral(loss.probabilities(loss.outputs(model, Variable(view)).value()), k, true);
+    if (!sum.defined()) {
+      sum = out;
+      continue;
+    }
+    float* s = sum.data<float>();
+    const float* q = out.data<float>();
+    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += q[i];
+  }
+  for (float& v : sum.span<float>()) v /= static_cast<float>(views);
+  return Variable(loss.outputs_from_probabilities(sum));
+}
+
+}  // namespace
 
 MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOptions& options, const std::string& prefix,
                     ConfusionMatrix* confusion_out, std::vector<double>* batch_loss_sums) {
@@ -30,7 +55,8 @@ MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOption
   int64_t samples = 0;
   for (int64_t s = 0; s < steps; ++s) {
     const data::Batch batch = loader.next();
-    const Variable outputs = loss.outputs(model, Variable(batch.images));
+    const Variable outputs = options.flips ? outputs_over_views(loss, model, batch.images)
+                                           : loss.outputs(model, Variable(batch.images));
     const double batch_loss = loss(outputs, batch.labels).item() * static_cast<double>(batch.size());
     loss_sum += batch_loss;
     if (batch_loss_sums) batch_loss_sums->push_back(batch_loss);
@@ -41,6 +67,25 @@ MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOption
   logs[prefix + "loss"] = samples ? loss_sum / static_cast<double>(samples) : 0.0;
   if (confusion_out) *confusion_out = confusion;
   return logs;
+}
+
+MetricLogs evaluate_full_size(Model& model, const data::FolderDataset& data, const std::vector<size_t>& indices,
+                              const PredictImageOptions& options, const std::string& prefix,
+                              ConfusionMatrix* confusion_out) {
+  const data::DatasetSpec& spec = data.spec();
+  const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));
+  ConfusionMatrix confusion(classes, spec.ignore_index);
+  std::vector<size_t> all;
+  if (indices.empty())
+    for (size_t i = 0; i < data.size(); ++i) all.push_back(i);
+  for (size_t index : indices.empty() ? all : indices) {
+    const data::Sample sample = data.get_full_size(index);
+    const Tensor probs = predict_image(model, sample.image, options);
+    confusion.add(probs.reshape({1, probs.dim(0), probs.dim(1), probs.dim(2)}),
+                  sample.labels.reshape({1, sample.labels.dim(0), sample.labels.dim(1)}));
+  }
+  if (confusion_out) *confusion_out = confusion;
+  return confusion.metrics(prefix);
 }
 
 }  // namespace tg::train

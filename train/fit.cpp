@@ -61,7 +61,7 @@ class Trainer {
     TrainAndValidation data = resolve_validation(train, validation, options);
     train_ = std::move(data.train);
     validation_ = std::move(data.validation);
-    if (options.border_weights)  // the map holds the class weights; validation keeps them in its loss
+    if (options.border_weights)  // the map holds the class weights; validation uses neither (as Keras's class_weight)
       train_.dataset = std::make_shared<data::WeightMapDataset>(train_.dataset, *options.border_weights,
                                                                 options.class_weights);
   }
@@ -110,6 +110,8 @@ class Trainer {
   int64_t steps_per_epoch_ = 0;
   bool hook_stop_ = false;  // a step hook set stop_training
   std::string monitor_note_, model_summary_;
+  // The report's augmented samples: a pure function of the seed and the training data, drawn at the first report.
+  std::optional<std::vector<ReportSample>> augmented_;
   int threads_ = 1;
   FitProfile profile_;
   bool owns_outputs_ = true;
@@ -312,7 +314,8 @@ bool Trainer::end_epoch(double seconds) {
     report.confusion = confusion;
     report.confusion_of = (has_validation() ? "validation, epoch " : "training batches, epoch ") +
                           std::to_string(record.epoch);
-    report.augmented = augmented_samples(train_, options_, options_.report_samples);
+    if (!augmented_) augmented_ = augmented_samples(train_, options_, options_.report_samples);
+    report.augmented = *augmented_;
     write_report((run_.root / "report.html").string(), report);
   }
   if (options_.on_epoch_end) options_.on_epoch_end(end);

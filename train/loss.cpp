@@ -1,8 +1,12 @@
 #include "train/loss.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "autograd/tape.h"
 #include "data/batch.h"
 
 namespace tg::train {
@@ -95,6 +99,27 @@ Variable TrainingLoss::operator()(const Variable& outputs, const Tensor& labels,
   d.class_weights.clear();
   d.pixel_weights = Tensor();
   return crossentropy(name_.substr(0, plus)) + dice_loss(outputs, targets_for(labels), d);
+}
+
+Tensor TrainingLoss::probabilities(const Tensor& outputs) const {
+  if (!from_logits_ || (activation_ != "softmax" && activation_ != "sigmoid")) return outputs;
+  NoGrad no_grad;
+  return (activation_ == "softmax" ? softmax(Variable(outputs)) : sigmoid(Variable(outputs))).value();
+}
+
+Tensor TrainingLoss::outputs_from_probabilities(const Tensor& probabilities) const {
+  if (!from_logits_ || (activation_ != "softmax" && activation_ != "sigmoid")) return probabilities;
+  // Clamped so that a probability of exactly 0 or 1 gives a large finite logit, not an infinity.
+  constexpr float smallest = std::numeric_limits<float>::min(), below_one = 1.0f - 0x1p-24f;
+  Tensor out(probabilities.shape());
+  const float* p = probabilities.data<float>();
+  float* z = out.data<float>();
+  const bool softmax_output = activation_ == "softmax";
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    const float q = std::clamp(p[i], smallest, below_one);
+    z[i] = softmax_output ? std::log(q) : std::log(q) - std::log1p(-q);
+  }
+  return out;
 }
 
 }  // namespace tg::train

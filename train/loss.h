@@ -37,6 +37,11 @@ class TrainingLoss {
   // For a single-channel output: the score above which a pixel counts as class 1 (0 for logits, 0.5 otherwise).
   double binary_threshold() const { return from_logits_ ? 0.0 : 0.5; }
   int metric_classes() const { return channels_ == 1 ? 2 : static_cast<int>(channels_); }
+  // outputs() as probabilities (the skipped softmax or sigmoid applied), and probabilities back as what the loss takes
+  // (log-probabilities are logits of the same softmax): test-time views are averaged as probabilities, the way
+  // predict --tta averages them, then scored by the same loss.
+  Tensor probabilities(const Tensor& outputs) const;
+  Tensor outputs_from_probabilities(const Tensor& probabilities) const;
 
  private:
   Tensor targets_for(const Tensor& labels) const;

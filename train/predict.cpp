@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "data/dihedral.h"
 #include "data/resize.h"
 
 namespace tg::train {
@@ -51,32 +52,6 @@ Tensor pad_to(const Tensor& image, int h, int w) {
   const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
   if (H >= h && W >= w) return image;
   return data::pad_mirrored(image, 0, std::max(0, h - H), 0, std::max(0, w - W));
-}
-
-// One of the eight symmetries of the square applied to an [H, W, C] tensor: transpose first (k & 4), then flip
-// columns (k & 1) and rows (k & 2). undo = true applies the inverse.
-Tensor dihedral(const Tensor& t, int k, bool undo) {
-  const int H = static_cast<int>(t.dim(0)), W = static_cast<int>(t.dim(1)), C = static_cast<int>(t.dim(2));
-  const bool transpose = k & 4, flip_x = k & 1, flip_y = k & 2;
-  const int oh = transpose ? W : H, ow = transpose ? H : W;
-  Tensor out({oh, ow, C});
-  const float* src = t.data<float>();
-  float* dst = out.data<float>();
-  for (int y = 0; y < oh; ++y)
-    for (int x = 0; x < ow; ++x) {
-      int sy = y, sx = x;  // forward: flip the output coordinate, then read transposed
-      if (!undo) {
-        if (flip_y) sy = oh - 1 - sy;
-        if (flip_x) sx = ow - 1 - sx;
-        if (transpose) std::swap(sy, sx);
-      } else {  // inverse: transpose back, then undo the flips in the source's frame
-        if (transpose) std::swap(sy, sx);
-        if (flip_y) sy = H - 1 - sy;
-        if (flip_x) sx = W - 1 - sx;
-      }
-      std::copy_n(src + (static_cast<int64_t>(sy) * W + sx) * C, C, dst + (static_cast<int64_t>(y) * ow + x) * C);
-    }
-  return out;
 }
 
 Tensor predict_tiled(Model& model, const Tensor& image, int size_h, int size_w, const PredictImageOptions& o) {
@@ -167,10 +142,10 @@ Tensor predict_image(Model& model, const Tensor& image, const PredictImageOption
   if (!o.flips) return predict_one_view(model, image, o);
   // Square inputs take all eight symmetries; others the four that keep the shape. A fixed order and a plain sum
   // keep the result the same on every run.
-  const int views = image.dim(0) == image.dim(1) ? 8 : 4;
+  const int views = data::dihedral_views(image.dim(0), image.dim(1));
   Tensor sum;
   for (int k = 0; k < views; ++k) {
-    const Tensor p = dihedral(predict_one_view(model, dihedral(image, k, false), o), k, true);
+    const Tensor p = data::dihedral(predict_one_view(model, data::dihedral(image, k, false), o), k, true);
     if (!sum.defined()) {
       sum = p;
       continue;

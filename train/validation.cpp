@@ -35,7 +35,7 @@ MetricLogs validate(Model& model, const DataSource& validation, const FitOptions
   if (options.validation_batch_size > 0) eo.batch_size = options.validation_batch_size;
   eo.steps = options.validation_steps;
   eo.loss = options.loss;
-  eo.class_weights = options.class_weights;
+  // Keras's class_weight weighs the training loss only: val_loss stays the plain loss, comparable across weightings.
   if (!group || group->size() == 1) return evaluate(model, validation, eo, "val_", confusion);
 
   const auto samples = static_cast<int64_t>(validation.size());
@@ -43,8 +43,7 @@ MetricLogs validate(Model& model, const DataSource& validation, const FitOptions
   const int64_t batches = eo.steps > 0 ? std::min(eo.steps, batches_all) : batches_all;
   const int64_t first = group->rank() * batches / group->size(), end = (group->rank() + 1) * batches / group->size();
   const data::DatasetSpec& spec = validation.dataset->spec();
-  ConfusionMatrix counts(TrainingLoss(options.loss, model, spec.num_classes, spec.ignore_index, options.class_weights)
-                             .metric_classes(),
+  ConfusionMatrix counts(TrainingLoss(options.loss, model, spec.num_classes, spec.ignore_index, {}).metric_classes(),
                          spec.ignore_index);
   std::vector<double> mine;
   if (end > first) {

@@ -493,6 +493,77 @@ TEST_CASE("cli: evaluate --json reports pixel accuracy, per-class Dice and IoU t
   }
 }
 
+TEST_CASE("cli: evaluate --tta scores the masks predict --tta writes") {
+  TempDir tmp;
+  const fs::path data = tmp / "set";
+  REQUIRE(run_cli({"synth", "--out", data.string(), "--count", "4", "--size", "32", "--classes", "3", "--seed", "8"},
+                  tmp.path()).status == 0);
+  const fs::path checkpoint = trained_checkpoint(tmp);
+  const Result r = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                            "index", "--json", "--tta"},
+                           tmp.path());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json m = nlohmann::json::parse(r.output);
+  CHECK(m["tta"] == true);
+  REQUIRE(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (data / "images").string(), "--out",
+                   (tmp / "pred").string(), "--raw", "--no-overlay", "--tta"},
+                  tmp.path()).status == 0);
+  int64_t right = 0, total = 0;
+  for (const auto& entry : fs::directory_iterator(data / "masks")) {
+    const auto truth = png_pixels(entry.path());
+    const auto predicted = png_pixels(tmp / "pred" / (entry.path().stem().string() + "_mask.png"));
+    REQUIRE(truth.size() == predicted.size());
+    for (size_t i = 0; i < truth.size(); ++i) right += truth[i] == predicted[i], ++total;
+  }
+  REQUIRE(total == 4 * 32 * 32);
+  // A handful of pixels whose top two classes tie to float rounding may differ between the two paths.
+  CHECK(std::fabs(m["pixel_accuracy"].get<double>() - static_cast<double>(right) / total) <= 5.0 / total);
+  const Result table = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                                "index", "--tta"},
+                               tmp.path());
+  CHECK(contains(table.output, "(4 samples, test-time augmentation over flips and transposes)"));
+}
+
+TEST_CASE("cli: evaluate --full-size scores predict's whole-image masks against the masks at the files' size") {
+  TempDir tmp;
+  const fs::path data = tmp / "set";
+  // 48x48 files for a model with a 32x32 input.
+  REQUIRE(run_cli({"synth", "--out", data.string(), "--count", "3", "--size", "48", "--classes", "3", "--seed", "9"},
+                  tmp.path()).status == 0);
+  const fs::path checkpoint = trained_checkpoint(tmp);
+  for (const std::string fit : {"resize", "tile"}) {
+    CAPTURE(fit);
+    const std::string data_fit = fit == "tile" ? "crop" : "resize";
+    const Result r = run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--data", data.string(), "--mask",
+                              "index", "--json", "--full-size", "--fit", data_fit},
+                             tmp.path());
+    REQUIRE_MESSAGE(r.status == 0, r.output);
+    const nlohmann::json m = nlohmann::json::parse(r.output);
+    CHECK(m["full_size"] == true);
+    const fs::path out = tmp / ("pred-" + fit);
+    REQUIRE(run_cli({"predict", "--checkpoint", checkpoint.string(), "--input", (data / "images").string(), "--out",
+                     out.string(), "--raw", "--no-overlay", "--fit", fit},
+                    tmp.path()).status == 0);
+    int64_t right = 0, total = 0, tp0 = 0, fp0 = 0, fn0 = 0;
+    for (const auto& entry : fs::directory_iterator(data / "masks")) {
+      const auto truth = png_pixels(entry.path());
+      const auto predicted = png_pixels(out / (entry.path().stem().string() + "_mask.png"));
+      REQUIRE(truth.size() == predicted.size());
+      for (size_t i = 0; i < truth.size(); ++i) {
+        right += truth[i] == predicted[i], ++total;
+        tp0 += truth[i] == 0 && predicted[i] == 0, fp0 += truth[i] != 0 && predicted[i] == 0;
+        fn0 += truth[i] == 0 && predicted[i] != 0;
+      }
+    }
+    REQUIRE(total == 3 * 48 * 48);
+    CHECK(std::fabs(m["pixel_accuracy"].get<double>() - static_cast<double>(right) / total) <= 3.0 / total);
+    if (tp0 + fp0 + fn0 > 0)
+      CHECK(m["iou_0"].get<double>() == doctest::Approx(static_cast<double>(tp0) / (tp0 + fp0 + fn0)).epsilon(0.01));
+  }
+  check_one_error_line(run_cli({"evaluate", "--checkpoint", checkpoint.string(), "--full-size"}, tmp.path()),
+                       "--data synthetic has no files");
+}
+
 TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model" * doctest::test_suite("slow")) {
   TempDir tmp;
   const Result seed = run_cli({"summary", "--model", "unet", "--input", "256,256,1", "--classes", "2"}, tmp.path());

@@ -519,6 +519,24 @@ TEST_CASE("fit: class weights reach the training loss, one weight per true class
   CHECK(train_loss({1.0, 3.0}) == doctest::Approx(background + 3 * shapes).epsilon(1e-6));
 }
 
+TEST_CASE("fit: class weights leave the validation loss alone, as Keras's class_weight does") {
+  SmallRun s;
+  auto val_loss = [&](std::vector<double> class_weights) {
+    Model model = unet({16, 16, 1}, 2, 4, 2, 0.0, false, 5);
+    FitOptions o = s.options({});
+    o.epochs = 1;
+    o.augment.reset();
+    o.optimizer = {{"name", "sgd"}, {"learning_rate", 0.0}};
+    o.class_weights = std::move(class_weights);
+    const MetricLogs m = fit(model, s.train, &s.validation, o).history.at(0).metrics;
+    return std::pair{m.at("loss"), m.at("val_loss")};
+  };
+  const auto [plain_loss, plain_val] = val_loss({});
+  const auto [weighted_loss, weighted_val] = val_loss({2.0, 5.0});
+  CHECK(weighted_loss > 1.5 * plain_loss);  // the weights do reach training
+  CHECK(weighted_val == plain_val);
+}
+
 TEST_CASE("fit: options round-trip through JSON, and unknown settings are named") {
   FitOptions o = SmallRun().options("run");
   o.mean = {0.5f};

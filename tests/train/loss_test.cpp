@@ -138,3 +138,31 @@ TEST_CASE("loss: mse is the squared error of the probabilities against one-hot t
   CHECK_THROWS_WITH_AS(TrainingLoss("mse", softmax, 3, 255), doctest::Contains("mse has no notion of unlabelled"),
                        std::invalid_argument);
 }
+
+TEST_CASE("loss: probabilities() applies the skipped activation, outputs_from_probabilities() maps them back") {
+  Model softmax = head(3, "softmax");
+  TrainingLoss ce("auto", softmax, 3, 255);
+  const Tensor logits = ce.outputs(softmax, images()).value();
+  const Tensor p = ce.probabilities(logits);
+  const Tensor model_p = softmax.forward(images()).value();
+  for (int64_t i = 0; i < p.numel(); ++i) CHECK(p.flat(i) == doctest::Approx(model_p.flat(i)).epsilon(1e-6));
+  // Log-probabilities are logits of the same softmax: the loss on them is the loss on the model's logits.
+  const Tensor back = ce.outputs_from_probabilities(p);
+  CHECK(ce(Variable(back), labels()).item() == doctest::Approx(ce(Variable(logits), labels()).item()).epsilon(1e-5));
+
+  Model sigmoid = head(1, "sigmoid");
+  TrainingLoss bce("auto", sigmoid, 2, 255);
+  const Tensor z = bce.outputs(sigmoid, images()).value();
+  const Tensor q = bce.probabilities(z);
+  const Tensor z_back = bce.outputs_from_probabilities(q);
+  for (int64_t i = 0; i < z.numel(); ++i) {
+    CHECK(q.flat(i) == doctest::Approx(1.0 / (1.0 + std::exp(-z.flat(i)))).epsilon(1e-6));
+    CHECK(z_back.flat(i) == doctest::Approx(z.flat(i)).epsilon(1e-4));
+  }
+  // Certain pixels give finite logits.
+  const Tensor certain = bce.outputs_from_probabilities(Tensor::from({0.0, 1.0}, {1, 1, 2, 1}));
+  CHECK(std::isfinite(certain.flat(0)));
+  CHECK(std::isfinite(certain.flat(1)));
+  CHECK(certain.flat(0) < -80);
+  CHECK(certain.flat(1) > 16);
+}

@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "tests/train/train_test_util.h"
 #include "train/evaluate.h"
+#include "train/predict.h"
 #include "train/validation.h"
 
 using namespace tg;
@@ -71,4 +75,33 @@ TEST_CASE("validation pass: evaluate() with the run's loss and normalisation, va
   by_hand.std.clear();
   CHECK(evaluate(model, DataSource{data, range(0, 6)}, by_hand, "val_").at("val_loss") != m.at("val_loss"));
   CHECK_FALSE(model.training());
+}
+
+TEST_CASE("evaluate --tta: loss and accuracy of the probabilities averaged over the 8 views, as predict_image gives") {
+  const auto data = shapes(16, 5);
+  Model model = one_conv();  // a 3x3 kernel: its views disagree, so the average is not the plain prediction
+  EvaluateOptions o;
+  o.batch_size = 2;
+  o.loss = "sparse_categorical_crossentropy";
+  o.flips = true;
+  const MetricLogs tta = evaluate(model, DataSource{data, {}}, o);
+
+  // By hand, image by image, from predict_image's own eight-view average (tested on its own against the views).
+  train::PredictImageOptions views;
+  views.flips = true;
+  double nll = 0, correct = 0, pixels = 0;
+  for (size_t i = 0; i < data->size(); ++i) {
+    const data::Sample s = data->get(i);
+    const Tensor p = train::predict_image(model, s.image, views);
+    for (int64_t px = 0; px < s.labels.numel(); ++px) {
+      const int label = static_cast<int>(s.labels.flat(px));
+      nll -= std::log(std::max(p.flat(2 * px + label), 1e-7));
+      correct += (p.flat(2 * px + 1) > p.flat(2 * px)) == (label == 1);
+      pixels += 1;
+    }
+  }
+  CHECK(tta.at("loss") == doctest::Approx(nll / pixels).epsilon(1e-5));
+  CHECK(tta.at("pixel_accuracy") == doctest::Approx(correct / pixels));
+  o.flips = false;
+  CHECK(evaluate(model, DataSource{data, {}}, o).at("loss") != doctest::Approx(tta.at("loss")).epsilon(1e-4));
 }
