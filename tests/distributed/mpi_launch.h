@@ -2,11 +2,8 @@
 // pids, and checkpoints compared tensor by tensor.
 #pragma once
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -17,9 +14,7 @@
 #include <vector>
 
 #include "autograd/io/safetensors.h"
-#include "tests/temp_dir.h"
-
-extern char** environ;
+#include "tests/apps/cli_util.h"
 
 namespace tg::mpi_test {
 
@@ -30,44 +25,22 @@ inline bool have_mpirun() {
   return !exe.empty() && fs::exists(exe);
 }
 
-inline std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using cli_test::read_text;
+using cli_test::wait_for_file;
 
 // `processes` > 0: `mpirun -np N tapegrad ARGS...`; 0: `tapegrad ARGS...` alone. One compute thread per process
-// (OMP_NUM_THREADS=1; the tests' models are tiny and ctest runs tests side by side). stdout and stderr go to `log`.
+// (the tests' models are tiny and ctest runs tests side by side). stdout and stderr go to `log`.
 inline pid_t spawn(int processes, const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> all;
   if (processes > 0)
     // as root in a container: --allow-run-as-root; more processes than cores: --oversubscribe (which also makes
-    // waiting processes yield); no network: the shared-memory and self transports only.
+    // waiting processes yield); no network: the shared-memory and self transports only. Processes on this machine
+    // inherit mpirun's environment (OMP_NUM_THREADS included).
     all = {TAPEGRAD_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader",
-           "-x", "OMP_NUM_THREADS", "-x", "OMP_WAIT_POLICY", "-np", std::to_string(processes)};
+           "-np", std::to_string(processes)};
   all.push_back(TAPEGRAD_CLI);
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OMP_WAIT_POLICY=PASSIVE"};
-  for (char** e = environ; *e; ++e) {
-    const std::string_view v(*e);
-    if (v.rfind("OMP_NUM_THREADS=", 0) != 0 && v.rfind("OMP_WAIT_POLICY=", 0) != 0) env.emplace_back(v);
-  }
-  std::vector<char*> envp;
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, all[0].c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE_MESSAGE(rc == 0, "could not start " << all[0]);
-  return pid;
+  return cli_test::spawn_program(std::move(all), log, 1);
 }
 
 // The exit status as a shell reports it, or -1 when the process is still running after `seconds` (then killed).
@@ -121,13 +94,6 @@ inline pid_t rank_pid(pid_t launcher, int rank) {
     }
   }
   return 0;
-}
-
-inline bool wait_for_file(const fs::path& path, int seconds = 120) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!fs::exists(path) && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  return fs::exists(path);
 }
 
 // Whether two checkpoints hold the same tensors (weights and optimizer state), bit for bit; names the first that

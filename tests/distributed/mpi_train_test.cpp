@@ -4,7 +4,9 @@
 // Skipped, saying so, when the build has no MPI or mpirun is absent.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "tests/distributed/mpi_launch.h"
 #include "tests/skip.h"
@@ -44,6 +46,20 @@ nlohmann::json history(const fs::path& run) {
   return h;
 }
 
+// Starts the small run on 2 processes and waits for its checkpoint of global step `step`, so that what follows lands
+// mid-run; returns mpirun's pid and rank 1's.
+std::pair<pid_t, pid_t> start_two_ranks(const fs::path& run, const fs::path& log, int step) {
+  const pid_t launcher = spawn(2, small_run(run, 3), log);
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08d.safetensors", step);
+  REQUIRE(wait_for_file(run / "checkpoints" / name));
+  pid_t rank1 = 0;
+  for (int i = 0; i < 500 && rank1 == 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(10)))
+    rank1 = rank_pid(launcher, 1);
+  REQUIRE(rank1 > 0);
+  return {launcher, rank1};
+}
+
 // The reference: one process computing each batch's gradient from 2 parts, 3 epochs.
 struct Reference {
   TempDir dir;
@@ -77,12 +93,7 @@ TEST_CASE("SIGINT to one rank stops both at one step, and the run resumes on 2 r
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
   Reference ref;
   const fs::path stopped = ref.dir / "stopped";
-  const pid_t launcher = spawn(2, small_run(stopped, 3), ref.dir / "stopped.log");
-  REQUIRE(wait_for_file(stopped / "checkpoints" / "step-00000002.safetensors"));
-  pid_t rank1 = 0;
-  for (int i = 0; i < 500 && rank1 == 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(10)))
-    rank1 = rank_pid(launcher, 1);
-  REQUIRE(rank1 > 0);
+  const auto [launcher, rank1] = start_two_ranks(stopped, ref.dir / "stopped.log", 2);
   REQUIRE(::kill(rank1, SIGINT) == 0);  // rank 1 alone: it must tell rank 0, which owns the checkpoints
   const int status = wait_exit(launcher, 300);
   const std::string output = read_text(ref.dir / "stopped.log");
@@ -111,12 +122,7 @@ TEST_CASE("a rank killed with SIGKILL ends the job within a bounded time and the
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
   Reference ref;
   const fs::path killed = ref.dir / "killed";
-  const pid_t launcher = spawn(2, small_run(killed, 3), ref.dir / "killed.log");
-  REQUIRE(wait_for_file(killed / "checkpoints" / "step-00000004.safetensors"));
-  pid_t rank1 = 0;
-  for (int i = 0; i < 500 && rank1 == 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(10)))
-    rank1 = rank_pid(launcher, 1);
-  REQUIRE(rank1 > 0);
+  const auto [launcher, rank1] = start_two_ranks(killed, ref.dir / "killed.log", 4);
   const auto start = std::chrono::steady_clock::now();
   REQUIRE(::kill(rank1, SIGKILL) == 0);
   const int status = wait_exit(launcher, 60);  // -1: still running after a minute
