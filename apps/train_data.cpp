@@ -47,7 +47,11 @@ std::optional<data::AugmentOptions> DataOptions::augment_options() const {
 
 std::vector<std::string> DataOptions::class_name_list(int classes) const {
   std::vector<std::string> names;
-  if (class_names.empty()) return names;
+  if (class_names.empty()) {
+    // A palette that names its classes (CamVid's class_dict.csv) names them here too.
+    if (mask.starts_with("palette:")) return data::palette_class_names(data::parse_mask_spec(mask).palette, classes);
+    return names;
+  }
   std::stringstream in(class_names);
   for (std::string name; std::getline(in, name, ',');) names.push_back(name);
   if (class_names.back() == ',') names.push_back("");
@@ -61,7 +65,8 @@ std::string DataOptions::describe() const { return data == "synthetic" ? "synthe
 
 void add_class_names_option(CLI::App& cmd, DataOptions& o) {
   cmd.add_option("--class-names", o.class_names,
-                 "Names of classes 0, 1, ... for the report and the per-class tables, e.g. membrane,cell");
+                 "Names of classes 0, 1, ... for the report and the per-class tables, e.g. membrane,cell (default: "
+                 "the names in the --mask palette file, if it has them)");
 }
 
 void add_image_limit_option(CLI::App& cmd) {

@@ -1,5 +1,6 @@
 #include "data/mask.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -57,7 +58,19 @@ std::vector<PaletteEntry> load_json_palette(const std::filesystem::path& file, s
   }
   std::vector<PaletteEntry> palette;
   if (j.is_array()) {
-    for (size_t i = 0; i < j.size(); ++i) palette.push_back({rgb_from_json(j[i], file), static_cast<int>(i)});
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (!j[i].is_object()) {
+        palette.push_back({rgb_from_json(j[i], file), static_cast<int>(i), ""});
+        continue;
+      }
+      const nlohmann::json& e = j[i];
+      if (!e.contains("color") || (e.contains("name") && !e["name"].is_string()) ||
+          (e.contains("id") && !e["id"].is_number_integer()))
+        throw DataError(file, "palette entry " + e.dump() + " is not {\"name\": \"...\", \"color\": [r, g, b]} (an "
+                              "integer \"id\" optional)");
+      palette.push_back({rgb_from_json(e["color"], file), e.contains("id") ? e["id"].get<int>() : static_cast<int>(i),
+                         e.value("name", "")});
+    }
   } else if (j.is_object()) {
     for (const auto& [key, value] : j.items()) {
       int id = 0;
@@ -65,7 +78,8 @@ std::vector<PaletteEntry> load_json_palette(const std::filesystem::path& file, s
       palette.push_back({rgb_from_json(value, file), id});
     }
   } else {
-    throw DataError(file, "a JSON palette is [[r,g,b], ...] or {\"class id\": [r,g,b], ...}");
+    throw DataError(file, "a JSON palette is [[r,g,b], ...], {\"class id\": [r,g,b], ...} or [{\"name\": \"...\", "
+                          "\"color\": [r,g,b]}, ...]");
   }
   return palette;
 }
@@ -76,22 +90,34 @@ std::vector<PaletteEntry> load_csv_palette(const std::filesystem::path& file, st
   int line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
     if (line.find_first_not_of(" \t\r") == std::string::npos || line[line.find_first_not_of(" \t")] == '#') continue;
     std::vector<int> fields;
+    std::vector<bool> is_number;
+    std::string first;
     std::stringstream ss(line);
-    std::string field;
-    bool numeric = true;
-    while (std::getline(ss, field, ',')) {
+    for (std::string field; std::getline(ss, field, ',');) {
       int v = 0;
-      numeric = numeric && parse_int(field, v);
+      is_number.push_back(parse_int(field, v));
       fields.push_back(v);
+      if (fields.size() == 1) first = field;
     }
-    if (!numeric && palette.empty()) continue;  // a header such as "class,r,g,b"
+    const bool numeric = std::all_of(is_number.begin(), is_number.end(), [](bool b) { return b; });
+    // CamVid's "name,r,g,b": a name in the first of four fields, numbers in the rest.
+    const bool named = fields.size() == 4 && !is_number[0] &&
+                       std::all_of(is_number.begin() + 1, is_number.end(), [](bool b) { return b; });
+    if (!numeric && !named && palette.empty()) continue;  // a header such as "class,r,g,b" or "name,r,g,b"
     const bool with_id = fields.size() == 4;
-    if (!numeric || (fields.size() != 3 && !with_id))
-      throw DataError(file, "line " + std::to_string(line_no) + " is not 'class,r,g,b' or 'r,g,b': " + line);
+    if ((!numeric && !named) || (fields.size() != 3 && !with_id))
+      throw DataError(file, "line " + std::to_string(line_no) + " is not 'class,r,g,b', 'name,r,g,b' or 'r,g,b': " +
+                                line);
+    std::string name;
+    if (named) {
+      const size_t begin = first.find_first_not_of(" \t\""), end = first.find_last_not_of(" \t\"");
+      if (begin != std::string::npos) name = first.substr(begin, end - begin + 1);
+    }
     PaletteEntry e{{fields[with_id], fields[with_id + 1], fields[with_id + 2]},
-                   with_id ? fields[0] : static_cast<int>(palette.size())};
+                   with_id && !named ? fields[0] : static_cast<int>(palette.size()), name};
     for (int c : e.rgb)
       if (c < 0 || c > 255) throw DataError(file, "line " + std::to_string(line_no) + ": colours must be 0..255");
     palette.push_back(e);
@@ -131,6 +157,17 @@ std::vector<PaletteEntry> load_palette(const std::filesystem::path& file) {
                                 std::to_string(e.rgb[2]) + ") appears twice");
   }
   return palette;
+}
+
+std::vector<std::string> palette_class_names(const std::vector<PaletteEntry>& palette, int num_classes) {
+  std::vector<std::string> names(static_cast<size_t>(std::max(num_classes, 0)));
+  bool any = false;
+  for (const PaletteEntry& e : palette)
+    if (e.class_id >= 0 && e.class_id < num_classes && !e.name.empty()) {
+      names[static_cast<size_t>(e.class_id)] = e.name;
+      any = true;
+    }
+  return any ? names : std::vector<std::string>{};
 }
 
 std::string describe(const MaskEncoding& e) {

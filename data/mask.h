@@ -12,6 +12,7 @@ namespace tg::data {
 struct PaletteEntry {
   std::array<int, 3> rgb{};
   int class_id = 0;  // may be the ignore index
+  std::string name;  // "" when the file names no classes
 };
 
 struct MaskEncoding {
@@ -32,9 +33,14 @@ struct MaskEncoding {
 // std::invalid_argument naming the spec and the accepted forms.
 MaskEncoding parse_mask_spec(const std::string& spec);
 
-// A palette file. JSON: [[r,g,b], ...] (class = position) or {"id": [r,g,b], ...}. CSV: lines "class,r,g,b" or
-// "r,g,b" (class = line number among data lines); a header line and lines starting with '#' are skipped.
+// A palette file. JSON: [[r,g,b], ...] (class = position), {"id": [r,g,b], ...}, or [{"name": "road", "color":
+// [r,g,b]}, ...] (class = position, or the entry's "id"). CSV: lines "class,r,g,b", "r,g,b" or "name,r,g,b" (CamVid's
+// class_dict.csv; class = line number among data lines); a header line and lines starting with '#' are skipped.
 std::vector<PaletteEntry> load_palette(const std::filesystem::path& file);
+
+// The names a palette gives classes 0 .. num_classes - 1 ("" where it names none; entries of other ids, such as the
+// ignore index, are left out); empty when it names no class.
+std::vector<std::string> palette_class_names(const std::vector<PaletteEntry>& palette, int num_classes);
 
 struct MaskRules {
   int num_classes = 2;

@@ -53,10 +53,7 @@ FusionPlan plan_fusion(const std::vector<CallPtr>& calls, const std::vector<std:
     plan.sources[i] = sources[p];
     plan.sources[p].clear();
   }
-  plan.last_use.assign(n, 0);
-  for (size_t i = 0; i < n; ++i)
-    for (size_t s : plan.sources[i]) plan.last_use[s] = i;
-  for (size_t o : outputs) plan.last_use[o] = n;
+  plan.last_use = last_uses(plan.sources, outputs);
   return plan;
 }
 

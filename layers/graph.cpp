@@ -60,4 +60,12 @@ std::vector<CallPtr> ancestors(const std::vector<SymbolicTensor>& tensors) {
 
 bool is_input(const LayerCall& call) { return call.inputs.empty(); }
 
+std::vector<size_t> last_uses(const std::vector<std::vector<size_t>>& sources, const std::vector<size_t>& outputs) {
+  std::vector<size_t> last(sources.size(), 0);
+  for (size_t i = 0; i < sources.size(); ++i)
+    for (size_t s : sources[i]) last[s] = i;
+  for (size_t o : outputs) last[o] = sources.size();
+  return last;
+}
+
 }  // namespace tg

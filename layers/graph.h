@@ -55,4 +55,8 @@ std::vector<CallPtr> ancestors(const std::vector<SymbolicTensor>& tensors);
 // Layers without inputs: the graph's Input layers.
 bool is_input(const LayerCall& call);
 
+// For calls run in order, each reading the calls listed in sources[i]: the index of the last call that reads each
+// call's output (sources.size() for a graph output, 0 when nothing reads it), after which its value can be freed.
+std::vector<size_t> last_uses(const std::vector<std::vector<size_t>>& sources, const std::vector<size_t>& outputs);
+
 }  // namespace tg

@@ -61,13 +61,9 @@ Model::Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> out
   for (const SymbolicTensor& t : outputs) outputs_.push_back(index.at(t.call().get()));
 
   sources_.resize(calls_.size());
-  last_use_.assign(calls_.size(), 0);
   for (size_t i = 0; i < calls_.size(); ++i)
-    for (const SymbolicTensor& t : calls_[i]->inputs) {
-      sources_[i].push_back(index.at(t.call().get()));
-      last_use_[sources_[i].back()] = i;
-    }
-  for (size_t o : outputs_) last_use_[o] = calls_.size();
+    for (const SymbolicTensor& t : calls_[i]->inputs) sources_[i].push_back(index.at(t.call().get()));
+  last_use_ = last_uses(sources_, outputs_);
   fusion_plan_ = plan_fusion(calls_, sources_, outputs_);
   fusion_ = fusion_enabled_by_environment();
 

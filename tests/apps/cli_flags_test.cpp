@@ -128,6 +128,19 @@ TEST_CASE("cli: palette masks with an ignore value, resized, on 2 threads and 2 
     CHECK(m.at("learning_rate")[e] == doctest::Approx(0.01 * 0.5 * (1 + std::cos(M_PI * step / 6.0))).epsilon(1e-9));
   }
   for (double loss : m.at("loss")) CHECK(std::isfinite(loss));
+
+  // A palette that names its classes names them in evaluate's table (and the report) without --class-names.
+  write_text(tmp / "data" / "named.json", R"([{"name": "background", "color": [0, 0, 0]},)"
+                                          R"( {"name": "disc", "color": [255, 0, 0]},)"
+                                          R"( {"name": "unlabelled", "color": [255, 255, 255], "id": 255}])");
+  const Result e = run_cli({"evaluate", "--checkpoint", (run / "checkpoints" / "last.safetensors").string(), "--data",
+                            (tmp / "data").string(), "--mask", "palette:" + (tmp / "data" / "named.json").string(),
+                            "--ignore-index", "255"},
+                           tmp.path());
+  REQUIRE_MESSAGE(e.status == 0, e.output);
+  CHECK(contains(e.output, "0 background"));
+  CHECK(contains(e.output, "1 disc"));
+  CHECK_FALSE(contains(e.output, "unlabelled"));
 }
 
 TEST_CASE("cli: a cosine schedule spans the whole run when every sample trains (no validation split)") {

@@ -81,6 +81,29 @@ TEST_CASE("mask: palette from JSON (list and object) and CSV") {
   CHECK_THROWS_AS(decode_mask(rgb, enc, {2, 255}, "m.png"), DataError);
 }
 
+TEST_CASE("mask: palettes that name their classes (CamVid's class_dict.csv, JSON objects) give the names") {
+  TempDir tmp;
+  // CamVid's layout, with Windows line ends and a quoted name.
+  std::ofstream(tmp / "class_dict.csv") << "name,r,g,b\r\nSky,128,128,128\r\n\"Road\",128,64,128\r\nCar,64,0,128\r\n";
+  std::ofstream(tmp / "named.json")
+      << R"([{"name": "Sky", "color": [128,128,128]}, {"name": "Road", "color": [128,64,128]},)"
+      << R"( {"name": "Car", "color": [64,0,128]}, {"name": "void", "color": [0,0,0], "id": 255}])";
+  const RawImage rgb = raw(1, 3, 3, {64, 0, 128, 128, 128, 128, 128, 64, 128});
+  for (const char* name : {"class_dict.csv", "named.json"}) {
+    CAPTURE(name);
+    const MaskEncoding enc = parse_mask_spec(std::string("palette:") + (tmp / name).string());
+    CHECK(decode_mask(rgb, enc, {3, 255}, "m.png") == std::vector<float>{2, 0, 1});
+    CHECK(palette_class_names(enc.palette, 3) == std::vector<std::string>{"Sky", "Road", "Car"});
+    // Fewer classes than named: the names of those classes; the ignore index (255) is never one of them.
+    CHECK(palette_class_names(enc.palette, 2) == std::vector<std::string>{"Sky", "Road"});
+  }
+  // Unnamed palettes name nothing.
+  std::ofstream(tmp / "plain.csv") << "0,0,0\n255,0,0\n";
+  CHECK(palette_class_names(load_palette(tmp / "plain.csv"), 2).empty());
+  std::ofstream(tmp / "bad.json") << R"([{"name": 3, "color": [1,2,3]}])";
+  CHECK(error_of([&] { load_palette(tmp / "bad.json"); }).find("\"color\": [r, g, b]") != std::string::npos);
+}
+
 TEST_CASE("mask: spec parsing and bad palette files") {
   TempDir tmp;
   CHECK(parse_mask_spec("binary").kind == MaskEncoding::Kind::Binary);
