@@ -88,6 +88,25 @@ TEST_CASE("mpirun -np 2 ends with the weights of one process summing the same 2 
   CHECK(config.at("command").at("grad_shards") == 2);
 }
 
+TEST_CASE("mpirun -np 4 sums by recursive doubling in the tree's order and equals one process with 4 parts" *
+          doctest::test_suite("slow")) {
+  if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
+  TempDir dir;
+  // 12 samples a batch in 4 parts of 3 (an odd part size: each leaf is 3 x its gradient), 2 epochs of 3 steps
+  const std::vector<std::string> args = {"train", "--synthetic-count", "48", "--size", "32", "--filters", "4",
+                                         "--depth", "2", "--batch", "12", "--epochs", "2", "--seed", "3", "--dropout",
+                                         "0.5", "--augment", "--progress", "none", "--out"};
+  std::vector<std::string> one = args, four = args;
+  one.insert(one.end(), {(dir / "one").string(), "--grad-shards", "4"});
+  four.push_back((dir / "four").string());
+  const Run a = run(0, one, dir / "one.log");
+  REQUIRE_MESSAGE(a.status == 0, a.output);
+  const Run b = run(4, four, dir / "four.log");
+  REQUIRE_MESSAGE(b.status == 0, b.output);
+  check_same_tensors(last(dir / "one"), last(dir / "four"));
+  CHECK(history(dir / "one") == history(dir / "four"));
+}
+
 TEST_CASE("SIGINT to one rank stops both at one step, and the run resumes on 2 ranks and from 2 ranks to 1" *
           doctest::test_suite("slow")) {
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
