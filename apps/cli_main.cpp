@@ -1,4 +1,4 @@
-// The tapegrad command line: train, predict, evaluate, summary, bench, synth.
+// The tapegrad command line: train, predict, evaluate, summary, bench, synth, export, import-keras, export-keras.
 #include "apps/cli_main.h"
 
 #include <map>
