@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "apps/model_options.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
+#include "distributed/mpi_job.h"
 #include "train/class_weights.h"
 #include "train/fit.h"
 #include "train/run_config.h"
@@ -38,11 +40,13 @@ struct TrainOptions {
   int warmup_steps = 0;
   uint64_t seed = 0;
   std::string init_from;  // --init-from: start from this file's model (apps/init_from.h)
+  int grad_shards = 0;    // 0: one per process (1 on its own); a resumed run keeps the number it began with
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
-                                                warmup_steps, seed, class_weights, border_weights, init_from)
+                                                warmup_steps, seed, class_weights, border_weights, init_from,
+                                                grad_shards)
 
 // --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
 std::vector<double> weight_list(const std::string& text) {
@@ -174,6 +178,11 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                  "Start from the model in this tapegrad weights or checkpoint file (e.g. from import-keras): its "
                  "architecture, input size, classes and weights")
       ->check(CLI::ExistingFile);
+  cmd.add_option("--grad-shards", o.grad_shards,
+                 "Sum each batch's gradient from this many equal parts, each its own forward and backward pass, as "
+                 "that many processes would (default: one part per MPI process, 1 on its own; a run on N processes "
+                 "equals a one-process run with --grad-shards N)")
+      ->check(kNonNegative);
   cmd.add_option("--progress", o.progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")
       ->capture_default_str()->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 }
@@ -223,6 +232,22 @@ TrainOptions read_saved_settings(const nlohmann::json& saved, const std::string&
   return run;
 }
 
+// A command run as one process of an MPI job (started by mpirun or srun), or on its own (group null). In a job, an
+// error on one process ends every process: the others would otherwise wait for it in their next sum forever.
+Command in_mpi_job(std::function<int(const std::shared_ptr<train::Collective>&)> body) {
+  return [body] {
+    const std::shared_ptr<train::Collective> group = distributed::join_job();
+    if (!group) return body(nullptr);
+    try {
+      return body(group);
+    } catch (const CLI::Error& e) {
+      distributed::abort_job(*group, std::string(e.what()) + "\nRun with --help for more information.", 2);
+    } catch (const std::exception& e) {
+      distributed::abort_job(*group, "error: " + in_cli_terms(e.what()), 1);
+    }
+  };
+}
+
 }  // namespace
 
 void check_saved_train_settings(const nlohmann::json& saved, const std::string& config_path) {
@@ -249,7 +274,7 @@ Command add_train_command(CLI::App& app) {
                 "Replace an earlier run in the --out folder (its config, logs, report and checkpoints); without it "
                 "such a folder is refused")
       ->excludes(resume);
-  return [o, cmd, overwrite, profile] {
+  return in_mpi_job([o, cmd, overwrite, profile](const std::shared_ptr<train::Collective>& group) {
     if (o->resume.empty() && o->out.empty())
       throw CLI::RequiredError("--out RUN_DIR (or --resume RUN_DIR)");  // reported as bad usage below
     TrainOptions run = *o;
@@ -280,6 +305,8 @@ Command add_train_command(CLI::App& app) {
       if (cmd->count("--clipnorm")) run.clipnorm = o->clipnorm;
       run.out = o->resume;
     }
+    if (group && run.threads == 0) run.threads = distributed::threads_per_process();
+    if (run.grad_shards == 0) run.grad_shards = group ? group->size() : 1;
     if (run.threads > 0) set_num_threads(run.threads);
     run.model.seed = run.seed;
     // --init-from: the file's model, whose input and classes the data follow (a resumed run rebuilds it the same way
@@ -325,12 +352,14 @@ Command add_train_command(CLI::App& app) {
     fit.threads = run.threads;
     fit.handle_signals = true;  // Ctrl-C finishes the step, checkpoints and says how to resume
     fit.profile_steps = *profile;
+    fit.gradient_shards = run.grad_shards;
+    fit.collective = group;  // null on its own; under MPI rank 0 alone writes the run folder and the console
     const fs::path report = fs::path(run.out) / "report.html";
     const train::FitResult result = train::fit(model, data.train, data.validation.dataset ? &data.validation : nullptr, fit);
-    if (fs::exists(report)) std::cout << "report: " << report.string() << "\n";
+    if (fs::exists(report) && (!group || group->rank() == 0)) std::cout << "report: " << report.string() << "\n";
     if (result.stop == train::StopReason::Signal) return train::exit_code_for_signal(result.signal);
     return 0;
-  };
+  });
 }
 
 }  // namespace tg::app

@@ -17,6 +17,7 @@ Command add_evaluate_command(CLI::App& app);
 Command add_summary_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
+Command add_export_command(CLI::App& app);  // apps/cmd_export.cpp: ONNX export
 Command add_import_keras_command(CLI::App& app);  // interop/keras.h
 Command add_export_keras_command(CLI::App& app);
 

@@ -34,6 +34,9 @@ else()
   set(tg_pc_requires "spdlog nlohmann_json stb")
   set(tg_config_needs_stb ON)
 endif()
+if(tg_config_needs_mpi)  # TAPEGRAD_MPI (CMakeLists.txt): Debian's mpi-c.pc names the MPI chosen by alternatives
+  string(APPEND tg_pc_requires " mpi-c")
+endif()
 
 install(TARGETS tapegrad EXPORT tapegradTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

@@ -13,6 +13,9 @@ struct Batch {
   Tensor weights;              // [B, H, W] float32 per-pixel loss weights when the samples carry them, else undefined
   std::vector<size_t> indices; // dataset index of each sample
   int64_t epoch = 0, step = 0; // where in the loader's sequence this batch sits
+  // A slice of a batch (LoaderOptions::slice_*): its first sample's place in the whole batch, and the whole batch's
+  // size. A whole batch: 0 and size().
+  int64_t first = 0, full_size = 0;
   int64_t size() const { return images.defined() ? images.dim(0) : 0; }
 };
 

@@ -39,6 +39,10 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, std::vector<size_
   check(options_.mean.empty() || options_.mean.size() == C, "mean needs one value per channel (" + std::to_string(C) + ")");
   check(options_.std.empty() || options_.std.size() == C, "std needs one value per channel (" + std::to_string(C) + ")");
   for (float s : options_.std) check(s > 0, "std values must be positive");
+  check(options_.slice_parts >= 1 && options_.slice_first >= 0 && options_.slice_first < options_.slice_end &&
+            options_.slice_end <= options_.slice_parts,
+        "the batch slice [" + std::to_string(options_.slice_first) + ", " + std::to_string(options_.slice_end) +
+            ") of " + std::to_string(options_.slice_parts) + " parts is not a non-empty range of parts");
 
   const auto n = static_cast<int64_t>(indices_.size()), b = static_cast<int64_t>(options_.batch_size);
   steps_ = options_.drop_last ? n / b : (n + b - 1) / b;
@@ -95,10 +99,13 @@ Batch DataLoader::make_batch(LoaderPosition pos) const {
             std::to_string(steps_) + " steps of an epoch");
   const std::shared_ptr<const std::vector<size_t>> order = cached_order(pos.epoch);
   const DatasetSpec& spec = dataset_->spec();
-  const int64_t begin = pos.step * options_.batch_size;
-  const int64_t count = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(order->size()) - begin);
+  const int64_t whole_begin = pos.step * options_.batch_size;
+  const int64_t whole = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(order->size()) - whole_begin);
+  const int64_t first = options_.slice_first * whole / options_.slice_parts;
+  const int64_t begin = whole_begin + first;
+  const int64_t count = options_.slice_end * whole / options_.slice_parts - first;
   const int64_t H = spec.height, W = spec.width, C = spec.channels;
-  Batch batch{Tensor({count, H, W, C}), Tensor({count, H, W}), Tensor(), {}, pos.epoch, pos.step};
+  Batch batch{Tensor({count, H, W, C}), Tensor({count, H, W}), Tensor(), {}, pos.epoch, pos.step, first, whole};
   const bool training = options_.augment.has_value();
   std::vector<float> shift, scale;  // (x - mean) / std per channel, or nothing to do
   if (!options_.mean.empty() || !options_.std.empty())

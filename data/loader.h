@@ -33,6 +33,10 @@ struct LoaderOptions {
   int prefetch = 0;       // batches prepared ahead (the queue bound); 0 = 2 * max(workers, 1)
   std::optional<AugmentOptions> augment;  // training only; its presence also asks get() for random crops
   std::vector<float> mean, std;           // per channel, applied after augmentation; empty = images in [0, 1]
+  // Only parts [slice_first, slice_end) of `slice_parts` equal parts of every batch are read (part p of a batch of n
+  // samples: [p * n / parts, (p + 1) * n / parts)): one process's share in data-parallel training. The order and
+  // each sample's augmentation stay those of the whole batch. Default: the whole batch. Not part of state().
+  int64_t slice_first = 0, slice_end = 1, slice_parts = 1;
 };
 
 struct LoaderPosition {

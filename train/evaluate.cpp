@@ -34,7 +34,7 @@ Variable outputs_over_views(const TrainingLoss& loss, Model& model, const Tensor
 }  // namespace
 
 MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOptions& options, const std::string& prefix,
-                    ConfusionMatrix* confusion_out) {
+                    ConfusionMatrix* confusion_out, std::vector<double>* batch_loss_sums) {
   if (!source.dataset) throw std::invalid_argument("evaluate: no dataset");
   const data::DatasetSpec& spec = source.dataset->spec();
   const TrainingLoss loss(options.loss, model, spec.num_classes, spec.ignore_index, options.class_weights);
@@ -44,9 +44,9 @@ MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOption
   in_order.shuffle = false;
   in_order.drop_last = false;
   in_order.augment.reset();
-  data::DataLoader loader(source.dataset, source.sample_indices(), in_order);
-  const int64_t steps =
-      options.steps > 0 ? std::min(options.steps, loader.steps_per_epoch()) : loader.steps_per_epoch();
+  data::DataLoader loader(source.dataset, source.sample_indices(), in_order, {0, options.first_step});
+  const int64_t left = loader.steps_per_epoch() - options.first_step;
+  const int64_t steps = options.steps > 0 ? std::min(options.steps, left) : left;
 
   ModeGuard mode(model);
   model.eval();
@@ -57,7 +57,9 @@ MetricLogs evaluate(Model& model, const DataSource& source, const EvaluateOption
     const data::Batch batch = loader.next();
     const Variable outputs = options.flips ? outputs_over_views(loss, model, batch.images)
                                            : loss.outputs(model, Variable(batch.images));
-    loss_sum += loss(outputs, batch.labels).item() * static_cast<double>(batch.size());
+    const double batch_loss = loss(outputs, batch.labels).item() * static_cast<double>(batch.size());
+    loss_sum += batch_loss;
+    if (batch_loss_sums) batch_loss_sums->push_back(batch_loss);
     samples += batch.size();
     confusion.add(outputs.value(), batch.labels, loss.binary_threshold());
   }

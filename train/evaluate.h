@@ -17,6 +17,7 @@ namespace tg::train {
 // in order and as it is, so shuffle and augment are not used.
 struct EvaluateOptions : data::LoaderOptions {
   int64_t steps = 0;  // 0: every sample
+  int64_t first_step = 0;  // begin at this batch (one process's share of a validation pass, train/validation.h)
   std::string loss = "auto";
   std::vector<double> class_weights;
   // Test-time augmentation: the model's probabilities averaged over the batch as it is and its flips and transposes
@@ -26,9 +27,11 @@ struct EvaluateOptions : data::LoaderOptions {
 
 // The loss and metrics of `model` on the data in inference mode (no dropout, BN moving statistics), batch by batch
 // in order; names prefixed with `prefix` ("val_" for the validation pass of fit). The model's mode is restored.
-// `confusion`, when given, receives the confusion matrix the metrics come from.
+// `confusion`, when given, receives the confusion matrix the metrics come from, and `batch_loss_sums` each batch's
+// mean loss times its size, in order.
 MetricLogs evaluate(Model& model, const DataSource& data, const EvaluateOptions& options,
-                    const std::string& prefix = "", ConfusionMatrix* confusion = nullptr);
+                    const std::string& prefix = "", ConfusionMatrix* confusion = nullptr,
+                    std::vector<double>* batch_loss_sums = nullptr);
 
 // The metrics at the files' own resolution: each image predicted whole, as `tapegrad predict` does (predict_image:
 // tiles or resize and back, mirroring and test-time augmentation as `options` say), and compared with its mask as the

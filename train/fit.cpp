@@ -22,6 +22,7 @@
 #include "train/run_checkpoint.h"
 #include "train/run_config.h"
 #include "train/run_dir.h"
+#include "train/sharded_step.h"
 #include "train/signals.h"
 #include "train/validation.h"
 
@@ -69,7 +70,18 @@ class Trainer {
   FitResult logged_run();  // run() once the log is open
 
  private:
+  // What every process agrees on at the end of a step: stop, and why.
+  struct StopVote {
+    int signal = 0;  // the signal that asked (the highest number when several processes were signalled)
+    bool hook = false;
+    bool stop() const { return signal != 0 || hook; }
+  };
   bool has_validation() const { return validation_.dataset != nullptr; }
+  // Whether this process writes the run folder and the console: the only process, or rank 0 of a group.
+  bool writes() const { return owns_outputs_ && !options_.run_dir.empty(); }
+  Collective* group() const { return options_.collective && options_.collective->size() > 1 ? options_.collective.get() : nullptr; }
+  StopVote vote_on_stop();
+  void check_group_agrees();
   void check_inputs();
   void check_monitors();
   void prepare_run_folder();
@@ -102,6 +114,8 @@ class Trainer {
   std::optional<std::vector<ReportSample>> augmented_;
   int threads_ = 1;
   FitProfile profile_;
+  bool owns_outputs_ = true;
+  std::optional<ShardedStep> sharded_;  // gradient_shards > 1 or a group of processes
 };
 
 void Trainer::check_inputs() {
@@ -109,6 +123,7 @@ void Trainer::check_inputs() {
   if (options_.batch_size < 1) throw std::invalid_argument("fit: batch_size must be at least 1");
   if (options_.keep_last < 0) throw std::invalid_argument("fit: keep_last must be >= 0");
   if (options_.profile_steps < 0) throw std::invalid_argument("fit: profile_steps must be >= 0");
+  if (options_.gradient_shards < 1) throw std::invalid_argument("fit: gradient_shards must be at least 1");
   if (options_.resume && options_.run_dir.empty())
     throw std::invalid_argument("fit: resume needs the run folder (run_dir) to continue from");
   const data::DatasetSpec& spec = train_.dataset->spec();
@@ -148,7 +163,7 @@ void Trainer::check_monitors() {
 }
 
 void Trainer::prepare_run_folder() {
-  if (options_.run_dir.empty()) return;
+  if (!writes()) return;
   lock_.emplace(run_);  // before looking: two processes starting together must not both see an empty folder
   if (options_.resume && options_.overwrite)
     throw std::invalid_argument("fit: resume and overwrite exclude each other (" + run_.root.string() + ")");
@@ -168,7 +183,16 @@ void Trainer::prepare_run_folder() {
 void Trainer::start_components() {
   optimizer_ = make_optimizer(options_.optimizer, model_.parameters());
   check_monitors();
-  loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), options_);
+  data::LoaderOptions loading = options_;
+  if (options_.gradient_shards > 1 || group()) {
+    const ShardPlan plan = ShardPlan::for_process(options_.gradient_shards, group() ? group()->rank() : 0,
+                                                  group() ? group()->size() : 1);
+    loading.slice_first = plan.first;
+    loading.slice_end = plan.end;
+    loading.slice_parts = plan.shards;
+    sharded_.emplace(*optimizer_, plan, group());
+  }
+  loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), loading);
   steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
   state_.monitor = BestMetric(options_.monitor, options_.monitor_mode);
   early_stopping_.emplace(options_.early_stopping_patience, options_.early_stopping_min_delta, state_.monitor.maximize,
@@ -208,13 +232,16 @@ void Trainer::record_setting_changes(const std::vector<SettingChange>& changes) 
 }
 
 void Trainer::save(bool best) {
-  if (options_.run_dir.empty()) return;
+  if (!writes()) return;
   write_run_checkpoint(run_, make_run_checkpoint(model_, *optimizer_, *loader_, state_, options_, threads_),
                        state_.global_step, best, options_.keep_last);
 }
 
 void Trainer::step(const data::Batch& batch) {
-  const StepResult result = train_step(model_, *loss_, *optimizer_, batch, options_.seed, state_.global_step);
+  ConfusionMatrix batch_confusion(state_.confusion.num_classes(), train_.dataset->spec().ignore_index);
+  const StepResult result =
+      sharded_ ? (*sharded_)(model_, *loss_, *optimizer_, batch, options_.seed, state_.global_step, batch_confusion)
+               : train_step(model_, *loss_, *optimizer_, batch, options_.seed, state_.global_step);
   if (!result.applied())
     throw non_finite_loss_error(result.loss, batch, *train_.dataset,
                                 {state_.epoch, state_.step, steps_per_epoch_, state_.global_step},
@@ -222,7 +249,18 @@ void Trainer::step(const data::Batch& batch) {
                                                                                     : run_.last_checkpoint());
   {
     const profiler::Region region("training metrics");
-    state_.add_batch(result.loss, batch.size(), result.outputs, batch.labels, loss_->binary_threshold());
+    if (sharded_)
+      state_.add_counted_batch(result.loss, batch.full_size, batch_confusion);
+    else
+      state_.add_batch(result.loss, batch.size(), result.outputs, batch.labels, loss_->binary_threshold());
+  }
+  if (Collective* g = group(); g && !model_.non_trainable_weights().empty()) {
+    // Batch statistics are each process's own (as PyTorch's DDP); the moving statistics are rank 0's everywhere,
+    // so validation and the checkpoint see one model.
+    for (const Weight& w : model_.non_trainable_weights()) {
+      Tensor value = w.variable.value();  // shares the weight's storage
+      g->broadcast(std::span<std::byte>(value.bytes(), value.nbytes()), 0);
+    }
   }
   ++state_.step;
   ++state_.global_step;
@@ -236,7 +274,7 @@ void Trainer::step(const data::Batch& batch) {
 void Trainer::report_profile(const std::string& table) {
   if (table.empty()) return;
   logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, table);
-  if (!options_.run_dir.empty()) write_file_atomically(run_.profile(), table);
+  if (writes()) write_file_atomically(run_.profile(), table);
 }
 
 bool Trainer::end_epoch(double seconds) {
@@ -248,7 +286,7 @@ bool Trainer::end_epoch(double seconds) {
   record.metrics = state_.epoch_metrics();
   ConfusionMatrix confusion = state_.confusion;  // the report's heat map: validation's when there is validation
   if (has_validation())
-    for (auto& [name, value] : validate(model_, validation_, options_, &confusion)) record.metrics[name] = value;
+    for (auto& [name, value] : validate(model_, validation_, options_, &confusion, group())) record.metrics[name] = value;
   if (optimizer_->schedule().on_epoch_end(record.metrics))
     logger_.log->info("{} reduced the learning rate to {}", optimizer_->schedule().config().value("name", "schedule"),
                       format_number(optimizer_->learning_rate()));
@@ -269,7 +307,7 @@ bool Trainer::end_epoch(double seconds) {
   save(improved);
   logger_.log->info("{}{}", epoch_line(record, options_.epochs), note);
   EpochEnd end{record, state_.history, model_, options_, improved};
-  if (!options_.run_dir.empty()) {
+  if (writes()) {
     ReportData report = epoch_report(end, model_summary_, steps_per_epoch_,
                                      predict_samples(model_, has_validation() ? validation_ : train_,
                                                      options_.report_samples));
@@ -283,6 +321,34 @@ bool Trainer::end_epoch(double seconds) {
   if (options_.on_epoch_end) options_.on_epoch_end(end);
   hook_stop_ = hook_stop_ || end.stop_training;
   return early_stop;
+}
+
+// A signal or a hook on any process stops every process after the same step: each step ends with this vote.
+Trainer::StopVote Trainer::vote_on_stop() {
+  std::array<int64_t, 2> local{stop_requested() ? stop_signal() : 0, hook_stop_ ? 1 : 0};
+  if (Collective* g = group()) g->max(local);
+  return {static_cast<int>(local[0]), local[1] != 0};
+}
+
+// Every process must start from the same weights and place (the same checkpoint read, the same build): checked
+// once, by the position and a hash of the weights' bits, before the first step.
+void Trainer::check_group_agrees() {
+  Collective* g = group();
+  if (!g) return;
+  uint64_t hash = 1469598103934665603ULL;  // FNV-1a over the weights' bytes
+  for (const NamedTensor& t : model_.weight_tensors()) {
+    const std::byte* bytes = t.tensor.bytes();
+    for (size_t i = 0; i < t.tensor.nbytes(); ++i) hash = (hash ^ static_cast<uint64_t>(bytes[i])) * 1099511628211ULL;
+  }
+  const auto h = static_cast<int64_t>(hash >> 1);
+  std::array<int64_t, 4> highs{state_.global_step, -state_.global_step, h, -h};
+  g->max(highs);
+  if (highs[0] != -highs[1] || highs[2] != -highs[3])
+    throw std::runtime_error("fit: the " + std::to_string(g->size()) + " processes do not start from the same " +
+                             (highs[0] != -highs[1] ? "step (global steps " + std::to_string(-highs[1]) + " to " +
+                                                          std::to_string(highs[0]) + ")"
+                                                    : std::string("weights")) +
+                             "; every process must run the same build and read the same run folder");
 }
 
 FitResult Trainer::finish(StopReason stop, int signal, std::string message) {
@@ -316,10 +382,11 @@ std::string Trainer::stopped_at() const {
 
 FitResult Trainer::run() {
   threads_ = num_threads();
+  owns_outputs_ = !group() || group()->rank() == 0;
   check_inputs();
   start_components();
   prepare_run_folder();
-  logger_ = make_run_logger(options_.run_dir.empty() ? std::filesystem::path() : run_.log(), options_.console);
+  logger_ = make_run_logger(writes() ? run_.log() : std::filesystem::path(), options_.console && owns_outputs_);
   try {
     return logged_run();
   } catch (const std::exception& e) {
@@ -332,7 +399,8 @@ FitResult Trainer::run() {
 
 FitResult Trainer::logged_run() {
   if (options_.resume) resume();
-  if (!options_.run_dir.empty()) {
+  check_group_agrees();
+  if (writes()) {
     write_run_config(run_, options_, model_, threads_, train_.size(), has_validation() ? validation_.size() : 0,
                      train_.dataset->spec());
     metric_log_.emplace(run_.metrics_csv(), run_.metrics_jsonl());
@@ -340,11 +408,17 @@ FitResult Trainer::logged_run() {
     model_summary_ = model_.summary();
   }
   logger_.log->info("Training '{}' ({} parameters) on {} samples{}, {} steps per epoch of batch {}, {} with loss {}, "
-                    "seed {}, {} threads{}",
+                    "seed {}, {} threads{}{}",
                     model_.name(), model_.count_params(), train_.size(),
                     has_validation() ? " (" + std::to_string(validation_.size()) + " for validation)" : std::string(),
                     steps_per_epoch_, options_.batch_size, optimizer_->name(), loss_->name(), options_.seed, threads_,
+                    group() ? " per process, " + std::to_string(group()->size()) + " processes" : std::string(),
                     options_.run_dir.empty() ? std::string() : ", run folder " + run_.root.string());
+  if (sharded_)
+    logger_.log->info("Each batch's gradient is summed from {} parts of {} samples{}", options_.gradient_shards,
+                      options_.batch_size / options_.gradient_shards,
+                      group() ? ", " + std::to_string(options_.gradient_shards / group()->size()) + " per process"
+                              : std::string());
   if (!monitor_note_.empty()) logger_.log->info("{}", monitor_note_);
   if (state_.epoch >= options_.epochs)
     return finish(StopReason::Completed, 0,
@@ -352,7 +426,7 @@ FitResult Trainer::logged_run() {
 
   std::optional<StopSignalHandler> signals;
   if (options_.handle_signals) signals.emplace();
-  Progress progress(options_.progress, options_.progress_interval_seconds, stdout,
+  Progress progress(owns_outputs_ ? options_.progress : ProgressMode::Off, options_.progress_interval_seconds, stdout,
                     [this](const std::string& s) { logger_.log->info("{}", s); },
                     [this](const std::string& s) { logger_.file_only->info("{}", s); });
   ModeGuard mode(model_);
@@ -367,16 +441,16 @@ FitResult Trainer::logged_run() {
         return loader_->next();
       }();
       step(batch);
-      progress.update(state_.step, batch.size(), state_.running_metrics());
+      progress.update(state_.step, batch.full_size, state_.running_metrics());
       report_profile(profile_.end_step());
       if (state_.step == steps_per_epoch_) break;  // a stop asked at the epoch's last step waits for its end
-      if (stop_requested() || hook_stop_) {
+      if (const StopVote vote = vote_on_stop(); vote.stop()) {
         progress.end_epoch();
         save(false);
-        if (hook_stop_) return finish(StopReason::Requested, 0, "Stopped by a hook " + stopped_at());
-        const int sig = stop_signal();
+        if (vote.hook) return finish(StopReason::Requested, 0, "Stopped by a hook " + stopped_at());
         clear_stop_request();
-        return finish(StopReason::Signal, sig, std::string("Stopped by ") + signal_name(sig) + " " + stopped_at());
+        return finish(StopReason::Signal, vote.signal,
+                      std::string("Stopped by ") + signal_name(vote.signal) + " " + stopped_at());
       }
       if (options_.checkpoint_every > 0 && state_.global_step % options_.checkpoint_every == 0) save(false);
     }
@@ -392,11 +466,12 @@ FitResult Trainer::logged_run() {
       return finish(StopReason::EarlyStopping, 0, message);
     }
     if (state_.epoch < options_.epochs) {
-      if (hook_stop_) return finish(StopReason::Requested, 0, "Stopped by a hook " + stopped_at());
-      if (stop_requested()) {
-        const int sig = stop_signal();
+      const StopVote vote = vote_on_stop();
+      if (vote.hook) return finish(StopReason::Requested, 0, "Stopped by a hook " + stopped_at());
+      if (vote.stop()) {
         clear_stop_request();
-        return finish(StopReason::Signal, sig, std::string("Stopped by ") + signal_name(sig) + " " + stopped_at());
+        return finish(StopReason::Signal, vote.signal,
+                      std::string("Stopped by ") + signal_name(vote.signal) + " " + stopped_at());
       }
     }
   }

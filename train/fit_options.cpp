@@ -20,7 +20,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FitOptions,
                                                 monitor, monitor_mode, keep_last, checkpoint_every,
                                                 early_stopping_patience, early_stopping_min_delta,
                                                 restore_best_weights, report_title, class_names, report_samples, threads, progress,
-                                                progress_interval_seconds, console, profile_steps, handle_signals)
+                                                progress_interval_seconds, console, profile_steps, handle_signals,
+                                                gradient_shards)
 
 nlohmann::json FitOptions::to_json() const { return *this; }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "data/loader.h"
 #include "data/weight_map.h"
 #include "optim/schedule.h"
+#include "train/collective.h"
 #include "train/progress.h"
 
 namespace tg::train {
@@ -71,6 +73,18 @@ struct FitOptions : data::LoaderOptions {
   // application owns its signals; the command line turns it on.
   bool handle_signals = false;
 
+  // Data parallelism. gradient_shards S > 1 splits every batch into S equal parts (sample ranges in batch order) and
+  // takes the step's gradient as the size-weighted mean of the parts' gradients, each part its own forward and
+  // backward pass (its own dropout masks and batch statistics), summed in float64 in a fixed binary tree over the
+  // parts (train/sharded_step.h). That is what N processes compute when each takes S / N of the parts, so a run on
+  // N processes (`collective`, N dividing S) ends with the weights a one-process run with the same S ends with,
+  // bit for bit when N and S / N are powers of two. 1: the whole batch in one pass. Part of the run's identity.
+  int gradient_shards = 1;
+  // The processes training together (train/collective.h; distributed/ makes one under MPI); null: this one alone.
+  // Rank 0 alone writes the run folder, the console and the report; every process must see the same run folder to
+  // resume. Not saved.
+  std::shared_ptr<Collective> collective;
+
   // Extra top-level entries for RUN_DIR/config.json and the report's configuration, e.g. the command line that
   // started the run (written as is, not part of the run's identity).
   nlohmann::json extra_config = nlohmann::json::object();
@@ -87,6 +101,7 @@ struct FitOptions : data::LoaderOptions {
 // The settings that decide which numbers a run computes: a resumed run must keep them.
 inline constexpr const char* kRunIdentityKeys[] = {
     "batch_size", "drop_last", "steps_per_epoch", "validation_split", "validation_batch_size", "validation_steps",
-    "shuffle", "augment", "mean", "std", "seed", "loss", "class_weights", "border_weights", "optimizer", "monitor", "monitor_mode"};
+    "shuffle", "augment", "mean", "std", "seed", "loss", "class_weights", "border_weights", "optimizer", "monitor", "monitor_mode",
+    "gradient_shards"};
 
 }  // namespace tg::train

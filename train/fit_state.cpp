@@ -14,6 +14,12 @@ void FitState::add_batch(double loss, int64_t batch_size, const Tensor& outputs,
   confusion.add(outputs, labels, binary_threshold);
 }
 
+void FitState::add_counted_batch(double loss, int64_t batch_size, const ConfusionMatrix& batch_confusion) {
+  loss_sum += loss * static_cast<double>(batch_size);
+  samples += batch_size;
+  confusion.merge(batch_confusion);
+}
+
 MetricLogs FitState::running_metrics() const {
   MetricLogs m;
   if (samples == 0) return m;

@@ -27,6 +27,9 @@ struct FitState {
 
   // Adds one training batch to the epoch's sums: its mean loss, its size, and the outputs against the labels.
   void add_batch(double loss, int64_t batch_size, const Tensor& outputs, const Tensor& labels, double binary_threshold);
+  // The same for a batch whose confusion matrix is already counted (summed over the processes of a data-parallel
+  // step).
+  void add_counted_batch(double loss, int64_t batch_size, const ConfusionMatrix& batch_confusion);
   // The epoch so far: mean loss, pixel accuracy and mean IoU (the progress display); empty before the first batch.
   MetricLogs running_metrics() const;
   // The finished epoch's metrics: the confusion matrix's and the mean loss.

@@ -68,6 +68,13 @@ int64_t ConfusionMatrix::total() const {
 
 void ConfusionMatrix::reset() { std::fill(counts_.begin(), counts_.end(), 0); }
 
+void ConfusionMatrix::merge(const ConfusionMatrix& other) {
+  if (other.num_classes_ != num_classes_)
+    throw std::invalid_argument("ConfusionMatrix::merge: " + std::to_string(other.num_classes_) +
+                                " classes added to a matrix of " + std::to_string(num_classes_));
+  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+}
+
 double ConfusionMatrix::pixel_accuracy() const {
   const int64_t n = total();
   int64_t correct = 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ class ConfusionMatrix {
   int64_t count(int truth, int predicted) const { return counts_[truth * num_classes_ + predicted]; }
   int64_t total() const;
   void reset();
+  // The counts, [truth][predicted] row-major: what data-parallel training sums over processes.
+  std::span<int64_t> counts() { return counts_; }
+  void merge(const ConfusionMatrix& other);  // adds other's counts (same classes)
 
   double pixel_accuracy() const;  // correct / counted pixels (0 when nothing was counted)
   // A class that appears neither in the truth nor in the prediction scores 1 for IoU and Dice (nothing to get wrong)

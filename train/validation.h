@@ -17,8 +17,10 @@ struct TrainAndValidation {
 TrainAndValidation resolve_validation(const DataSource& train, const DataSource* validation, const FitOptions& options);
 
 // The validation pass at an epoch end: evaluate() with the run's loss, normalisation and loader threads, batches of
-// validation_batch_size (else batch_size), at most validation_steps of them; the names prefixed "val_".
+// validation_batch_size (else batch_size), at most validation_steps of them; the names prefixed "val_". With a
+// group of processes each evaluates a contiguous share of the batches and the sums are combined: the same metrics,
+// bit for bit, as one process computes.
 MetricLogs validate(Model& model, const DataSource& validation, const FitOptions& options,
-                    ConfusionMatrix* confusion = nullptr);
+                    ConfusionMatrix* confusion = nullptr, Collective* group = nullptr);
 
 }  // namespace tg::train

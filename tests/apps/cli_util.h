@@ -56,12 +56,10 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// Starts `tapegrad ARGS...` with stdout and stderr both going to `log`; returns the child's pid. `threads` > 0 sets
-// OMP_NUM_THREADS for the child: the tests' tiny models gain nothing from more threads, and `ctest -j` runs tests
+// Starts the program all[0] with arguments all[1...], stdout and stderr both going to `log`; returns the child's
+// pid. `threads` > 0 sets OMP_NUM_THREADS for the child: the tests' tiny models gain nothing from more threads, and `ctest -j` runs tests
 // side by side, where OpenMP programs that together want more threads than there are cores slow down tenfold.
-inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log, int threads = 1) {
-  std::vector<std::string> all = {TAPEGRAD_CLI};
-  all.insert(all.end(), args.begin(), args.end());
+inline pid_t spawn_program(std::vector<std::string> all, const fs::path& log, int threads = 1) {
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -81,6 +79,13 @@ inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log
   posix_spawn_file_actions_destroy(&actions);
   REQUIRE_MESSAGE(rc == 0, "could not start " << all[0]);
   return pid;
+}
+
+// `tapegrad ARGS...`, as spawn_program.
+inline pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log, int threads = 1) {
+  std::vector<std::string> all = {TAPEGRAD_CLI};
+  all.insert(all.end(), args.begin(), args.end());
+  return spawn_program(std::move(all), log, threads);
 }
 
 // Polls until `path` exists or `seconds` pass (a signal test waits for the first checkpoint so the signal lands

@@ -1,0 +1,28 @@
+// The processes that train one model together (data parallelism), as fit needs them: each process computes the
+// gradient of its part of every global batch and the parts are summed across processes. train/ knows only this
+// interface; distributed/ implements it with MPI (distributed/mpi_collective.h). FitOptions::collective null: one
+// process, and nothing here is used.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace tg::train {
+
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;  // 0 .. size() - 1; rank 0 owns the console, the log, the report and checkpoints
+  virtual int size() const = 0;
+
+  // Element-wise sums over every process, in place, and every process receives the same bits. For a power-of-two
+  // number of processes the float64 sum is the fixed binary tree over the ranks in order ((r0 + r1) + (r2 + r3)),
+  // whatever the transport chooses, which is what makes N processes compute what one process computes.
+  virtual void sum(std::span<double> values) = 0;
+  virtual void sum(std::span<int64_t> values) = 0;  // exact
+  virtual void max(std::span<int64_t> values) = 0;
+  // The bytes of process `root` copied to every process.
+  virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
+};
+
+}  // namespace tg::train

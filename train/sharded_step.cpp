@@ -1,0 +1,179 @@
+#include "train/sharded_step.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "autograd/parallel.h"
+#include "autograd/profiler.h"
+#include "autograd/tape.h"
+
+namespace tg::train {
+
+namespace {
+// Each part's dropout generator: Rng::derive(seed, kDropoutStream, global_step) as one pass over the batch uses,
+// split once more by the part, so a part's masks do not depend on which process runs it.
+constexpr uint64_t kPartStream = 0x5a4d'0a7ULL;
+
+int64_t part_begin(int64_t part, int64_t parts, int64_t n) { return part * n / parts; }
+}  // namespace
+
+ShardPlan ShardPlan::for_process(int64_t shards, int rank, int size) {
+  if (size < 1 || rank < 0 || rank >= size)
+    throw std::invalid_argument("fit: process " + std::to_string(rank) + " of " + std::to_string(size) +
+                                " is not a process of the group");
+  if (shards < 1 || shards % size != 0)
+    throw std::invalid_argument("fit: gradient_shards " + std::to_string(shards) + " must be a positive multiple of "
+                                "the " + std::to_string(size) + " processes training together (each computes the "
+                                "same number of the batch's parts)");
+  return {shards, rank * shards / size, (rank + 1) * shards / size};
+}
+
+ShardedStep::ShardedStep(const Optimizer& optimizer, ShardPlan plan, Collective* group)
+    : plan_(plan), group_(group), part_losses_(static_cast<size_t>(plan.shards)) {
+  for (const Parameter& p : optimizer.parameters()) {
+    offsets_.push_back(flat_size_);
+    flat_size_ += p.variable.value().numel();
+  }
+  has_grad_.resize(offsets_.size());
+}
+
+std::vector<double> ShardedStep::take_buffer() {
+  if (spare_.empty()) return std::vector<double>(static_cast<size_t>(flat_size_));
+  std::vector<double> b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
+// The top node added into the one below it (left + right), then freed.
+void ShardedStep::merge_top() {
+  Node& left = tree_[tree_.size() - 2];
+  double* l = left.sum.data();
+  const double* r = tree_.back().sum.data();
+  const int64_t n = flat_size_;
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) l[i] += r[i];
+  ++left.level;
+  spare_.push_back(std::move(tree_.back().sum));
+  tree_.pop_back();
+}
+
+void ShardedStep::push_leaf(std::vector<double> leaf) {
+  tree_.push_back({0, std::move(leaf)});
+  while (tree_.size() >= 2 && tree_[tree_.size() - 2].level == tree_.back().level) merge_top();
+}
+
+// Subtrees left when the part count is not a power of two are merged from the right (a + (b + c)), the same order
+// whoever computes them.
+std::vector<double> ShardedStep::finish_tree() {
+  while (tree_.size() >= 2) merge_top();
+  std::vector<double> sum = std::move(tree_.back().sum);
+  tree_.clear();
+  return sum;
+}
+
+void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& optimizer, const data::Batch& local,
+                           int64_t part, uint64_t seed, int64_t global_step, ConfusionMatrix& confusion) {
+  const int64_t n = local.full_size;
+  const int64_t begin = part_begin(part, plan_.shards, n) - local.first;
+  const int64_t end = part_begin(part + 1, plan_.shards, n) - local.first;
+  std::vector<double> leaf = take_buffer();
+  if (end == begin) {  // a last batch smaller than the part count: this part is empty and adds zero
+    std::fill(leaf.begin(), leaf.end(), 0.0);
+    push_leaf(std::move(leaf));
+    return;
+  }
+  model.rng() = Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(),
+                            kPartStream, static_cast<uint64_t>(part));
+  optimizer.zero_grad();
+  const Tensor labels = local.labels.slice(begin, end);
+  const Variable outputs = loss.outputs(model, Variable(local.images.slice(begin, end)));
+  Variable value = loss(outputs, labels, local.weights.defined() ? local.weights.slice(begin, end) : Tensor());
+  const double part_loss = value.item();
+  const auto count = static_cast<double>(end - begin);
+  part_losses_[static_cast<size_t>(part)] = part_loss * count;
+  confusion.add(outputs.value(), labels, loss.binary_threshold());
+  if (std::isfinite(part_loss)) value.backward();  // else the step is dropped below, on every process
+  const std::vector<Parameter>& params = optimizer.parameters();
+  for (size_t p = 0; p < params.size(); ++p) {
+    double* dst = leaf.data() + offsets_[p];
+    const int64_t size = params[p].variable.value().numel();
+    if (!params[p].variable.has_grad()) {
+      std::fill_n(dst, size, 0.0);
+      continue;
+    }
+    ++has_grad_[p];
+    const Tensor& g = params[p].variable.grad();
+    dispatch(g.dtype(), [&]<class T>() {
+      const T* src = g.data<T>();
+      // count * g is exact in float64 (a float32 times an integer below 2^29)
+#pragma omp parallel for schedule(static) if (size > kParallelThreshold)
+      for (int64_t i = 0; i < size; ++i) dst[i] = count * static_cast<double>(src[i]);
+    });
+  }
+  optimizer.zero_grad();
+  push_leaf(std::move(leaf));
+}
+
+StepResult ShardedStep::operator()(Model& model, const TrainingLoss& loss, Optimizer& optimizer,
+                                   const data::Batch& local, uint64_t seed, int64_t global_step,
+                                   ConfusionMatrix& confusion) {
+  const int64_t n = local.full_size;
+  if (local.first != part_begin(plan_.first, plan_.shards, n) ||
+      local.first + local.size() != part_begin(plan_.end, plan_.shards, n))
+    throw std::logic_error("fit: the loader gave samples [" + std::to_string(local.first) + ", " +
+                           std::to_string(local.first + local.size()) + ") of the batch, not parts [" +
+                           std::to_string(plan_.first) + ", " + std::to_string(plan_.end) + ") of " +
+                           std::to_string(plan_.shards));
+  std::fill(part_losses_.begin(), part_losses_.end(), 0.0);
+  std::fill(has_grad_.begin(), has_grad_.end(), 0);
+  for (int64_t part = plan_.first; part < plan_.end; ++part)
+    run_part(model, loss, optimizer, local, part, seed, global_step, confusion);
+  std::vector<double> gradient = finish_tree();
+  // The step's generator as one pass would leave it at the start, not the last part's: a checkpoint then records
+  // the same state on every process.
+  model.rng() = Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step));
+
+  if (group_) {
+    const profiler::Region region("gradient allreduce");
+    group_->sum(std::span<double>(part_losses_));
+    std::vector<int64_t> counts(confusion.counts().begin(), confusion.counts().end());
+    counts.insert(counts.end(), has_grad_.begin(), has_grad_.end());
+    group_->sum(std::span<int64_t>(counts));
+    std::copy_n(counts.begin(), confusion.counts().size(), confusion.counts().begin());
+    std::copy(counts.end() - static_cast<std::ptrdiff_t>(has_grad_.size()), counts.end(), has_grad_.begin());
+  }
+  double loss_sum = 0.0;
+  for (double l : part_losses_) loss_sum += l;
+  StepResult result{loss_sum / static_cast<double>(n), Tensor()};
+  if (!result.applied()) {
+    spare_.push_back(std::move(gradient));
+    return result;
+  }
+  if (group_) {
+    const profiler::Region region("gradient allreduce");
+    group_->sum(std::span<double>(gradient));
+  }
+  const std::vector<Parameter>& params = optimizer.parameters();
+  const auto samples = static_cast<double>(n);
+  for (size_t p = 0; p < params.size(); ++p) {
+    if (has_grad_[p] == 0) continue;
+    const Variable& v = params[p].variable;
+    Tensor g = Tensor::empty(v.value().shape(), v.value().dtype());
+    const double* src = gradient.data() + offsets_[p];
+    const int64_t size = g.numel();
+    dispatch(g.dtype(), [&]<class T>() {
+      T* dst = g.data<T>();
+#pragma omp parallel for schedule(static) if (size > kParallelThreshold)
+      for (int64_t i = 0; i < size; ++i) dst[i] = static_cast<T>(src[i] / samples);
+    });
+    v.node_ptr()->accumulate_grad(std::move(g));
+  }
+  spare_.push_back(std::move(gradient));
+  const profiler::Region region("optimizer step");
+  optimizer.step();
+  optimizer.zero_grad();
+  return result;
+}
+
+}  // namespace tg::train
