@@ -44,8 +44,9 @@ KerasImport import_keras_model(const std::filesystem::path& file, const KerasImp
 // is copied, so a failure leaves the model as it was.
 std::string load_keras_weights(Model& model, const std::filesystem::path& file);
 
-// Writes the model's weights as a Keras 3 `.weights.h5` (the name must end so, as Keras requires), atomically: a
-// temporary file renamed over `file`. Keras's load_weights reads it into the same architecture built in Keras
+// Writes the model's weights, atomically (a temporary file renamed over `file`): as a Keras 3 `.weights.h5` when the
+// name ends so (Keras 3 requires it), else, for any other `.h5`, in Keras 2's save_weights layout, which tf.keras's
+// load_weights reads (and Keras 3's, for an .h5 name). Keras reads either into the same architecture built in Keras
 // when its layers come in the same order (model.layers), as they do for models written layer by layer like the zoo's.
 void export_keras_weights(const Model& model, const std::filesystem::path& file);
 

@@ -1,5 +1,6 @@
 #include "interop/keras_h5.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -205,6 +206,30 @@ void write_floats(hid_t loc, const std::string& name, const Tensor& tensor, cons
   if (tensor.numel() > 0 &&
       H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor.data<float>()) < 0)
     throw h5_error(where, "cannot write dataset '" + name + "'");
+}
+
+void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values, bool scalar,
+                   const std::string& where) {
+  const std::string what = where + ": attribute '" + name + "'";
+  if (values.empty()) {
+    const hsize_t zero = 0;
+    Handle space(H5Screate_simple(1, &zero, nullptr), H5Sclose);
+    Handle attr(H5Acreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (space.get() < 0 || attr.get() < 0) throw h5_error(what, "cannot be written");
+    return;
+  }
+  size_t width = 1;
+  for (const std::string& v : values) width = std::max(width, v.size());
+  std::vector<char> bytes(values.size() * width, '\0');
+  for (size_t i = 0; i < values.size(); ++i) std::memcpy(bytes.data() + i * width, values[i].data(), values[i].size());
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), width);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  const hsize_t count = values.size();
+  Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr), H5Sclose);
+  Handle attr(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (space.get() < 0 || attr.get() < 0 || H5Awrite(attr.get(), type.get(), bytes.data()) < 0)
+    throw h5_error(what, "cannot be written");
 }
 
 }  // namespace tg::interop::h5

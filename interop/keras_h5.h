@@ -67,5 +67,9 @@ Shape dataset_shape(hid_t loc, const std::string& path, const std::string& where
 // A floating-point dataset as float32 (HDF5 converts float16 and float64); `where` names it in errors.
 Tensor read_floats(hid_t loc, const std::string& path, const std::string& where);
 void write_floats(hid_t loc, const std::string& name, const Tensor& tensor, const std::string& where);
+// A string attribute as h5py writes Python bytes: one fixed-length string (`scalar`) or an array of them (NumPy's
+// 'S' dtype, null-padded); an empty list becomes an empty float64 array, as h5py makes of [].
+void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values, bool scalar,
+                   const std::string& where);
 
 }  // namespace tg::interop::h5

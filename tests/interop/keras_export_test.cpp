@@ -1,4 +1,4 @@
-// Keras files out: the Keras 3 .weights.h5 that export writes, read back with h5py against Keras's layout, and the
+// Keras files out: the Keras 3 .weights.h5 and Keras 2 .h5 that export writes, read back with h5py against Keras's layout, and the
 // round trip import -> export -> import.
 #include <doctest/doctest.h>
 
@@ -28,25 +28,28 @@ TEST_CASE("keras export: the seed U-Net as Keras 3 writes it, checked with h5py,
   const Model& original = f.model;
 
   interop::KerasImport first = interop::import_keras_model(dir / "unet_model.h5");
-  interop::export_keras_weights(first.model, dir / "exported.weights.h5");
-  std::string report;
-  const int status = keras_test::run_fixture_script(
-      {"check-export", (dir / "exported.weights.h5").string(), (dir / "original.safetensors").string(),
-       std::to_string(keras_test::kUnetFilters), std::to_string(keras_test::kUnetClasses),
-       std::to_string(keras_test::kUnetSize)},
-      dir.path(), &report);
-  CHECK_MESSAGE(status == 0, report);
+  for (const char* name : {"exported.weights.h5", "exported_keras2.h5"}) {  // Keras 3's layout, Keras 2's
+    INFO(name);
+    interop::export_keras_weights(first.model, dir / name);
+    std::string report;
+    const int status = keras_test::run_fixture_script(
+        {"check-export", (dir / name).string(), (dir / "original.safetensors").string(),
+         std::to_string(keras_test::kUnetFilters), std::to_string(keras_test::kUnetClasses),
+         std::to_string(keras_test::kUnetSize)},
+        dir.path(), &report);
+    CHECK_MESSAGE(status == 0, report);
 
-  Model second = keras_test::narrow_unet(6);
-  interop::load_keras_weights(second, dir / "exported.weights.h5");
-  keras_test::require_same_weights(second, first.model);
-  keras_test::require_same_weights(second, original);
+    Model second = keras_test::narrow_unet(6);
+    interop::load_keras_weights(second, dir / name);
+    keras_test::require_same_weights(second, first.model);
+    keras_test::require_same_weights(second, original);
+  }
 
-  // Nothing but the file itself is left in the folder (written to a temporary file, then renamed).
+  // Nothing but the files themselves is left in the folder (written to a temporary file, then renamed).
   int entries = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path()))
     entries += e.path().filename().string().find("exported") != std::string::npos;
-  CHECK(entries == 1);
+  CHECK(entries == 2);
 }
 
 TEST_CASE("keras export: BatchNormalization's four tensors and Conv2DTranspose kernels round-trip") {
@@ -73,7 +76,7 @@ TEST_CASE("keras export: BatchNormalization's four tensors and Conv2DTranspose k
 TEST_CASE("keras export: refuses names Keras would not load, and leaves nothing behind on failure") {
   TempDir dir;
   const Model model = unet({16, 16, 1}, 2, 2, 2, 0.0, false, 1);
-  CHECK(export_error(model, dir / "m.h5").find("end in .weights.h5") != std::string::npos);
+  CHECK(export_error(model, dir / "m.safetensors").find("name the file *.weights.h5") != std::string::npos);
   const std::string e = export_error(model, dir / "missing" / "m.weights.h5");
   CHECK(e.find("m.weights.h5") != std::string::npos);
   CHECK(std::filesystem::is_empty(dir.path()));

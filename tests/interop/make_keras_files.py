@@ -20,9 +20,10 @@ itself is not needed. Commands:
       expected_seq.safetensors (their tensors).
   open-input OUT_DIR
       open_input_model.h5: the seed U-Net (4 filters) saved with Input((None, None, 1)).
-  check-export EXPORTED.weights.h5 WEIGHTS.safetensors FILTERS CLASSES SIZE
-      Checks that EXPORTED is the Keras 3 .weights.h5 of the seed U-Net holding the tensors of WEIGHTS: groups,
-      dataset names, dtypes, shapes and values. Prints what differs and exits 1, or exits 0.
+  check-export EXPORTED WEIGHTS.safetensors FILTERS CLASSES SIZE
+      Checks that EXPORTED is the Keras 3 .weights.h5 (or, for another .h5 name, the Keras 2 save_weights file) of
+      the seed U-Net holding the tensors of WEIGHTS: groups, attributes, dataset names, dtypes, shapes and values.
+      Prints what differs and exits 1, or exits 0.
 """
 import io
 import json
@@ -419,8 +420,48 @@ def unknown_files(out_dir):
         f.create_group("model_weights").attrs["layer_names"] = [b"lstm"]
 
 
+def check_keras2_export(exported, tensors, filters, classes, size):
+    """save_weights' layout: what tf.keras's load_weights reads (the layers with weights, in order, each group's
+    weight_names and the datasets they name)."""
+    g, _ = seed_unet(False, filters, classes, size)
+    problems = []
+    with h5py.File(exported, "r") as f:
+        for attr in ("layer_names", "backend", "keras_version"):
+            if attr not in f.attrs:
+                problems.append("no attribute " + attr)
+        if problems:
+            return problems
+        if f.attrs["backend"] != b"tensorflow":
+            problems.append("backend %r" % f.attrs["backend"])
+        names = [n.decode("utf8") for n in f.attrs["layer_names"]]
+        weighted = [n for n in names if len(f[n].attrs["weight_names"]) > 0]
+        expected = [l for l in g.layers if l["weights"]]
+        if weighted != [l["name"] for l in expected]:
+            problems.append("layers with weights %s, expected %s" % (weighted, [l["name"] for l in expected]))
+        for layer in expected:
+            if layer["name"] not in f:
+                continue
+            group = f[layer["name"]]
+            names = [n.decode("utf8") for n in group.attrs["weight_names"]]
+            if names != keras2_weight_names(layer):
+                problems.append("%s: weight_names %s" % (layer["name"], names))
+                continue
+            for n, (w, shape) in zip(names, layer["weights"]):
+                d = group[n]
+                if d.dtype != np.float32 or list(d.shape) != shape:
+                    problems.append("%s/%s: %s %s, expected float32 %s" % (layer["name"], n, d.dtype, d.shape, shape))
+                elif not np.array_equal(d[()], tensors["%s/%s" % (layer["name"], w)]):
+                    problems.append("%s/%s differs" % (layer["name"], n))
+    return problems
+
+
 def check_export(exported, weights_path, filters, classes, size):
     tensors = read_safetensors(weights_path)
+    if not exported.endswith(".weights.h5"):
+        problems = check_keras2_export(exported, tensors, filters, classes, size)
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
     g, _ = seed_unet(True, filters, classes, size)
     paths = keras3_paths(g)
     problems = []
