@@ -25,6 +25,9 @@ int cli_main(int argc, char** argv) {
   add(add_summary_command);
   add(add_bench_command);
   add(add_synth_command);
+  add(add_export_command);
+  add(add_import_keras_command);
+  add(add_export_keras_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

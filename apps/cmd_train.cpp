@@ -12,6 +12,7 @@
 
 #include "apps/cli_wording.h"
 #include "apps/commands.h"
+#include "apps/init_from.h"
 #include "apps/model_options.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
@@ -38,12 +39,14 @@ struct TrainOptions {
   std::string border_weights; // "" or "W0,SIGMA[,CLASS]"
   int warmup_steps = 0;
   uint64_t seed = 0;
-  int grad_shards = 0;  // 0: one per process (1 on its own); a resumed run keeps the number it began with
+  std::string init_from;  // --init-from: start from this file's model (apps/init_from.h)
+  int grad_shards = 0;    // 0: one per process (1 on its own); a resumed run keeps the number it began with
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
-                                                warmup_steps, seed, class_weights, border_weights, grad_shards)
+                                                warmup_steps, seed, class_weights, border_weights, init_from,
+                                                grad_shards)
 
 // --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
 std::vector<double> weight_list(const std::string& text) {
@@ -171,6 +174,10 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->check(kThreadCount);
   cmd.add_option("--workers", o.workers, "Data-loading threads")->capture_default_str()->check(kNonNegative);
   cmd.add_option("--report-samples", o.report_samples, "Validation samples shown in report.html")->capture_default_str();
+  cmd.add_option("--init-from", o.init_from,
+                 "Start from the model in this tapegrad weights or checkpoint file (e.g. from import-keras): its "
+                 "architecture, input size, classes and weights")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--grad-shards", o.grad_shards,
                  "Sum each batch's gradient from this many equal parts, each its own forward and backward pass, as "
                  "that many processes would (default: one part per MPI process, 1 on its own; a run on N processes "
@@ -302,8 +309,15 @@ Command add_train_command(CLI::App& app) {
     if (run.grad_shards == 0) run.grad_shards = group ? group->size() : 1;
     if (run.threads > 0) set_num_threads(run.threads);
     run.model.seed = run.seed;
+    // --init-from: the file's model, whose input and classes the data follow (a resumed run rebuilds it the same way
+    // before its checkpoint's weights replace the file's).
+    std::optional<Model> initial;
+    if (!run.init_from.empty()) {
+      run.init_from = fs::absolute(run.init_from).string();  // config.json must find it from any folder
+      initial.emplace(initial_model(run.init_from, run.model, *cmd));
+    }
     TrainingData data = make_training_data(run.data, run.model, run.seed);
-    Model model = build_model(run.model);
+    Model model = initial ? std::move(*initial) : build_model(run.model);
 
     train::FitOptions fit;
     fit.epochs = run.epochs;

@@ -17,6 +17,9 @@ Command add_evaluate_command(CLI::App& app);
 Command add_summary_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
+Command add_export_command(CLI::App& app);  // apps/cmd_export.cpp: ONNX export
+Command add_import_keras_command(CLI::App& app);  // interop/keras.h
+Command add_export_keras_command(CLI::App& app);
 
 // What `train --resume RUN_DIR` reads from RUN_DIR/config.json before it builds anything: the saved settings, checked
 // as the flags are. Throws naming `config_path`. For fuzz/run_config_fuzz.cpp; the resume path runs the same checks.

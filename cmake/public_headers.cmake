@@ -5,6 +5,7 @@
 # The entry points README.md documents ("Using the library in your own program").
 set(TG_PUBLIC_HEADER_ROOTS autograd/autograd.h layers/layers.h optim/optim.h data/data.h train/fit.h train/evaluate.h
     train/predict.h)
+list(APPEND TG_PUBLIC_HEADER_ROOTS interop/onnx_export.h)  # without ONNX's or protobuf's headers
 # Headers that stay inside the library.
 set(TG_PRIVATE_HEADER_REGEX "^autograd/(kernels|ops)/|^autograd/parallel\\.h$|stb")
 

@@ -7,6 +7,7 @@
 set -euo pipefail
 packages=(cmake g++ make pkg-config libeigen3-dev libspdlog-dev libstb-dev doctest-dev libcli11-dev nlohmann-json3-dev
           libonnx-dev libprotobuf-dev libhdf5-dev libopenmpi-dev openmpi-bin)
+packages+=(libzip-dev)  # .keras archives (zip) for the Keras import
 # The tests' own tools: Keras-layout HDF5 fixtures (h5py) and ONNX Runtime from npm (node, npm; a Node.js from
 # elsewhere, such as NodeSource's, which brings its own npm, is used as it is).
 packages+=(python3-h5py)

@@ -1,13 +1,16 @@
 // Trains a tiny U-Net through the installed tapegrad (find_package(tapegrad), tapegrad::tapegrad), writes its run
 // folder, reloads the best checkpoint with no model code and checks that the reloaded model predicts exactly what
-// the trained one does. Exit status 0 when the validation loss fell and the reload matches.
+// the trained one does, and exports it as ONNX (the static library's ONNX and protobuf dependencies link). Exit
+// status 0 when the validation loss fell, the reload matches and the ONNX file is written.
 //
 //   train_tiny_unet RUN_DIR
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include <tapegrad/autograd/autograd.h>
 #include <tapegrad/data/data.h>
+#include <tapegrad/interop/onnx_export.h>
 #include <tapegrad/layers/layers.h>
 #include <tapegrad/train/fit.h>
 
@@ -54,5 +57,9 @@ int main(int argc, char** argv) {
   const bool same = got.shape() == expected.shape() && std::memcmp(got.bytes(), expected.bytes(), got.nbytes()) == 0;
   std::printf("reloaded %s: %s\n", result.last_checkpoint.c_str(),
               same ? "predicts the same, bit for bit" : "predicts DIFFERENTLY");
-  return last < first && same ? 0 : 1;
+  const std::filesystem::path onnx = std::filesystem::path(argv[1]) / "model.onnx";
+  export_onnx(reloaded, onnx);
+  const bool exported = std::filesystem::file_size(onnx) > 0;
+  std::printf("exported %s: %zu bytes\n", onnx.c_str(), static_cast<size_t>(std::filesystem::file_size(onnx)));
+  return last < first && same && exported ? 0 : 1;
 }
