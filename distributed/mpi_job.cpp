@@ -46,7 +46,8 @@ double timeout_seconds() {
 // after a process died).
 class Watchdog {
  public:
-  Watchdog(int rank, int size, double timeout) : rank_(rank), size_(size), timeout_(timeout), thread_([this] { run(); }) {}
+  Watchdog(int rank, int size, double timeout)
+      : rank_(rank), size_(size), timeout_(timeout), thread_([this] { run(); }) {}
   ~Watchdog() {
     {
       std::lock_guard lock(mu_);

@@ -79,7 +79,10 @@ class Trainer {
   bool has_validation() const { return validation_.dataset != nullptr; }
   // Whether this process writes the run folder and the console: the only process, or rank 0 of a group.
   bool writes() const { return owns_outputs_ && !options_.run_dir.empty(); }
-  Collective* group() const { return options_.collective && options_.collective->size() > 1 ? options_.collective.get() : nullptr; }
+  // The processes training together; null alone (no collective, or a group of one).
+  Collective* group() const {
+    return options_.collective && options_.collective->size() > 1 ? options_.collective.get() : nullptr;
+  }
   StopVote vote_on_stop();
   void check_group_agrees();
   void check_inputs();
@@ -286,7 +289,8 @@ bool Trainer::end_epoch(double seconds) {
   record.metrics = state_.epoch_metrics();
   ConfusionMatrix confusion = state_.confusion;  // the report's heat map: validation's when there is validation
   if (has_validation())
-    for (auto& [name, value] : validate(model_, validation_, options_, &confusion, group())) record.metrics[name] = value;
+    for (auto& [name, value] : validate(model_, validation_, options_, &confusion, group()))
+      record.metrics[name] = value;
   if (optimizer_->schedule().on_epoch_end(record.metrics))
     logger_.log->info("{} reduced the learning rate to {}", optimizer_->schedule().config().value("name", "schedule"),
                       format_number(optimizer_->learning_rate()));

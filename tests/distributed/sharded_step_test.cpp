@@ -142,8 +142,8 @@ TEST_CASE("gradient_shards is part of a run: a resume with another count is refu
   o.resume = true;
   o.epochs = 2;
   o.gradient_shards = 1;
-  CHECK_THROWS_WITH_AS(fit(again, DataSource{data, {}}, nullptr, o), doctest::Contains("gradient_shards (was 2, now 1)"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(fit(again, DataSource{data, {}}, nullptr, o),
+                       doctest::Contains("gradient_shards (was 2, now 1)"), std::invalid_argument);
   o.gradient_shards = 3;
   CHECK_THROWS_AS(fit(again, DataSource{data, {}}, nullptr, o), std::invalid_argument);
   o.gradient_shards = 0;
