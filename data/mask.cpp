@@ -75,7 +75,7 @@ std::vector<PaletteEntry> load_json_palette(const std::filesystem::path& file, s
     for (const auto& [key, value] : j.items()) {
       int id = 0;
       if (!parse_int(key, id)) throw DataError(file, "palette key '" + key + "' is not a class id");
-      palette.push_back({rgb_from_json(value, file), id});
+      palette.push_back({rgb_from_json(value, file), id, ""});
     }
   } else {
     throw DataError(file, "a JSON palette is [[r,g,b], ...], {\"class id\": [r,g,b], ...} or [{\"name\": \"...\", "

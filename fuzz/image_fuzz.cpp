@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (raw.pixels.size() != static_cast<size_t>(raw.width) * raw.height * raw.channels)
     fuzz::finding("read_image returned a pixel buffer of the wrong size");
   for (int channels : {1, 3}) fuzz::accepts(name, [&] { image_tensor(raw, channels, path); });
-  const std::vector<PaletteEntry> palette = {{{0, 0, 0}, 0}, {{255, 255, 255}, 1}, {{128, 0, 0}, 2}};
+  const std::vector<PaletteEntry> palette = {{{0, 0, 0}, 0, ""}, {{255, 255, 255}, 1, ""}, {{128, 0, 0}, 2, ""}};
   for (const MaskEncoding& encoding :
        {MaskEncoding::binary(), MaskEncoding::index(), MaskEncoding::from_palette(palette)})
     fuzz::accepts(name, [&] { decode_mask(raw, encoding, {.num_classes = 3, .ignore_index = 255}, path); });
