@@ -32,7 +32,7 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
   cmd->add_flag("--tta", o->flips,
-                "Test-time augmentation: average the model's outputs over flips and transposes (8 views; 4 for "
+                "Test-time augmentation: average the model's probabilities over flips and transposes (8 views; 4 for "
                 "non-square inputs), as `predict --tta` does");
   auto* fit = cmd->get_option("--fit");
   cmd->add_flag("--full-size", o->full_size,
