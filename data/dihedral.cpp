@@ -40,4 +40,22 @@ Tensor dihedral(const Tensor& t, int k, bool undo) {
   return out;
 }
 
+Tensor average_over_views(const Tensor& input, const std::function<Tensor(const Tensor&)>& predict) {
+  const bool batched = input.rank() == 4;
+  const int views = dihedral_views(input.dim(batched ? 1 : 0), input.dim(batched ? 2 : 1));
+  Tensor sum;
+  for (int k = 0; k < views; ++k) {
+    const Tensor p = dihedral(predict(dihedral(input, k, false)), k, true);
+    if (!sum.defined()) {
+      sum = p;
+      continue;
+    }
+    float* s = sum.data<float>();
+    const float* q = p.data<float>();
+    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += q[i];
+  }
+  for (float& v : sum.span<float>()) v /= static_cast<float>(views);
+  return sum;
+}
+
 }  // namespace tg::data

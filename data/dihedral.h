@@ -1,6 +1,8 @@
 // The eight symmetries of the square (flips, transposes and their products) on images and batches, and their
 // inverses: test-time augmentation maps each view's prediction back through the inverse before averaging.
 #pragma once
+#include <functional>
+
 #include "autograd/tensor.h"
 
 namespace tg::data {
@@ -11,5 +13,10 @@ Tensor dihedral(const Tensor& t, int k, bool undo);
 
 // How many symmetries keep an H x W image's shape: 8 for a square, 4 (no transpose) otherwise.
 inline int dihedral_views(int64_t height, int64_t width) { return height == width ? 8 : 4; }
+
+// Test-time augmentation: `predict` run on every shape-keeping symmetry of `input` ([H, W, C] or [N, H, W, C]), each
+// result mapped back by the inverse symmetry, and the mean of them. A fixed order and a plain sum keep the result the
+// same on every run.
+Tensor average_over_views(const Tensor& input, const std::function<Tensor(const Tensor&)>& predict);
 
 }  // namespace tg::data

@@ -11,24 +11,10 @@ namespace tg::train {
 
 namespace {
 
-// The probabilities averaged over the views of the batch, each mapped back, as the loss takes them; a fixed order and
-// a plain sum keep the result the same on every run.
+// The probabilities averaged over the views of the batch, each mapped back, as the loss takes them.
 Variable outputs_over_views(const TrainingLoss& loss, Model& model, const Tensor& images) {
-  const int views = data::dihedral_views(images.dim(1), images.dim(2));
-  Tensor sum;
-  for (int k = 0; k < views; ++k) {
-    const Tensor view = data::dihedral(images, k, false);
-    const Tensor out = data::dihedral(loss.probabilities(loss.outputs(model, Variable(view)).value()), k, true);
-    if (!sum.defined()) {
-      sum = out;
-      continue;
-    }
-    float* s = sum.data<float>();
-    const float* q = out.data<float>();
-    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += q[i];
-  }
-  for (float& v : sum.span<float>()) v /= static_cast<float>(views);
-  return Variable(loss.outputs_from_probabilities(sum));
+  return Variable(loss.outputs_from_probabilities(data::average_over_views(
+      images, [&](const Tensor& view) { return loss.probabilities(loss.outputs(model, Variable(view)).value()); })));
 }
 
 }  // namespace

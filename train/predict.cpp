@@ -140,21 +140,7 @@ Tensor predict_image(Model& model, const Tensor& image, const PredictImageOption
     throw std::invalid_argument("predict_image: mirror_margin must be in [0, 4096], got " +
                                 std::to_string(o.mirror_margin));
   if (!o.flips) return predict_one_view(model, image, o);
-  // Square inputs take all eight symmetries; others the four that keep the shape. A fixed order and a plain sum
-  // keep the result the same on every run.
-  const int views = data::dihedral_views(image.dim(0), image.dim(1));
-  Tensor sum;
-  for (int k = 0; k < views; ++k) {
-    const Tensor p = data::dihedral(predict_one_view(model, data::dihedral(image, k, false), o), k, true);
-    if (!sum.defined()) {
-      sum = p;
-      continue;
-    }
-    float* s = sum.data<float>();
-    const float* q = p.data<float>();
-    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += q[i];
-  }
-  for (float& v : sum.span<float>()) v /= static_cast<float>(views);
-  return sum;
+  // Square inputs take all eight symmetries; others the four that keep the shape.
+  return data::average_over_views(image, [&](const Tensor& view) { return predict_one_view(model, view, o); });
 }
 }  // namespace tg::train
