@@ -169,7 +169,7 @@ void kernel_grad_outer(const SgemmUkernel& uk, const float* x, const float* dy, 
 }  // namespace
 
 void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {
-  const SgemmUkernel& uk = active_sgemm_ukernel();
+  const SgemmUkernel& uk = active_sgemm_ukernel_for_columns(g.out_c);
   const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
@@ -209,7 +209,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
 }
 
 void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw, const GemmEpilogue& epilogue) {
-  const SgemmUkernel& uk = active_sgemm_ukernel();
+  const SgemmUkernel& uk = active_sgemm_ukernel_for_columns(g.out_c);
   // dw [patch, n] = patches^T [patch, pixels] * dy [pixels, n]: the long pixel axis is the GEMM's k.
   const int64_t m = g.patch(), n = g.out_c, pixels = g.lines() * g.out_w;
   if (epilogue.bias || epilogue.relu)

@@ -11,6 +11,8 @@ constexpr SgemmUkernel kAvx2{"f32_gemm_6x16__avx2_fma", Isa::avx2, 6, 16, 256, 1
                             f32_igemm_6x16__avx2_fma, f32_outer_6x16__avx2_fma};
 constexpr SgemmUkernel kAvx512{"f32_gemm_14x32__avx512f", Isa::avx512, 14, 32, 192, 168, f32_gemm_14x32__avx512f,
                               f32_igemm_14x32__avx512f, f32_outer_14x32__avx512f};
+constexpr SgemmUkernel kAvx512Narrow{"f32_gemm_16x16__avx512f", Isa::avx512, 16, 16, 256, 160, f32_gemm_16x16__avx512f,
+                                    f32_igemm_16x16__avx512f, f32_outer_16x16__avx512f};
 }  // namespace
 
 const SgemmUkernel& sgemm_ukernel(Isa isa) {
@@ -20,6 +22,18 @@ const SgemmUkernel& sgemm_ukernel(Isa isa) {
     case Isa::generic: break;
   }
   return kGeneric;
+}
+
+const SgemmUkernel& sgemm_ukernel_for_columns(Isa isa, int64_t n) {
+  if (isa == Isa::avx512 && n <= kAvx512Narrow.nr) return kAvx512Narrow;
+  return sgemm_ukernel(isa);
+}
+
+const SgemmUkernel& active_sgemm_ukernel_for_columns(int64_t n) { return sgemm_ukernel_for_columns(active_isa(), n); }
+
+std::vector<const SgemmUkernel*> sgemm_ukernels(Isa isa) {
+  if (isa == Isa::avx512) return {&kAvx512, &kAvx512Narrow};
+  return {&sgemm_ukernel(isa)};
 }
 
 const SgemmUkernel& active_sgemm_ukernel() {

@@ -12,6 +12,7 @@
 // another ISA, agree to float32 rounding, not bit for bit.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "autograd/kernels/isa.h"
 
@@ -56,12 +57,16 @@ void f32_gemm_6x16__avx2_fma(int64_t kc, const float* a, const float* b, float* 
                              int64_t cols, const TileEpilogue& epilogue);
 void f32_gemm_14x32__avx512f(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
                              int64_t cols, const TileEpilogue& epilogue);
+void f32_gemm_16x16__avx512f(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
+                             int64_t cols, const TileEpilogue& epilogue);
 
 void f32_igemm_4x8__generic(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
                             int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 void f32_igemm_6x16__avx2_fma(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
                               int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 void f32_igemm_14x32__avx512f(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_igemm_16x16__avx512f(int64_t taps, int64_t channels, const float* const* a, const float* b, float* c,
                               int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 
 void f32_outer_4x8__generic(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
@@ -70,9 +75,20 @@ void f32_outer_6x16__avx2_fma(int64_t pixels, const float* const* a, int64_t off
                               int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 void f32_outer_14x32__avx512f(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
                               int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
+void f32_outer_16x16__avx512f(int64_t pixels, const float* const* a, int64_t offset, const float* b, float* c,
+                              int64_t ldc, int64_t rows, int64_t cols, const TileEpilogue& epilogue);
 
 const SgemmUkernel& sgemm_ukernel(Isa isa);  // the kernel written for isa (callers check cpu_supports first)
 const SgemmUkernel& active_sgemm_ukernel();  // sgemm_ukernel(active_isa())
+
+// The kernel for a product of n columns (a convolution's output channels, or a kernel gradient's): isa's own, or a
+// narrower tile of the same ISA where n fits in it (16x16 on AVX-512 for n <= 16, which the 14x32 tile would pad
+// to 32 columns of zeros). A function of (isa, n) only, so a layer's summation order never depends on anything else.
+const SgemmUkernel& sgemm_ukernel_for_columns(Isa isa, int64_t n);
+const SgemmUkernel& active_sgemm_ukernel_for_columns(int64_t n);  // for active_isa()
+
+// Every kernel written for isa (its own and the narrow ones), for the tests.
+std::vector<const SgemmUkernel*> sgemm_ukernels(Isa isa);
 
 // Stores a tile's sums, held in a row-major rows_max x cols_max scratch array, through the epilogue: the partial
 // tiles at the right and bottom edges of C, element for element as the vector path does.

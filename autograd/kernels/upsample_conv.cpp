@@ -32,7 +32,7 @@ std::vector<T> phase_weights(const T* w, int64_t a, int64_t b, int64_t cin, int6
 }
 
 void forward_f32(const float* x, const float* w, const UpsampleConvShape& s, const float* bias, bool relu, float* y) {
-  const SgemmUkernel& uk = active_sgemm_ukernel();
+  const SgemmUkernel& uk = active_sgemm_ukernel_for_columns(s.out_c);
   const int64_t cin = s.in_c, n = s.out_c, out_w = 2 * s.in_w, lines = s.batch * s.in_h;
   // The four phases' kernels, each packed once into nr-column panels (k = taps * cin rows), in one aligned block.
   int64_t offset[4], total = 0;

@@ -56,18 +56,27 @@ void reference_gemm(bool ta, bool tb, Shape3 s, float alpha, const std::vector<f
 
 std::vector<Isa> all_isas() { return {Isa::generic, Isa::avx2, Isa::avx512}; }
 
+// Every micro-kernel of every ISA this CPU runs (the ISAs' own and their narrow tiles); the others are named as skipped.
+std::vector<const kernels::SgemmUkernel*> runnable_ukernels() {
+  std::vector<const kernels::SgemmUkernel*> all;
+  for (Isa isa : all_isas()) {
+    if (!kernels::cpu_supports(isa)) {
+      MESSAGE("skipped: this CPU does not support " << std::string(kernels::isa_name(isa)) << "; its kernels were only compiled");
+      continue;
+    }
+    for (const kernels::SgemmUkernel* uk : kernels::sgemm_ukernels(isa)) all.push_back(uk);
+  }
+  return all;
+}
+
 }  // namespace
 
 TEST_CASE("gemm kernels: every micro-kernel the CPU runs matches float64 on odd shapes, with every epilogue") {
   // K = 1 and 9 (the first layer), K past one kc block and far past it; M, N off every tile and vector width.
-  const std::vector<Shape3> shapes = {{1, 1, 1},    {7, 5, 1},    {13, 17, 9},  {6, 16, 256}, {14, 32, 193},
+  const std::vector<Shape3> shapes = {{1, 1, 1},    {7, 5, 1},    {13, 17, 9},  {6, 16, 256}, {14, 32, 193}, {16, 16, 300}, {33, 15, 40},
                                       {37, 33, 300}, {5, 100, 513}, {121, 19, 27}, {169, 40, 64}, {30, 70, 1200}};
-  for (Isa isa : all_isas()) {
-    if (!kernels::cpu_supports(isa)) {
-      MESSAGE("skipped: this CPU does not support " << std::string(kernels::isa_name(isa)) << "; its kernel was only compiled");
-      continue;
-    }
-    const kernels::SgemmUkernel& uk = kernels::sgemm_ukernel(isa);
+  for (const kernels::SgemmUkernel* kernel : runnable_ukernels()) {
+    const kernels::SgemmUkernel& uk = *kernel;
     CAPTURE(uk.name);
     uint64_t seed = 100;
     for (const Shape3& s : shapes)
@@ -112,9 +121,8 @@ TEST_CASE("gemm kernels: every micro-kernel the CPU runs matches float64 on odd 
 }
 
 TEST_CASE("gemm kernels: an overwriting product never reads C, and k = 0 still defines C") {
-  for (Isa isa : all_isas()) {
-    if (!kernels::cpu_supports(isa)) continue;
-    const kernels::SgemmUkernel& uk = kernels::sgemm_ukernel(isa);
+  for (const kernels::SgemmUkernel* kernel : runnable_ukernels()) {
+    const kernels::SgemmUkernel& uk = *kernel;
     CAPTURE(uk.name);
     const auto a = random_floats(11 * 7, 1), b = random_floats(7 * 21, 2), bias = random_floats(21, 3);
     std::vector<float> clean(11 * 21, 0.0f), dirty(11 * 21, std::nanf(""));
