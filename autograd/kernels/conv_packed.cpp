@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "autograd/kernels/amx_conv.h"
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_pack.h"
 #include "autograd/kernels/conv_special.h"
@@ -173,6 +174,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), taps = g.kernel_h * g.kernel_w;
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
+  if (use_amx_bf16(g)) return amx_conv_forward(x, w, g, y, epilogue);
   if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   if (first_layer_forward_applies(g)) return first_layer_forward(uk.isa, x, w, g, y, epilogue);
   if (pointwise_few_outputs_applies(g)) return pointwise_few_forward(uk.isa, x, w, g, y, epilogue);
@@ -216,6 +218,7 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
     throw std::invalid_argument("conv_kernel_grad: a kernel gradient takes only the accumulate epilogue, not bias or ReLU");
   if (m <= 0 || n <= 0) return;
   if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
+  if (use_amx_bf16(g)) return amx_conv_kernel_grad(x, dy, g, dw, epilogue);
   if (use_winograd(g, WinogradPass::kernel_grad)) return winograd_conv_kernel_grad(uk, x, dy, g, dw, epilogue);
   if (direct_kernel_grad_applies(g)) return direct_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
   if (pointwise_few_outputs_applies(g)) return pointwise_few_kernel_grad(uk.isa, x, dy, g, dw, epilogue);

@@ -1,0 +1,449 @@
+// The AMX bfloat16 convolution passes (amx_conv.h). Tiles: C is 16 x 16 float32, A is 16 rows x 32 bfloat16 (k
+// contiguous), B is 16 k-pairs x 16 columns x 2 bfloat16 (the "VNNI" layout, the pair of k values side by side).
+// Each kernel holds up to 2 x 2 C tiles (a 32 x 32 block) in tiles 0-3, A in 4-5 and B in 6-7.
+//
+//   forward:      y[pixels, cout] = patches[pixels, K] * w[K, cout]; A = im2col rows packed as bfloat16 per block of
+//                 pixels, B = the kernel, packed once per call.
+//   kernel grad:  dw[K, cout] = patches^T dy, computed as its transpose dw^T[cout, K] = dy^T[cout, pixels] *
+//                 patches[pixels, K], so that B is two im2col rows interleaved (vector shuffles) and only dy,
+//                 the narrower operand, is transposed (gathers). Fixed groups of pixels sum into their own float32
+//                 copy, added in group order at the end.
+// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h (_mm512_undefined_ps), as in the sgemm kernels.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "autograd/kernels/amx_conv.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cpuid.h>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "autograd/kernels/conv_gemm.h"
+#include "autograd/kernels/conv_special.h"
+#include "autograd/parallel.h"
+
+namespace tg::kernels {
+
+namespace {
+
+#define TG_AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+
+using bf16 = uint16_t;
+
+constexpr int64_t kTile = 16;        // rows of every tile, and columns of a C or B tile
+constexpr int64_t kTileK = 32;       // k per A tile row (32 bfloat16 = 64 bytes)
+constexpr int64_t kBlockBytes = 96 << 10;  // a forward task's packed A block stays in L2 beside the kernel panels
+constexpr int64_t kSuperChunk = 256;       // pixels per packed block of the kernel gradient (C tiles reloaded per block)
+constexpr int64_t kColumnBlock = 256;      // patch columns per kernel-gradient task
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+ConvPrecision precision_from_environment() {
+  const char* value = std::getenv("TAPEGRAD_PRECISION");
+  if (!value || !*value) return ConvPrecision::float32;
+  const ConvPrecision p = parse_conv_precision(value, "TAPEGRAD_PRECISION");
+  std::string why;
+  if (p == ConvPrecision::bf16 && !amx_bf16_available(&why))
+    throw std::runtime_error("TAPEGRAD_PRECISION=bf16: " + why + " (unset it to train in float32)");
+  return p;
+}
+
+std::atomic<ConvPrecision>& precision_slot() {
+  static std::atomic<ConvPrecision> precision{precision_from_environment()};
+  return precision;
+}
+
+struct Availability {
+  bool ok = false;
+  std::string why;
+};
+
+Availability detect_amx() {
+  Availability a;
+#if defined(__x86_64__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(edx & (1u << 24)) || !(edx & (1u << 22))) {
+    a.why = "this CPU has no AMX-BF16 (Intel Sapphire Rapids or later has it)";
+    return a;
+  }
+  unsigned eax1 = 0, ebx1 = 0, ecx1 = 0, edx1 = 0;
+  const bool avx512_bf16 = __get_cpuid_count(7, 1, &eax1, &ebx1, &ecx1, &edx1) && (eax1 & (1u << 5));
+  if (!avx512_bf16 || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512vl")) {
+    a.why = "this CPU has AMX but not AVX512-BF16 with AVX512BW/VL, which the packing needs";
+    return a;
+  }
+  // Linux hands out the 8 KB tile state only to processes that ask (ARCH_REQ_XCOMP_PERM for XTILEDATA).
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) {
+    a.why = "the Linux kernel did not grant the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM failed; Linux 5.16 "
+            "or later is needed)";
+    return a;
+  }
+  a.ok = true;
+#else
+  a.why = "AMX exists only on x86-64";
+#endif
+  return a;
+}
+
+const Availability& availability() {
+  static const Availability a = detect_amx();
+  return a;
+}
+
+// Palette 1, all eight tiles 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tile state is per thread: each task configures before its first tile instruction and releases after its last.
+struct TileScope {
+  TG_AMX_TARGET TileScope() {
+    TileConfig config;
+    for (int t = 0; t < 8; ++t) config.colsb[t] = 64, config.rows[t] = kTile;
+    _tile_loadconfig(&config);
+  }
+  TG_AMX_TARGET ~TileScope() { _tile_release(); }
+  TileScope(const TileScope&) = delete;
+  TileScope& operator=(const TileScope&) = delete;
+};
+
+// count floats to bfloat16 (round to nearest even; the instruction reads and writes denormals as zero).
+TG_AMX_TARGET void to_bf16(const float* src, int64_t count, bf16* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+  if (i < count) {
+    const __mmask16 live = static_cast<__mmask16>((1u << (count - i)) - 1);
+    _mm256_mask_storeu_epi16(dst + i, live, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(live, src + i)));
+  }
+}
+
+// Where each tap of the kernel reads, relative to an output pixel's window corner (rows, columns).
+struct Taps {
+  std::vector<int64_t> dy, dx;
+  explicit Taps(const ConvGeometry& g) {
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+      for (int64_t kx = 0; kx < g.kernel_w; ++kx) dy.push_back(ky * g.dilation_h), dx.push_back(kx * g.dilation_w);
+  }
+};
+
+// Patch columns [k0, k1) of output pixel p (im2col's row, ordered (ky, kx, ci)) as bfloat16; columns past the patch
+// and taps in the padding are zeros. One division per call: the taps are walked, not recomputed per column.
+TG_AMX_TARGET void patch_row_bf16(const float* x, const ConvGeometry& g, const Taps& taps, int64_t p, int64_t k0,
+                                  int64_t k1, bf16* out) {
+  const int64_t line = p / g.out_w, ox = p % g.out_w, oy = line % g.out_h, image = line / g.out_h, c = g.in_c;
+  const int64_t y0 = oy * g.stride_h - g.pad_top, x0 = ox * g.stride_w - g.pad_left;
+  const float* base = x + image * g.in_h * g.in_w * c;
+  const int64_t end = std::min(k1, g.patch());
+  bf16* dst = out;
+  for (int64_t tap = k0 / c, ci = k0 % c, k = k0; k < end; ++tap, ci = 0) {
+    const int64_t count = std::min(c - ci, end - k);
+    const int64_t iy = y0 + taps.dy[tap], ix = x0 + taps.dx[tap];
+    if (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) to_bf16(base + (iy * g.in_w + ix) * c + ci, count, dst);
+    else std::memset(dst, 0, sizeof(bf16) * static_cast<size_t>(count));
+    dst += count, k += count;
+  }
+  if (out + (k1 - k0) > dst) std::memset(dst, 0, sizeof(bf16) * static_cast<size_t>(out + (k1 - k0) - dst));
+}
+
+// Writes the 16 x 16 float32 tile at `sums` (row stride 16) into C through the epilogue, rows x cols of it.
+TG_AMX_TARGET void store_through_epilogue(const float* sums, float* c, int64_t ldc, int64_t rows, int64_t cols,
+                                          const TileEpilogue& e) {
+  const __mmask16 live = static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1);
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 bias = e.bias ? _mm512_maskz_loadu_ps(live, e.bias) : zero;
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 v = _mm512_loadu_ps(sums + r * kTile);
+    float* cr = c + r * ldc;
+    if (e.accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, cr), v);
+    if (e.bias) v = _mm512_add_ps(v, bias);
+    if (e.relu) v = _mm512_max_ps(zero, v);  // NaN and -0 pass through, as in the relu op
+    _mm512_mask_storeu_ps(cr, live, v);
+  }
+}
+
+// The kernel w [K, n] as ceil(n / 16) panels of kp / 2 k-pairs x 16 columns x 2, zero-padded.
+TG_AMX_TARGET std::vector<bf16> pack_kernel_vnni(const float* w, int64_t k, int64_t n, int64_t kp) {
+  const int64_t panels = (n + kTile - 1) / kTile;
+  std::vector<bf16> packed(static_cast<size_t>(panels * kp * kTile));
+#pragma omp parallel for schedule(static) if (k * n > kParallelThreshold)
+  for (int64_t p = 0; p < panels; ++p) {
+    float pair[2][kTile];
+    bf16 row[2][kTile];
+    for (int64_t k2 = 0; k2 < kp / 2; ++k2) {
+      for (int e = 0; e < 2; ++e) {
+        const int64_t kk = 2 * k2 + e;
+        for (int64_t j = 0; j < kTile; ++j) {
+          const int64_t col = p * kTile + j;
+          pair[e][j] = kk < k && col < n ? w[kk * n + col] : 0.0f;
+        }
+        to_bf16(pair[e], kTile, row[e]);
+      }
+      bf16* dst = packed.data() + (p * kp / 2 + k2) * 2 * kTile;
+      for (int64_t j = 0; j < kTile; ++j) dst[2 * j] = row[0][j], dst[2 * j + 1] = row[1][j];
+    }
+  }
+  return packed;
+}
+
+// The tile loop over k for up to 2 x 2 C tiles: A rows at a (row stride lda bytes, the second tile 16 rows below),
+// B panels at b0 and b1 (64-byte rows), `steps` blocks of 32 k each, a_step / b_step elements apart.
+template <bool TwoRows, bool TwoCols>
+TG_AMX_TARGET void tile_products(int64_t steps, const bf16* a, int64_t lda, int64_t a_step, const bf16* b0,
+                                 const bf16* b1, int64_t b_step) {
+  for (int64_t s = 0; s < steps; ++s, a += a_step, b0 += b_step, b1 += b_step) {
+    _tile_loadd(4, a, lda);
+    _tile_loadd(6, b0, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (TwoCols) {
+      _tile_loadd(7, b1, 64);
+      _tile_dpbf16ps(1, 4, 7);
+    }
+    if constexpr (TwoRows) {
+      _tile_loadd(5, a + 16 * lda / 2, lda);
+      _tile_dpbf16ps(2, 5, 6);
+      if constexpr (TwoCols) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+}
+
+TG_AMX_TARGET void run_tiles(bool two_rows, bool two_cols, int64_t steps, const bf16* a, int64_t lda, int64_t a_step,
+                             const bf16* b0, const bf16* b1, int64_t b_step) {
+  if (two_rows && two_cols) tile_products<true, true>(steps, a, lda, a_step, b0, b1, b_step);
+  else if (two_rows) tile_products<true, false>(steps, a, lda, a_step, b0, b1, b_step);
+  else if (two_cols) tile_products<false, true>(steps, a, lda, a_step, b0, b1, b_step);
+  else tile_products<false, false>(steps, a, lda, a_step, b0, b1, b_step);
+}
+
+// Stores C tiles 0-3 (those in use) to `out` (row stride ldo bytes, tile (r, c) at out + 16 r rows + 16 c floats).
+TG_AMX_TARGET void store_c_tiles(bool two_rows, bool two_cols, float* out, int64_t ldo) {
+  const int64_t rows16 = 16 * ldo / static_cast<int64_t>(sizeof(float));
+  _tile_stored(0, out, ldo);
+  if (two_cols) _tile_stored(1, out + 16, ldo);
+  if (two_rows) _tile_stored(2, out + rows16, ldo);
+  if (two_rows && two_cols) _tile_stored(3, out + rows16 + 16, ldo);
+}
+
+TG_AMX_TARGET void load_c_tiles(bool two_rows, bool two_cols, const float* in, int64_t ldi) {
+  const int64_t rows16 = 16 * ldi / static_cast<int64_t>(sizeof(float));
+  _tile_loadd(0, in, ldi);
+  if (two_cols) _tile_loadd(1, in + 16, ldi);
+  if (two_rows) _tile_loadd(2, in + rows16, ldi);
+  if (two_rows && two_cols) _tile_loadd(3, in + rows16 + 16, ldi);
+}
+
+TG_AMX_TARGET void zero_c_tiles() {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+}
+
+TG_AMX_TARGET void forward_impl(const float* x, const float* w, const ConvGeometry& g, float* y,
+                                const GemmEpilogue& epilogue) {
+  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), kp = round_up(k, kTileK);
+  const int64_t panels = (n + kTile - 1) / kTile;
+  const std::vector<bf16> kernel = pack_kernel_vnni(w, k, n, kp);
+  const Taps taps(g);
+  const int64_t block = std::clamp<int64_t>(kBlockBytes / (kp * 2) / 32 * 32, 32, 512);
+  const int64_t tasks = (m + block - 1) / block;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const TileScope tiles;
+    const int64_t i0 = t * block, rows = std::min(block, m - i0), rows_padded = round_up(rows, 32);
+    thread_local std::vector<bf16> a;
+    a.resize(static_cast<size_t>(block * kp));
+    for (int64_t r = 0; r < rows; ++r) patch_row_bf16(x, g, taps, i0 + r, 0, kp, a.data() + r * kp);
+    std::memset(a.data() + rows * kp, 0, sizeof(bf16) * static_cast<size_t>((rows_padded - rows) * kp));
+    alignas(64) float sums[32 * 32];
+    for (int64_t cp = 0; cp < panels; cp += 2) {
+      const bool two_cols = cp + 1 < panels;
+      const bf16* b0 = kernel.data() + cp * kp * kTile;
+      const bf16* b1 = two_cols ? b0 + kp * kTile : b0;
+      for (int64_t r0 = 0; r0 < rows; r0 += 32) {
+        const bool two_rows = r0 + 16 < rows;
+        zero_c_tiles();
+        run_tiles(two_rows, two_cols, kp / kTileK, a.data() + r0 * kp, kp * 2, kTileK, b0, b1, kTileK * kTile);
+        store_c_tiles(two_rows, two_cols, sums, 32 * sizeof(float));
+        for (int64_t tr = 0; tr < (two_rows ? 2 : 1); ++tr)
+          for (int64_t tc = 0; tc < (two_cols ? 2 : 1); ++tc) {
+            const int64_t row = r0 + tr * kTile, col = (cp + tc) * kTile;
+            // The sums tile, copied to a 16-float row stride for the epilogue.
+            alignas(64) float tile[kTile * kTile];
+            for (int64_t q = 0; q < kTile; ++q)
+              _mm512_store_ps(tile + q * kTile, _mm512_load_ps(sums + (tr * kTile + q) * 32 + tc * kTile));
+            const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + col : nullptr, epilogue.relu};
+            store_through_epilogue(tile, y + (i0 + row) * n + col, n, std::min(kTile, rows - row),
+                                   std::min(kTile, n - col), te);
+          }
+      }
+    }
+  }
+}
+
+// dy^T for pixels [p0, p0 + count) (zeros past them and past cout): [steps][n_padded][32] bfloat16.
+TG_AMX_TARGET void pack_dy_transposed(const float* dy, int64_t n, int64_t n_padded, int64_t p0, int64_t count,
+                                      bf16* out) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i stride = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(n)));
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t s = 0; s * 32 < count; ++s)
+    for (int64_t o = 0; o < n_padded; ++o) {
+      bf16* dst = out + (s * n_padded + o) * 32;
+      if (o >= n) {
+        std::memset(dst, 0, 64);
+        continue;
+      }
+      __m512 half[2];
+      for (int h = 0; h < 2; ++h) {
+        const int64_t first = s * 32 + h * 16, live = std::clamp<int64_t>(count - first, 0, 16);
+        const __mmask16 mask = static_cast<__mmask16>(live >= 16 ? 0xffff : (1u << live) - 1);
+        half[h] = live > 0 ? _mm512_mask_i32gather_ps(zero, mask, stride, dy + (p0 + first) * n + o, 4) : zero;
+      }
+      _mm512_storeu_si512(dst, (__m512i)_mm512_cvtne2ps_pbh(half[1], half[0]));
+    }
+}
+
+// Patch columns [c0, c0 + width) of pixels [p0, p0 + count) as B tiles: [steps][width / 16][16 pairs][16][2],
+// rows (pixel pairs) past count zero. `rows` is scratch for two patch rows.
+TG_AMX_TARGET void pack_patches_vnni(const float* x, const ConvGeometry& g, const Taps& taps, int64_t p0, int64_t count, int64_t c0,
+                                     int64_t width, bf16* rows, bf16* out) {
+  alignas(64) static constexpr uint16_t kInterleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i interleave = _mm512_load_si512(kInterleave);
+  const int64_t col_tiles = width / kTile;
+  for (int64_t s = 0; s * 32 < count; ++s)
+    for (int64_t q = 0; q < 16; ++q) {
+      const int64_t pa = s * 32 + 2 * q;
+      for (int e = 0; e < 2; ++e) {
+        bf16* row = rows + e * width;
+        if (pa + e < count) patch_row_bf16(x, g, taps, p0 + pa + e, c0, c0 + width, row);
+        else std::memset(row, 0, sizeof(bf16) * static_cast<size_t>(width));
+      }
+      for (int64_t ct = 0; ct < col_tiles; ++ct) {
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + ct * kTile));
+        const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + width + ct * kTile));
+        const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        _mm512_storeu_si512(out + ((s * col_tiles + ct) * 16 + q) * 32, _mm512_permutexvar_epi16(interleave, both));
+      }
+    }
+}
+
+TG_AMX_TARGET void kernel_grad_impl(const float* x, const float* dy, const ConvGeometry& g, float* dw,
+                                    const GemmEpilogue& epilogue) {
+  const int64_t n = g.out_c, k = g.patch(), pixels = g.lines() * g.out_w;
+  const int64_t n_padded = round_up(n, kTile), kp = round_up(k, 32);
+  // Groups of pixels (whole super-chunks), from the shape only, each summing into its own dw^T copy.
+  const int64_t chunks = (pixels + kSuperChunk - 1) / kSuperChunk;
+  const int64_t groups = std::clamp<int64_t>(
+      std::min({chunks / 4, kMaxPartialSums, kPartialSumElements / std::max<int64_t>(n_padded * kp, 1)}), 1,
+      kMaxPartialSums);
+  const int64_t column_blocks = (kp + kColumnBlock - 1) / kColumnBlock, tasks = groups * column_blocks;
+  std::vector<float> partial(static_cast<size_t>(groups * n_padded * kp));
+  const int64_t ldp = kp * static_cast<int64_t>(sizeof(float));
+  const Taps taps(g);
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const TileScope tiles;
+    const int64_t group = t / column_blocks, c0 = t % column_blocks * kColumnBlock;
+    const int64_t width = std::min(kColumnBlock, kp - c0);
+    const int64_t first_chunk = chunks * group / groups, end_chunk = chunks * (group + 1) / groups;
+    thread_local std::vector<bf16> a, b, rows;
+    a.resize(static_cast<size_t>(kSuperChunk * n_padded));
+    b.resize(static_cast<size_t>(kSuperChunk * width));
+    rows.resize(static_cast<size_t>(2 * width));
+    float* out = partial.data() + group * n_padded * kp + c0;
+    for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
+      const int64_t p0 = chunk * kSuperChunk, count = std::min(kSuperChunk, pixels - p0), steps = (count + 31) / 32;
+      pack_dy_transposed(dy, n, n_padded, p0, count, a.data());
+      pack_patches_vnni(x, g, taps, p0, count, c0, width, rows.data(), b.data());
+      for (int64_t r0 = 0; r0 < n_padded; r0 += 32) {
+        const bool two_rows = r0 + 16 < n_padded;
+        for (int64_t j0 = 0; j0 < width; j0 += 32) {
+          const bool two_cols = j0 + 16 < width;
+          float* c = out + r0 * kp + j0;
+          if (chunk == first_chunk) zero_c_tiles();
+          else load_c_tiles(two_rows, two_cols, c, ldp);
+          const bf16* b0 = b.data() + (j0 / kTile) * 16 * 32;
+          run_tiles(two_rows, two_cols, steps, a.data() + r0 * 32, 64, n_padded * 32, b0, b0 + 16 * 32,
+                    (width / kTile) * 16 * 32);
+          store_c_tiles(two_rows, two_cols, c, ldp);
+        }
+      }
+    }
+    if (first_chunk == end_chunk)  // a group with no pixels (not reached: groups <= chunks) still defines its sums
+      for (int64_t r = 0; r < n_padded; ++r) std::fill_n(out + r * kp, width, 0.0f);
+  }
+  // dw[kk, o] (+)= sum over groups, in group order, of dw^T[o, kk].
+#pragma omp parallel for schedule(static) if (k * n * groups > kParallelThreshold)
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t o = 0; o < n; ++o) {
+      float total = 0;
+      for (int64_t group = 0; group < groups; ++group) total += partial[(group * n_padded + o) * kp + kk];
+      dw[kk * n + o] = epilogue.accumulate ? dw[kk * n + o] + total : total;
+    }
+}
+
+}  // namespace
+
+ConvPrecision parse_conv_precision(const std::string& value, const std::string& what) {
+  if (value == "float32") return ConvPrecision::float32;
+  if (value == "bf16") return ConvPrecision::bf16;
+  throw std::runtime_error(what + "='" + value + "' is not one of float32, bf16");
+}
+
+const char* conv_precision_name(ConvPrecision precision) {
+  return precision == ConvPrecision::bf16 ? "bf16" : "float32";
+}
+
+ConvPrecision conv_precision() { return precision_slot().load(std::memory_order_relaxed); }
+
+void set_conv_precision(ConvPrecision precision) {
+  std::string why;
+  if (precision == ConvPrecision::bf16 && !amx_bf16_available(&why))
+    throw std::runtime_error("bf16 convolutions need Intel AMX: " + why);
+  precision_slot().store(precision, std::memory_order_relaxed);
+}
+
+bool amx_bf16_available(std::string* why) {
+  const Availability& a = availability();
+  if (!a.ok && why) *why = a.why;
+  return a.ok;
+}
+
+bool use_amx_bf16(const ConvGeometry& g) {
+  if (conv_precision() != ConvPrecision::bf16) return false;
+  return !first_layer_forward_applies(g) && !pointwise_few_outputs_applies(g);
+}
+
+void amx_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {
+  if (!amx_bf16_available()) throw std::logic_error("amx_conv_forward called on a CPU without AMX-BF16");
+  if (g.lines() * g.out_w <= 0 || g.out_c <= 0) return;
+  if (g.patch() == 0) return apply_epilogue_only(g.lines() * g.out_w, g.out_c, y, g.out_c, epilogue);
+  forward_impl(x, w, g, y, epilogue);
+}
+
+void amx_conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, float* dw,
+                          const GemmEpilogue& epilogue) {
+  if (!amx_bf16_available()) throw std::logic_error("amx_conv_kernel_grad called on a CPU without AMX-BF16");
+  if (epilogue.bias || epilogue.relu)
+    throw std::invalid_argument("amx_conv_kernel_grad: a kernel gradient takes only the accumulate epilogue");
+  const int64_t k = g.patch(), n = g.out_c;
+  if (k <= 0 || n <= 0) return;
+  if (g.lines() * g.out_w == 0) return apply_epilogue_only(k, n, dw, n, epilogue);
+  kernel_grad_impl(x, dy, g, dw, epilogue);
+}
+
+}  // namespace tg::kernels
