@@ -15,6 +15,7 @@
 #include "apps/cli_wording.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
+#include "apps/precision_option.h"
 #include "autograd/allocator.h"
 #include "autograd/ops.h"
 #include "autograd/profiler.h"
@@ -108,7 +109,7 @@ Command add_bench_command(CLI::App& app) {
   auto model_options = std::make_shared<ModelOptions>();
   struct Options {
     int batch = 2, threads = 0, steps = 5, warmup = 2;
-    std::string mode = "train";
+    std::string mode = "train", precision = "float32";
     bool json = false, layers = true, profile = false;
   };
   auto o = std::make_shared<Options>();
@@ -121,11 +122,13 @@ Command add_bench_command(CLI::App& app) {
                   "train (forward, loss, backward, Adam), infer (forward only), or fit (the train step, then real "
                   "fit() steps with the data loader running)")
       ->capture_default_str()->check(CLI::IsMember({"train", "infer", "fit"}));
+  add_precision_option(*cmd, o->precision);
   cmd->add_flag("--profile", o->profile,
                 "Per op type and per layer: forward and backward ms, share of the step, MB allocated");
   cmd->add_flag("--json", o->json, "One JSON line with torch_unet_bench.py's field names");
   return [model_options, o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
+    apply_precision(o->precision);
     const int threads = omp_get_max_threads();
     // The autoencoder is timed as the seed wrote it (3-channel linear output, MSE), like the PyTorch reference.
     const bool autoencoder = model_options->model == "autoencoder";
@@ -216,6 +219,7 @@ Command add_bench_command(CLI::App& app) {
         {"channels", in[2]},
         {"filters", model_options->resolved_filters()},
         {"threads", threads},
+        {"precision", o->precision},
         {"params", model.count_trainable_params()},
         {"bn_moving", bn_moving},
         {"ms_per_step", std::round(med * 10) / 10},

@@ -5,6 +5,7 @@
 
 #include "apps/cli_wording.h"
 #include "apps/commands.h"
+#include "apps/precision_option.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
 #include "train/checkpoint.h"
@@ -15,7 +16,7 @@ namespace tg::app {
 Command add_evaluate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("evaluate", "Metrics of a trained model on a dataset (a table, or JSON)");
   struct Options {
-    std::string checkpoint, names;
+    std::string checkpoint, names, precision = "float32";
     DataOptions data;
     int batch = 4, threads = 0;
     bool json = false, flips = false, full_size = false;
@@ -30,6 +31,7 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "Seed of the synthetic set")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
+  add_precision_option(*cmd, o->precision);
   cmd->add_flag("--json", o->json, "Print the metrics as one JSON object");
   cmd->add_flag("--tta", o->flips,
                 "Test-time augmentation: average the model's probabilities over flips and transposes (8 views; 4 for "
@@ -44,6 +46,7 @@ Command add_evaluate_command(CLI::App& app) {
       ->check(CLI::Range(0, 4096));
   return [o, fit] {
     if (o->threads > 0) set_num_threads(o->threads);
+    apply_precision(o->precision);
     Model model = train::load_trained_model(o->checkpoint);
     const Shape input = model.input_shape();
     const int classes = static_cast<int>(std::max<int64_t>(model.output_shape().back(), 2));

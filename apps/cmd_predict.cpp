@@ -9,6 +9,7 @@
 
 #include "apps/cli_wording.h"
 #include "apps/commands.h"
+#include "apps/precision_option.h"
 #include "apps/train_data.h"
 #include "data/image_io.h"
 #include "train/checkpoint.h"
@@ -42,7 +43,7 @@ std::vector<fs::path> list_inputs(const fs::path& input) {
 Command add_predict_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Segment images with a trained model");
   struct Options {
-    std::string checkpoint, input, out, fit;
+    std::string checkpoint, input, out, fit, precision = "float32";
     bool overlay = true, raw = false, flips = false;
     int overlap = -1, threads = 0, mirror = 0;
   };
@@ -69,9 +70,11 @@ Command add_predict_command(CLI::App& app) {
                 "Test-time augmentation: average the predictions of the image flipped (and, if square, transposed) "
                 "in all 4 (8) ways; 4 (8) times the work");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(kThreadCount);
+  add_precision_option(*cmd, o->precision);
   add_image_limit_option(*cmd);
   return [o] {
     if (o->threads > 0) omp_set_num_threads(o->threads);
+    apply_precision(o->precision);
     Model model = train::load_trained_model(o->checkpoint);
     train::PredictImageOptions options;
     const std::string fit = o->fit.empty() ? predict_fit_of_run(o->checkpoint) : o->fit;

@@ -14,6 +14,7 @@
 #include "apps/commands.h"
 #include "apps/init_from.h"
 #include "apps/model_options.h"
+#include "apps/precision_option.h"
 #include "apps/train_data.h"
 #include "autograd/parallel.h"
 #include "distributed/mpi_job.h"
@@ -41,12 +42,13 @@ struct TrainOptions {
   uint64_t seed = 0;
   std::string init_from;  // --init-from: start from this file's model (apps/init_from.h)
   int grad_shards = 0;    // 0: one per process (1 on its own); a resumed run keeps the number it began with
+  std::string precision = "float32";  // --precision: the convolutions' arithmetic, kept by a resumed run
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
                                                 warmup_steps, seed, class_weights, border_weights, init_from,
-                                                grad_shards)
+                                                grad_shards, precision)
 
 // --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
 std::vector<double> weight_list(const std::string& text) {
@@ -173,6 +175,7 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--threads", o.threads, "Compute threads (default: all cores; the results do not depend on it)")
       ->check(kThreadCount);
   cmd.add_option("--workers", o.workers, "Data-loading threads")->capture_default_str()->check(kNonNegative);
+  add_precision_option(cmd, o.precision);
   cmd.add_option("--report-samples", o.report_samples, "Validation samples shown in report.html")->capture_default_str();
   cmd.add_option("--init-from", o.init_from,
                  "Start from the model in this tapegrad weights or checkpoint file (e.g. from import-keras): its "
@@ -284,9 +287,9 @@ Command add_train_command(CLI::App& app) {
         const std::string name = opt->get_name();
         if (opt->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
             name != "--progress" && name != "--workers" && name != "--max-image-pixels" && name != "--lr" &&
-            name != "--clipnorm" && name != "--profile")
+            name != "--clipnorm" && name != "--profile" && name != "--precision")
           throw CLI::ValidationError(name, "cannot change a run being resumed (only --epochs, --lr, --clipnorm, "
-                                           "--threads, --workers, --max-image-pixels, --progress and --profile "
+                                           "--threads, --workers, --max-image-pixels, --progress, --profile and --precision "
                                            "can); start a new run with --out instead");
       }
       const nlohmann::json saved = train::read_run_config(o->resume);
@@ -303,11 +306,14 @@ Command add_train_command(CLI::App& app) {
                                            "step's rate); start a new run with --out instead");
       if (cmd->count("--lr")) run.lr = o->lr;
       if (cmd->count("--clipnorm")) run.clipnorm = o->clipnorm;
+      // Another precision (say, float32 on a machine without AMX) continues the run, no longer bit-exactly.
+      if (cmd->count("--precision")) run.precision = o->precision;
       run.out = o->resume;
     }
     if (group && run.threads == 0) run.threads = distributed::threads_per_process();
     if (run.grad_shards == 0) run.grad_shards = group ? group->size() : 1;
     if (run.threads > 0) set_num_threads(run.threads);
+    apply_precision(run.precision);
     run.model.seed = run.seed;
     // --init-from: the file's model, whose input and classes the data follow (a resumed run rebuilds it the same way
     // before its checkpoint's weights replace the file's).

@@ -3,6 +3,7 @@
 #include "autograd/argmax.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "autograd/precision.h"
 #include "autograd/random/rng.h"
 #include "autograd/tape.h"
 #include "autograd/tensor.h"

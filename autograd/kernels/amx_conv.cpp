@@ -28,6 +28,7 @@
 #include "autograd/kernels/conv_gemm.h"
 #include "autograd/kernels/conv_special.h"
 #include "autograd/parallel.h"
+#include "autograd/tensor.h"
 
 namespace tg::kernels {
 
@@ -39,11 +40,25 @@ using bf16 = uint16_t;
 
 constexpr int64_t kTile = 16;        // rows of every tile, and columns of a C or B tile
 constexpr int64_t kTileK = 32;       // k per A tile row (32 bfloat16 = 64 bytes)
-constexpr int64_t kBlockBytes = 96 << 10;  // a forward task's packed A block stays in L2 beside the kernel panels
 constexpr int64_t kSuperChunk = 256;       // pixels per packed block of the kernel gradient (C tiles reloaded per block)
 constexpr int64_t kColumnBlock = 256;      // patch columns per kernel-gradient task
+// Pixels per group of the direct kernel gradient at least: each group writes a whole float32 copy of dw.
+constexpr int64_t kMinGroupPixels = 4096;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Uninitialised storage from the tensor allocator's cache (a training step asks for the same sizes every time, so
+// packing maps no fresh pages), for packed operands and partial sums whose every element is written before it is read.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t count) : tensor_(Tensor::empty({(count * int64_t(sizeof(T)) + 3) / 4})) {}
+  T* data() { return reinterpret_cast<T*>(tensor_.data<float>()); }
+  const T* data() const { return reinterpret_cast<const T*>(tensor_.data<float>()); }
+
+ private:
+  Tensor tensor_;
+};
 
 ConvPrecision precision_from_environment() {
   const char* value = std::getenv("TAPEGRAD_PRECISION");
@@ -108,10 +123,14 @@ struct alignas(64) TileConfig {
 };
 
 // Tile state is per thread: each task configures before its first tile instruction and releases after its last.
+// C tiles (0-3) are 16 x 16 float32; A tiles (4-5) are 16 rows of k_bytes; B tiles (6-7) are k_bytes / 4 k-pairs
+// of 16 columns.
 struct TileScope {
-  TG_AMX_TARGET TileScope() {
+  TG_AMX_TARGET explicit TileScope(int k_bytes = 64) {
     TileConfig config;
-    for (int t = 0; t < 8; ++t) config.colsb[t] = 64, config.rows[t] = kTile;
+    for (int t = 0; t < 4; ++t) config.colsb[t] = 64, config.rows[t] = kTile;
+    for (int t = 4; t < 6; ++t) config.colsb[t] = static_cast<uint16_t>(k_bytes), config.rows[t] = kTile;
+    for (int t = 6; t < 8; ++t) config.colsb[t] = 64, config.rows[t] = static_cast<uint8_t>(k_bytes / 4);
     _tile_loadconfig(&config);
   }
   TG_AMX_TARGET ~TileScope() { _tile_release(); }
@@ -158,44 +177,20 @@ TG_AMX_TARGET void patch_row_bf16(const float* x, const ConvGeometry& g, const T
   if (out + (k1 - k0) > dst) std::memset(dst, 0, sizeof(bf16) * static_cast<size_t>(out + (k1 - k0) - dst));
 }
 
-// Writes the 16 x 16 float32 tile at `sums` (row stride 16) into C through the epilogue, rows x cols of it.
-TG_AMX_TARGET void store_through_epilogue(const float* sums, float* c, int64_t ldc, int64_t rows, int64_t cols,
-                                          const TileEpilogue& e) {
+// Writes the 16 x 16 float32 tile at `sums` (row stride lds) into C through the epilogue, rows x cols of it.
+TG_AMX_TARGET void store_through_epilogue(const float* sums, int64_t lds, float* c, int64_t ldc, int64_t rows,
+                                          int64_t cols, const TileEpilogue& e) {
   const __mmask16 live = static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1);
   const __m512 zero = _mm512_setzero_ps();
   const __m512 bias = e.bias ? _mm512_maskz_loadu_ps(live, e.bias) : zero;
   for (int64_t r = 0; r < rows; ++r) {
-    __m512 v = _mm512_loadu_ps(sums + r * kTile);
+    __m512 v = _mm512_loadu_ps(sums + r * lds);
     float* cr = c + r * ldc;
     if (e.accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, cr), v);
     if (e.bias) v = _mm512_add_ps(v, bias);
     if (e.relu) v = _mm512_max_ps(zero, v);  // NaN and -0 pass through, as in the relu op
     _mm512_mask_storeu_ps(cr, live, v);
   }
-}
-
-// The kernel w [K, n] as ceil(n / 16) panels of kp / 2 k-pairs x 16 columns x 2, zero-padded.
-TG_AMX_TARGET std::vector<bf16> pack_kernel_vnni(const float* w, int64_t k, int64_t n, int64_t kp) {
-  const int64_t panels = (n + kTile - 1) / kTile;
-  std::vector<bf16> packed(static_cast<size_t>(panels * kp * kTile));
-#pragma omp parallel for schedule(static) if (k * n > kParallelThreshold)
-  for (int64_t p = 0; p < panels; ++p) {
-    float pair[2][kTile];
-    bf16 row[2][kTile];
-    for (int64_t k2 = 0; k2 < kp / 2; ++k2) {
-      for (int e = 0; e < 2; ++e) {
-        const int64_t kk = 2 * k2 + e;
-        for (int64_t j = 0; j < kTile; ++j) {
-          const int64_t col = p * kTile + j;
-          pair[e][j] = kk < k && col < n ? w[kk * n + col] : 0.0f;
-        }
-        to_bf16(pair[e], kTile, row[e]);
-      }
-      bf16* dst = packed.data() + (p * kp / 2 + k2) * 2 * kTile;
-      for (int64_t j = 0; j < kTile; ++j) dst[2 * j] = row[0][j], dst[2 * j + 1] = row[1][j];
-    }
-  }
-  return packed;
 }
 
 // The tile loop over k for up to 2 x 2 C tiles: A rows at a (row stride lda bytes, the second tile 16 rows below),
@@ -251,43 +246,143 @@ TG_AMX_TARGET void zero_c_tiles() {
   _tile_zero(3);
 }
 
+// The input as bfloat16 with its padding made explicit: [batch][hp][wp][cp], zeros outside the image and in the
+// channels past c, so every tap of every output tile reads in bounds without a check.
+struct PaddedInput {
+  Scratch<bf16> data;
+  int64_t hp = 0, wp = 0, cp = 0;
+};
+
+TG_AMX_TARGET PaddedInput pad_input(const float* x, const ConvGeometry& g, int64_t hp, int64_t wp, int64_t cp) {
+  PaddedInput p{Scratch<bf16>(g.batch * hp * wp * cp), hp, wp, cp};
+  const int64_t c = g.in_c;
+#pragma omp parallel for schedule(static) if (g.batch * hp * wp * cp > kParallelThreshold)
+  for (int64_t row = 0; row < g.batch * hp; ++row) {
+    const int64_t image = row / hp, iy = row % hp - g.pad_top;
+    bf16* dst = p.data.data() + row * wp * cp;
+    if (iy < 0 || iy >= g.in_h) {
+      std::memset(dst, 0, sizeof(bf16) * static_cast<size_t>(wp * cp));
+      continue;
+    }
+    const float* src = x + (image * g.in_h + iy) * g.in_w * c;
+    for (int64_t col = 0; col < wp; ++col, dst += cp) {
+      const int64_t ix = col - g.pad_left;
+      if (ix < 0 || ix >= g.in_w) {
+        std::memset(dst, 0, sizeof(bf16) * static_cast<size_t>(cp));
+        continue;
+      }
+      to_bf16(src + ix * c, c, dst);
+      if (cp > c) std::memset(dst + c, 0, sizeof(bf16) * static_cast<size_t>(cp - c));
+    }
+  }
+  return p;
+}
+
+// The kernel as B tiles: [panel][tap][chunk][kc / 2 pairs][16 columns][2], channels past c and columns past n zero.
+TG_AMX_TARGET Scratch<bf16> pack_kernel_taps(const float* w, const ConvGeometry& g, int64_t cp, int64_t kc) {
+  const int64_t c = g.in_c, n = g.out_c, taps = g.kernel_h * g.kernel_w, chunks = cp / kc;
+  const int64_t panels = (n + kTile - 1) / kTile, block = kc * kTile;
+  Scratch<bf16> packed(panels * taps * chunks * block);
+#pragma omp parallel for schedule(static) if (taps * c * n > kParallelThreshold)
+  for (int64_t pt = 0; pt < panels * taps; ++pt) {
+    const int64_t panel = pt / taps, tap = pt % taps;
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      bf16* dst = packed.data() + ((panel * taps + tap) * chunks + chunk) * block;
+      for (int64_t q = 0; q < kc / 2; ++q) {
+        float pair[2][kTile];
+        bf16 row[2][kTile];
+        for (int e = 0; e < 2; ++e) {
+          const int64_t ch = chunk * kc + 2 * q + e;
+          for (int64_t j = 0; j < kTile; ++j) {
+            const int64_t col = panel * kTile + j;
+            pair[e][j] = ch < c && col < n ? w[(tap * c + ch) * n + col] : 0.0f;
+          }
+          to_bf16(pair[e], kTile, row[e]);
+        }
+        for (int64_t j = 0; j < kTile; ++j) dst[q * 32 + 2 * j] = row[0][j], dst[q * 32 + 2 * j + 1] = row[1][j];
+      }
+    }
+  }
+  return packed;
+}
+
+// Direct convolution on tiles, no im2col: an A tile is 16 consecutive output pixels of one output row, whose inputs
+// for one tap lie at a fixed stride in the padded input (stride_w pixels apart), so the tile is loaded straight
+// from it, kc channels at a time; C tiles stay in the tile registers over every tap and channel chunk.
 TG_AMX_TARGET void forward_impl(const float* x, const float* w, const ConvGeometry& g, float* y,
                                 const GemmEpilogue& epilogue) {
-  const int64_t m = g.lines() * g.out_w, n = g.out_c, k = g.patch(), kp = round_up(k, kTileK);
-  const int64_t panels = (n + kTile - 1) / kTile;
-  const std::vector<bf16> kernel = pack_kernel_vnni(w, k, n, kp);
-  const Taps taps(g);
-  const int64_t block = std::clamp<int64_t>(kBlockBytes / (kp * 2) / 32 * 32, 32, 512);
-  const int64_t tasks = (m + block - 1) / block;
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const TileScope tiles;
-    const int64_t i0 = t * block, rows = std::min(block, m - i0), rows_padded = round_up(rows, 32);
-    thread_local std::vector<bf16> a;
-    a.resize(static_cast<size_t>(block * kp));
-    for (int64_t r = 0; r < rows; ++r) patch_row_bf16(x, g, taps, i0 + r, 0, kp, a.data() + r * kp);
-    std::memset(a.data() + rows * kp, 0, sizeof(bf16) * static_cast<size_t>((rows_padded - rows) * kp));
-    alignas(64) float sums[32 * 32];
-    for (int64_t cp = 0; cp < panels; cp += 2) {
-      const bool two_cols = cp + 1 < panels;
-      const bf16* b0 = kernel.data() + cp * kp * kTile;
-      const bf16* b1 = two_cols ? b0 + kp * kTile : b0;
-      for (int64_t r0 = 0; r0 < rows; r0 += 32) {
-        const bool two_rows = r0 + 16 < rows;
-        zero_c_tiles();
-        run_tiles(two_rows, two_cols, kp / kTileK, a.data() + r0 * kp, kp * 2, kTileK, b0, b1, kTileK * kTile);
-        store_c_tiles(two_rows, two_cols, sums, 32 * sizeof(float));
-        for (int64_t tr = 0; tr < (two_rows ? 2 : 1); ++tr)
-          for (int64_t tc = 0; tc < (two_cols ? 2 : 1); ++tc) {
-            const int64_t row = r0 + tr * kTile, col = (cp + tc) * kTile;
-            // The sums tile, copied to a 16-float row stride for the epilogue.
-            alignas(64) float tile[kTile * kTile];
-            for (int64_t q = 0; q < kTile; ++q)
-              _mm512_store_ps(tile + q * kTile, _mm512_load_ps(sums + (tr * kTile + q) * 32 + tc * kTile));
-            const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + col : nullptr, epilogue.relu};
-            store_through_epilogue(tile, y + (i0 + row) * n + col, n, std::min(kTile, rows - row),
-                                   std::min(kTile, n - col), te);
-          }
+  const int64_t c = g.in_c, n = g.out_c, taps = g.kernel_h * g.kernel_w;
+  const int64_t cp = c <= 16 ? 16 : round_up(c, 32), kc = std::min<int64_t>(cp, 32), chunks = cp / kc;
+  const int64_t tiles_per_line = (g.out_w + kTile - 1) / kTile, m_tiles = g.lines() * tiles_per_line;
+  const int64_t hp = (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+  const int64_t wp = (tiles_per_line * kTile - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
+  const PaddedInput in = pad_input(x, g, hp, wp, cp);
+  const Scratch<bf16> kernel = pack_kernel_taps(w, g, cp, kc);
+  const Taps tap_offsets(g);
+  std::vector<int64_t> tap_elements(static_cast<size_t>(taps));
+  for (int64_t t = 0; t < taps; ++t) tap_elements[t] = (tap_offsets.dy[t] * wp + tap_offsets.dx[t]) * cp;
+  const int64_t panels = (n + kTile - 1) / kTile, panel_elements = taps * chunks * kc * kTile;
+  const int64_t lda = g.stride_w * cp * static_cast<int64_t>(sizeof(bf16));
+  // Tasks of 8 pairs of output tiles (256 pixels): enough work per task, tasks enough to balance.
+  constexpr int64_t kPairsPerTask = 8;
+  const int64_t pairs = (m_tiles + 1) / 2, tasks = (pairs + kPairsPerTask - 1) / kPairsPerTask;
+#pragma omp parallel if (tasks > 1)
+  {
+    // Tile state is per thread, configured once per thread and call.
+    const TileScope tiles(static_cast<int>(kc * sizeof(bf16)));
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      alignas(64) float sums[32 * 32];
+      // Each pair's two tiles of 16 output pixels: where their windows start, their first pixel, their live rows.
+      const int64_t pair0 = task * kPairsPerTask, pair_end = std::min(pairs, pair0 + kPairsPerTask);
+      const bf16* base[kPairsPerTask][2];
+      int64_t first_pixel[kPairsPerTask][2], live_rows[kPairsPerTask][2];
+      for (int64_t pair = pair0; pair < pair_end; ++pair)
+        for (int r = 0; r < 2; ++r) {
+          const int64_t tile = std::min(2 * pair + r, m_tiles - 1);
+          const int64_t line = tile / tiles_per_line, ox0 = tile % tiles_per_line * kTile;
+          const int64_t image = line / g.out_h, oy = line % g.out_h;
+          base[pair - pair0][r] = in.data.data() + ((image * hp + oy * g.stride_h) * wp + ox0 * g.stride_w) * cp;
+          first_pixel[pair - pair0][r] = line * g.out_w + ox0;
+          live_rows[pair - pair0][r] = std::min(kTile, g.out_w - ox0);
+        }
+      // Panel pairs outside, pixel pairs inside: a panel pair of the kernel stays in L2 while the task's pixels
+      // pass over it.
+      for (int64_t cpn = 0; cpn < panels; cpn += 2) {
+        const bool two_cols = cpn + 1 < panels;
+        const bf16* b0 = kernel.data() + cpn * panel_elements;
+        const bf16* b1 = two_cols ? b0 + panel_elements : b0;
+        for (int64_t pair = pair0; pair < pair_end; ++pair) {
+          const bool two_rows = 2 * pair + 1 < m_tiles;
+          const bf16* const* a = base[pair - pair0];
+          zero_c_tiles();
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+              const int64_t a_offset = tap_elements[t] + chunk * kc, b_offset = (t * chunks + chunk) * kc * kTile;
+              _tile_loadd(4, a[0] + a_offset, lda);
+              _tile_loadd(6, b0 + b_offset, 64);
+              _tile_dpbf16ps(0, 4, 6);
+              if (two_cols) {
+                _tile_loadd(7, b1 + b_offset, 64);
+                _tile_dpbf16ps(1, 4, 7);
+              }
+              if (two_rows) {
+                _tile_loadd(5, a[1] + a_offset, lda);
+                _tile_dpbf16ps(2, 5, 6);
+                if (two_cols) _tile_dpbf16ps(3, 5, 7);
+              }
+            }
+          store_c_tiles(two_rows, two_cols, sums, 32 * sizeof(float));
+          for (int r = 0; r < (two_rows ? 2 : 1); ++r)
+            for (int64_t tc = 0; tc < (two_cols ? 2 : 1); ++tc) {
+              const int64_t col = (cpn + tc) * kTile;
+              const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + col : nullptr,
+                                    epilogue.relu};
+              store_through_epilogue(sums + r * kTile * 32 + tc * kTile, 32,
+                                     y + first_pixel[pair - pair0][r] * n + col, n, live_rows[pair - pair0][r],
+                                     std::min(kTile, n - col), te);
+            }
+        }
       }
     }
   }
@@ -351,77 +446,197 @@ TG_AMX_TARGET void kernel_grad_impl(const float* x, const float* dy, const ConvG
       std::min({chunks / 4, kMaxPartialSums, kPartialSumElements / std::max<int64_t>(n_padded * kp, 1)}), 1,
       kMaxPartialSums);
   const int64_t column_blocks = (kp + kColumnBlock - 1) / kColumnBlock, tasks = groups * column_blocks;
-  std::vector<float> partial(static_cast<size_t>(groups * n_padded * kp));
+  Scratch<float> partial(groups * n_padded * kp);
   const int64_t ldp = kp * static_cast<int64_t>(sizeof(float));
   const Taps taps(g);
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
+#pragma omp parallel if (tasks > 1)
+  {
+    // Tile state is per thread, configured once per thread and call.
     const TileScope tiles;
-    const int64_t group = t / column_blocks, c0 = t % column_blocks * kColumnBlock;
-    const int64_t width = std::min(kColumnBlock, kp - c0);
-    const int64_t first_chunk = chunks * group / groups, end_chunk = chunks * (group + 1) / groups;
-    thread_local std::vector<bf16> a, b, rows;
-    a.resize(static_cast<size_t>(kSuperChunk * n_padded));
-    b.resize(static_cast<size_t>(kSuperChunk * width));
-    rows.resize(static_cast<size_t>(2 * width));
-    float* out = partial.data() + group * n_padded * kp + c0;
-    for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
-      const int64_t p0 = chunk * kSuperChunk, count = std::min(kSuperChunk, pixels - p0), steps = (count + 31) / 32;
-      pack_dy_transposed(dy, n, n_padded, p0, count, a.data());
-      pack_patches_vnni(x, g, taps, p0, count, c0, width, rows.data(), b.data());
-      for (int64_t r0 = 0; r0 < n_padded; r0 += 32) {
-        const bool two_rows = r0 + 16 < n_padded;
-        for (int64_t j0 = 0; j0 < width; j0 += 32) {
-          const bool two_cols = j0 + 16 < width;
-          float* c = out + r0 * kp + j0;
-          if (chunk == first_chunk) zero_c_tiles();
-          else load_c_tiles(two_rows, two_cols, c, ldp);
-          const bf16* b0 = b.data() + (j0 / kTile) * 16 * 32;
-          run_tiles(two_rows, two_cols, steps, a.data() + r0 * 32, 64, n_padded * 32, b0, b0 + 16 * 32,
-                    (width / kTile) * 16 * 32);
-          store_c_tiles(two_rows, two_cols, c, ldp);
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t group = t / column_blocks, c0 = t % column_blocks * kColumnBlock;
+      const int64_t width = std::min(kColumnBlock, kp - c0);
+      const int64_t first_chunk = chunks * group / groups, end_chunk = chunks * (group + 1) / groups;
+      thread_local std::vector<bf16> a, b, rows;
+      a.resize(static_cast<size_t>(kSuperChunk * n_padded));
+      b.resize(static_cast<size_t>(kSuperChunk * width));
+      rows.resize(static_cast<size_t>(2 * width));
+      float* out = partial.data() + group * n_padded * kp + c0;
+      for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
+        const int64_t p0 = chunk * kSuperChunk, count = std::min(kSuperChunk, pixels - p0), steps = (count + 31) / 32;
+        pack_dy_transposed(dy, n, n_padded, p0, count, a.data());
+        pack_patches_vnni(x, g, taps, p0, count, c0, width, rows.data(), b.data());
+        for (int64_t r0 = 0; r0 < n_padded; r0 += 32) {
+          const bool two_rows = r0 + 16 < n_padded;
+          for (int64_t j0 = 0; j0 < width; j0 += 32) {
+            const bool two_cols = j0 + 16 < width;
+            float* c = out + r0 * kp + j0;
+            if (chunk == first_chunk) zero_c_tiles();
+            else load_c_tiles(two_rows, two_cols, c, ldp);
+            const bf16* b0 = b.data() + (j0 / kTile) * 16 * 32;
+            run_tiles(two_rows, two_cols, steps, a.data() + r0 * 32, 64, n_padded * 32, b0, b0 + 16 * 32,
+                      (width / kTile) * 16 * 32);
+            store_c_tiles(two_rows, two_cols, c, ldp);
+          }
         }
       }
+      if (first_chunk == end_chunk)  // a group with no pixels (not reached: groups <= chunks) still defines its sums
+        for (int64_t r = 0; r < n_padded; ++r) std::fill_n(out + r * kp, width, 0.0f);
     }
-    if (first_chunk == end_chunk)  // a group with no pixels (not reached: groups <= chunks) still defines its sums
-      for (int64_t r = 0; r < n_padded; ++r) std::fill_n(out + r * kp, width, 0.0f);
   }
   // dw[kk, o] (+)= sum over groups, in group order, of dw^T[o, kk].
 #pragma omp parallel for schedule(static) if (k * n * groups > kParallelThreshold)
   for (int64_t kk = 0; kk < k; ++kk)
     for (int64_t o = 0; o < n; ++o) {
       float total = 0;
-      for (int64_t group = 0; group < groups; ++group) total += partial[(group * n_padded + o) * kp + kk];
+      for (int64_t group = 0; group < groups; ++group) total += partial.data()[(group * n_padded + o) * kp + kk];
       dw[kk * n + o] = epilogue.accumulate ? dw[kk * n + o] + total : total;
     }
 }
 
+// The kernel gradient without im2col, for stride_w == 1: dw[tap, ch, o] = sum over output pixels of
+// x_padded[row of (oy, tap)][ox + dx(tap), ch] * dy[pixel, o]. An A tile is 16 channels x 32 consecutive output
+// pixels, loaded from a channel-major copy of each padded input row; a B tile is those 32 pixels in pairs x 16
+// output channels, from a pair-interleaved copy of dy made once per call; the C tiles (16 channels x 16 outputs of
+// one tap) stay in the tile registers over every pixel of a group.
+TG_AMX_TARGET void kernel_grad_direct(const float* x, const float* dy, const ConvGeometry& g, float* dw,
+                                      const GemmEpilogue& epilogue) {
+  const int64_t c = g.in_c, n = g.out_c, taps = g.kernel_h * g.kernel_w, lines = g.lines();
+  const int64_t cq = round_up(c, kTile), panels = (n + kTile - 1) / kTile, n_padded = panels * kTile;
+  const int64_t chunks = (g.out_w + 31) / 32;
+  const int64_t hp = (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+  const int64_t wq = chunks * 32 + (g.kernel_w - 1) * g.dilation_w;
+  // The padded input, channel-major per row: [batch][hp][cq][wq].
+  Scratch<bf16> xt(g.batch * hp * cq * wq);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#pragma omp parallel for schedule(static) if (g.batch * hp * cq * wq > kParallelThreshold)
+  for (int64_t row = 0; row < g.batch * hp; ++row) {
+    const int64_t image = row / hp, iy = row % hp - g.pad_top;
+    bf16* dst = xt.data() + row * cq * wq;
+    if (iy < 0 || iy >= g.in_h) {
+      std::memset(dst, 0, sizeof(bf16) * static_cast<size_t>(cq * wq));
+      continue;
+    }
+    const float* src = x + (image * g.in_h + iy) * g.in_w * c;
+    const __m512i stride = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(c)));
+    for (int64_t ch = 0; ch < cq; ++ch) {
+      bf16* out = dst + ch * wq;
+      if (ch >= c) {
+        std::memset(out, 0, sizeof(bf16) * static_cast<size_t>(wq));
+        continue;
+      }
+      for (int64_t col = 0; col < wq; col += 16) {
+        const int64_t ix0 = col - g.pad_left;
+        uint32_t bits = 0;
+        for (int64_t i = 0; i < 16; ++i) bits |= uint32_t(ix0 + i >= 0 && ix0 + i < g.in_w && col + i < wq) << i;
+        const __mmask16 mask = static_cast<__mmask16>(bits);
+        // Lanes outside the row are masked off and never read.
+        const __m512i index = _mm512_add_epi32(stride, _mm512_set1_epi32(static_cast<int>(ix0 * c)));
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src + ch, 4);
+        const __mmask16 store = static_cast<__mmask16>(col + 16 <= wq ? 0xffff : (1u << (wq - col)) - 1);
+        _mm256_mask_storeu_epi16(out + col, store, (__m256i)_mm512_cvtneps_pbh(v));
+      }
+    }
+  }
+  // dy pair-interleaved: [lines][chunks][panels][16 pairs][16 outputs][2], zeros past out_w and n.
+  Scratch<bf16> dyv(lines * chunks * panels * 512);
+  alignas(64) static constexpr uint16_t kInterleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+#pragma omp parallel for schedule(static) if (lines * g.out_w * n > kParallelThreshold)
+  for (int64_t line = 0; line < lines; ++line) {
+    const __m512i interleave = _mm512_load_si512(kInterleave);
+    for (int64_t chunk = 0; chunk < chunks; ++chunk)
+      for (int64_t pn = 0; pn < panels; ++pn) {
+        const int64_t live_cols = std::min(kTile, n - pn * kTile);
+        const __mmask16 cols = static_cast<__mmask16>(live_cols >= 16 ? 0xffff : (1u << live_cols) - 1);
+        bf16* out = dyv.data() + ((line * chunks + chunk) * panels + pn) * 512;
+        for (int64_t q = 0; q < 16; ++q) {
+          __m512 v[2];
+          for (int e = 0; e < 2; ++e) {
+            const int64_t ox = chunk * 32 + 2 * q + e;
+            v[e] = ox < g.out_w ? _mm512_maskz_loadu_ps(cols, dy + (line * g.out_w + ox) * n + pn * kTile)
+                                : _mm512_setzero_ps();
+          }
+          const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(v[1], v[0]);  // pixel 2q in the low half
+          _mm512_storeu_si512(out + q * 32, _mm512_permutexvar_epi16(interleave, both));
+        }
+      }
+  }
+  // A row unit is one tap's 16-channel tile; units are paired for the two A tiles (across taps where a layer has
+  // 16 channels or fewer), so that two C tiles (four with two panels) accumulate side by side.
+  const Taps tap_offsets(g);
+  const int64_t channel_tiles = cq / kTile, units = taps * channel_tiles;
+  const int64_t unit_pairs = (units + 1) / 2, panel_pairs = (panels + 1) / 2;
+  const int64_t dw_padded = taps * cq * n_padded;
+  const int64_t groups = std::clamp<int64_t>(
+      std::min({lines * g.out_w / kMinGroupPixels, kMaxPartialSums, kPartialSumElements / std::max<int64_t>(dw_padded, 1)}), 1,
+      kMaxPartialSums);
+  Scratch<float> partial(groups * dw_padded);
+  const int64_t tasks = groups * unit_pairs * panel_pairs;
+  const int64_t lda = wq * static_cast<int64_t>(sizeof(bf16));
+#pragma omp parallel if (tasks > 1)
+  {
+    // Tile state is per thread, configured once per thread and call.
+    const TileScope tiles;
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t group = t / (unit_pairs * panel_pairs), rest = t % (unit_pairs * panel_pairs);
+      const int64_t u0 = rest / panel_pairs * 2, pn = rest % panel_pairs * 2;
+      const bool two_rows = u0 + 1 < units, two_cols = pn + 1 < panels;
+      // Unit u: tap u / channel_tiles, channels from u % channel_tiles * 16; its offset in a padded row block.
+      int64_t unit_row[2], unit_offset[2];
+      for (int r = 0; r < 2; ++r) {
+        const int64_t u = two_rows || r == 0 ? u0 + r : u0, tap = u / channel_tiles;
+        unit_row[r] = tap_offsets.dy[tap];
+        unit_offset[r] = u % channel_tiles * kTile * wq + tap_offsets.dx[tap];
+      }
+      zero_c_tiles();
+      for (int64_t line = lines * group / groups; line < lines * (group + 1) / groups; ++line) {
+        const int64_t image = line / g.out_h, oy = line % g.out_h, row = image * hp + oy * g.stride_h;
+        const bf16* a0 = xt.data() + (row + unit_row[0]) * cq * wq + unit_offset[0];
+        const bf16* a1 = xt.data() + (row + unit_row[1]) * cq * wq + unit_offset[1];
+        const bf16* b0 = dyv.data() + (line * chunks * panels + pn) * 512;
+        for (int64_t chunk = 0; chunk < chunks; ++chunk, a0 += 32, a1 += 32, b0 += panels * 512) {
+          _tile_loadd(4, a0, lda);
+          _tile_loadd(6, b0, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          if (two_cols) {
+            _tile_loadd(7, b0 + 512, 64);
+            _tile_dpbf16ps(1, 4, 7);
+          }
+          if (two_rows) {
+            _tile_loadd(5, a1, lda);
+            _tile_dpbf16ps(2, 5, 6);
+            if (two_cols) _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+      }
+      // C tile (r, c) holds unit u0 + r, output panel pn + c.
+      alignas(64) float sums[32 * 32];
+      store_c_tiles(two_rows, two_cols, sums, 32 * sizeof(float));
+      for (int r = 0; r < (two_rows ? 2 : 1); ++r) {
+        const int64_t u = u0 + r, tap = u / channel_tiles, ch0 = u % channel_tiles * kTile;
+        float* out = partial.data() + group * dw_padded + (tap * cq + ch0) * n_padded + pn * kTile;
+        for (int64_t q = 0; q < kTile; ++q)
+          std::copy_n(sums + (r * kTile + q) * 32, (two_cols ? 2 : 1) * kTile, out + q * n_padded);
+      }
+    }
+  }
+  // dw[tap, ch, o] (+)= the groups' sums, added in group order.
+#pragma omp parallel for schedule(static) if (taps * c * n * groups > kParallelThreshold)
+  for (int64_t tc = 0; tc < taps * c; ++tc) {
+    const int64_t tap = tc / c, ch = tc % c;
+    for (int64_t o = 0; o < n; ++o) {
+      float total = 0;
+      for (int64_t group = 0; group < groups; ++group) total += partial.data()[group * dw_padded + (tap * cq + ch) * n_padded + o];
+      float& out = dw[tc * n + o];
+      out = epilogue.accumulate ? out + total : total;
+    }
+  }
+}
+
 }  // namespace
-
-ConvPrecision parse_conv_precision(const std::string& value, const std::string& what) {
-  if (value == "float32") return ConvPrecision::float32;
-  if (value == "bf16") return ConvPrecision::bf16;
-  throw std::runtime_error(what + "='" + value + "' is not one of float32, bf16");
-}
-
-const char* conv_precision_name(ConvPrecision precision) {
-  return precision == ConvPrecision::bf16 ? "bf16" : "float32";
-}
-
-ConvPrecision conv_precision() { return precision_slot().load(std::memory_order_relaxed); }
-
-void set_conv_precision(ConvPrecision precision) {
-  std::string why;
-  if (precision == ConvPrecision::bf16 && !amx_bf16_available(&why))
-    throw std::runtime_error("bf16 convolutions need Intel AMX: " + why);
-  precision_slot().store(precision, std::memory_order_relaxed);
-}
-
-bool amx_bf16_available(std::string* why) {
-  const Availability& a = availability();
-  if (!a.ok && why) *why = a.why;
-  return a.ok;
-}
 
 bool use_amx_bf16(const ConvGeometry& g) {
   if (conv_precision() != ConvPrecision::bf16) return false;
@@ -443,7 +658,37 @@ void amx_conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g
   const int64_t k = g.patch(), n = g.out_c;
   if (k <= 0 || n <= 0) return;
   if (g.lines() * g.out_w == 0) return apply_epilogue_only(k, n, dw, n, epilogue);
+  if (g.stride_w == 1) return kernel_grad_direct(x, dy, g, dw, epilogue);
   kernel_grad_impl(x, dy, g, dw, epilogue);
 }
 
 }  // namespace tg::kernels
+
+namespace tg {
+
+ConvPrecision parse_conv_precision(const std::string& value, const std::string& what) {
+  if (value == "float32") return ConvPrecision::float32;
+  if (value == "bf16") return ConvPrecision::bf16;
+  throw std::runtime_error(what + "='" + value + "' is not one of float32, bf16");
+}
+
+const char* conv_precision_name(ConvPrecision precision) {
+  return precision == ConvPrecision::bf16 ? "bf16" : "float32";
+}
+
+ConvPrecision conv_precision() { return kernels::precision_slot().load(std::memory_order_relaxed); }
+
+void set_conv_precision(ConvPrecision precision) {
+  std::string why;
+  if (precision == ConvPrecision::bf16 && !amx_bf16_available(&why))
+    throw std::runtime_error("bf16 convolutions need Intel AMX: " + why);
+  kernels::precision_slot().store(precision, std::memory_order_relaxed);
+}
+
+bool amx_bf16_available(std::string* why) {
+  const kernels::Availability& a = kernels::availability();
+  if (!a.ok && why) *why = a.why;
+  return a.ok;
+}
+
+}  // namespace tg

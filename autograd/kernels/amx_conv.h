@@ -1,6 +1,6 @@
 // bfloat16 convolutions on Intel AMX (the TMUL unit of Sapphire Rapids and later): float32 tensors in memory, each
 // product's operands rounded to bfloat16 (round to nearest even) as they are packed, products summed in float32.
-// Off by default; a training run opts in (`tapegrad train --precision bf16`, tg::kernels::set_conv_precision), and
+// Off by default; a training run opts in (`tapegrad train --precision bf16`, tg::set_conv_precision), and
 // the weights, their gradients, the optimizer and everything outside the convolutions stay float32 (the master
 // weights are float32, only the convolutions' inputs are rounded).
 //
@@ -14,27 +14,12 @@
 // from the float32 path by the bfloat16 rounding of the operands (relative 2^-9 each), which the tests bound.
 #pragma once
 #include <cstdint>
-#include <string>
 
 #include "autograd/kernels/im2col.h"
 #include "autograd/kernels/packed_gemm.h"
+#include "autograd/precision.h"
 
 namespace tg::kernels {
-
-enum class ConvPrecision { float32, bf16 };
-
-// The environment variable TAPEGRAD_PRECISION=float32|bf16 sets the starting value (float32 when unset).
-ConvPrecision conv_precision();
-// bf16 on a CPU (or kernel) without AMX-BF16 throws std::runtime_error saying what is missing, rather than falling
-// back silently: a user who asked for bf16 learns that this machine cannot do it.
-void set_conv_precision(ConvPrecision precision);
-// Parses "float32" or "bf16" (the --precision flag and TAPEGRAD_PRECISION); throws naming `what` and the values.
-ConvPrecision parse_conv_precision(const std::string& value, const std::string& what = "precision");
-const char* conv_precision_name(ConvPrecision precision);
-
-// Whether this CPU has AMX-BF16 and AVX512-BF16 and Linux granted the process the AMX tile state; when it has not,
-// `why` (if given) says what is missing.
-bool amx_bf16_available(std::string* why = nullptr);
 
 // Whether the float32 convolution passes on this geometry run on AMX now (bf16 selected, and not a special case).
 bool use_amx_bf16(const ConvGeometry& g);

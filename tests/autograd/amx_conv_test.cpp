@@ -19,7 +19,7 @@
 namespace tg {
 namespace {
 
-using kernels::ConvPrecision;
+
 using testing::direct_conv;
 using testing::DirectConv;
 using testing::geometry;
@@ -42,11 +42,6 @@ std::vector<float> rounded(const std::vector<float>& v) {
   return r;
 }
 
-struct PrecisionScope {
-  explicit PrecisionScope(ConvPrecision p) : saved(kernels::conv_precision()) { kernels::set_conv_precision(p); }
-  ~PrecisionScope() { kernels::set_conv_precision(saved); }
-  ConvPrecision saved;
-};
 
 int64_t count_outside(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& mag,
                       double relative) {
@@ -57,7 +52,7 @@ int64_t count_outside(const std::vector<float>& got, const std::vector<double>& 
 
 bool skip_without_amx() {
   std::string why;
-  if (kernels::amx_bf16_available(&why)) return false;
+  if (amx_bf16_available(&why)) return false;
   MESSAGE("skipped: " << why);
   return true;
 }
@@ -65,14 +60,14 @@ bool skip_without_amx() {
 }  // namespace
 
 TEST_CASE("amx bf16: precision names are checked, and bf16 is refused where the CPU cannot run it") {
-  CHECK(kernels::parse_conv_precision("float32") == ConvPrecision::float32);
-  CHECK(kernels::parse_conv_precision("bf16") == ConvPrecision::bf16);
-  CHECK_THROWS_WITH_AS(kernels::parse_conv_precision("fp16", "--precision"),
+  CHECK(parse_conv_precision("float32") == ConvPrecision::float32);
+  CHECK(parse_conv_precision("bf16") == ConvPrecision::bf16);
+  CHECK_THROWS_WITH_AS(parse_conv_precision("fp16", "--precision"),
                        "--precision='fp16' is not one of float32, bf16", std::runtime_error);
   std::string why;
-  if (!kernels::amx_bf16_available(&why)) {
-    CHECK_THROWS_AS(kernels::set_conv_precision(ConvPrecision::bf16), std::runtime_error);
-    CHECK(kernels::conv_precision() == ConvPrecision::float32);
+  if (!amx_bf16_available(&why)) {
+    CHECK_THROWS_AS(set_conv_precision(ConvPrecision::bf16), std::runtime_error);
+    CHECK(conv_precision() == ConvPrecision::float32);
     CHECK(!why.empty());
   }
 }
@@ -87,7 +82,7 @@ TEST_CASE("amx bf16: forward, input and kernel gradients are the float64 convolu
       geometry(2, 9, 11, 70, 19, 2, 2, 1, 1, 0),  geometry(1, 8, 8, 300, 48, 3, 3, 1, 1, 1),
       geometry(1, 12, 10, 24, 70, 1, 1, 1, 1, 0), geometry(2, 40, 37, 16, 32, 3, 3, 1, 1, 1),
   };
-  const PrecisionScope bf16(ConvPrecision::bf16);
+  const ConvPrecisionScope bf16(ConvPrecision::bf16);
   const int threads = omp_get_max_threads();
   uint64_t seed = 900;
   for (const kernels::ConvGeometry& g : cases) {
@@ -135,7 +130,7 @@ TEST_CASE("amx bf16: forward, input and kernel gradients are the float64 convolu
 
 TEST_CASE("amx bf16: the forward's epilogue (accumulate, bias, ReLU) and the kernel gradient's accumulation") {
   if (skip_without_amx()) return;
-  const PrecisionScope bf16(ConvPrecision::bf16);
+  const ConvPrecisionScope bf16(ConvPrecision::bf16);
   const kernels::ConvGeometry g = geometry(2, 21, 18, 20, 35, 3, 3, 1, 1, 1);
   const auto x = random_floats(static_cast<size_t>(g.batch * g.in_h * g.in_w * g.in_c), 1);
   const auto w = random_floats(static_cast<size_t>(g.patch() * g.out_c), 2);

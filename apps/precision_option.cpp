@@ -1,0 +1,26 @@
+#include "apps/precision_option.h"
+
+#include <stdexcept>
+
+#include "autograd/precision.h"
+
+namespace tg::app {
+
+CLI::Option* add_precision_option(CLI::App& cmd, std::string& value) {
+  return cmd
+      .add_option("--precision", value,
+                  "Convolution arithmetic: float32, or bf16 (operands rounded to bfloat16 on Intel AMX, sums and "
+                  "weights float32; Sapphire Rapids or later)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "bf16"}));
+}
+
+void apply_precision(const std::string& value) {
+  const ConvPrecision precision = parse_conv_precision(value, "--precision");
+  std::string why;
+  if (precision == ConvPrecision::bf16 && !amx_bf16_available(&why))
+    throw std::runtime_error("--precision bf16: " + why + "; use --precision float32 on this machine");
+  set_conv_precision(precision);
+}
+
+}  // namespace tg::app
