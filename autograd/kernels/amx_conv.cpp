@@ -44,6 +44,7 @@ constexpr int64_t kSuperChunk = 256;       // pixels per packed block of the ker
 constexpr int64_t kColumnBlock = 256;      // patch columns per kernel-gradient task
 // Pixels per group of the direct kernel gradient at least: each group writes a whole float32 copy of dw.
 constexpr int64_t kMinGroupPixels = 4096;
+constexpr int64_t kMinChannels = 4;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -495,6 +496,30 @@ TG_AMX_TARGET void kernel_grad_impl(const float* x, const float* dy, const ConvG
     }
 }
 
+// Transposes 16 rows of 16 floats in registers: r[j][i] becomes r[i][j].
+TG_AMX_TARGET inline void transpose_16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 4; ++j) {
+      t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+      t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+  }
+}
+
 // The kernel gradient without im2col, for stride_w == 1: dw[tap, ch, o] = sum over output pixels of
 // x_padded[row of (oy, tap)][ox + dx(tap), ch] * dy[pixel, o]. An A tile is 16 channels x 32 consecutive output
 // pixels, loaded from a channel-major copy of each padded input row; a B tile is those 32 pixels in pairs x 16
@@ -509,7 +534,6 @@ TG_AMX_TARGET void kernel_grad_direct(const float* x, const float* dy, const Con
   const int64_t wq = chunks * 32 + (g.kernel_w - 1) * g.dilation_w;
   // The padded input, channel-major per row: [batch][hp][cq][wq].
   Scratch<bf16> xt(g.batch * hp * cq * wq);
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 #pragma omp parallel for schedule(static) if (g.batch * hp * cq * wq > kParallelThreshold)
   for (int64_t row = 0; row < g.batch * hp; ++row) {
     const int64_t image = row / hp, iy = row % hp - g.pad_top;
@@ -519,23 +543,20 @@ TG_AMX_TARGET void kernel_grad_direct(const float* x, const float* dy, const Con
       continue;
     }
     const float* src = x + (image * g.in_h + iy) * g.in_w * c;
-    const __m512i stride = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(c)));
-    for (int64_t ch = 0; ch < cq; ++ch) {
-      bf16* out = dst + ch * wq;
-      if (ch >= c) {
-        std::memset(out, 0, sizeof(bf16) * static_cast<size_t>(wq));
-        continue;
-      }
-      for (int64_t col = 0; col < wq; col += 16) {
-        const int64_t ix0 = col - g.pad_left;
-        uint32_t bits = 0;
-        for (int64_t i = 0; i < 16; ++i) bits |= uint32_t(ix0 + i >= 0 && ix0 + i < g.in_w && col + i < wq) << i;
-        const __mmask16 mask = static_cast<__mmask16>(bits);
-        // Lanes outside the row are masked off and never read.
-        const __m512i index = _mm512_add_epi32(stride, _mm512_set1_epi32(static_cast<int>(ix0 * c)));
-        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src + ch, 4);
-        const __mmask16 store = static_cast<__mmask16>(col + 16 <= wq ? 0xffff : (1u << (wq - col)) - 1);
-        _mm256_mask_storeu_epi16(out + col, store, (__m256i)_mm512_cvtneps_pbh(v));
+    // Blocks of 16 pixels x 16 channels, transposed in registers; pixels outside the row and channels past c load
+    // as zeros.
+    for (int64_t col0 = 0; col0 < wq; col0 += 16) {
+      const __mmask16 store = static_cast<__mmask16>(col0 + 16 <= wq ? 0xffff : (1u << (wq - col0)) - 1);
+      for (int64_t ch0 = 0; ch0 < cq; ch0 += 16) {
+        const __mmask16 channels = static_cast<__mmask16>(c - ch0 >= 16 ? 0xffff : (1u << (c - ch0)) - 1);
+        __m512 r[16];
+        for (int64_t i = 0; i < 16; ++i) {
+          const int64_t ix = col0 + i - g.pad_left;
+          r[i] = ix >= 0 && ix < g.in_w ? _mm512_maskz_loadu_ps(channels, src + ix * c + ch0) : _mm512_setzero_ps();
+        }
+        transpose_16x16(r);
+        for (int64_t j = 0; j < 16; ++j)
+          _mm256_mask_storeu_epi16(dst + (ch0 + j) * wq + col0, store, (__m256i)_mm512_cvtneps_pbh(r[j]));
       }
     }
   }
@@ -640,7 +661,9 @@ TG_AMX_TARGET void kernel_grad_direct(const float* x, const float* dy, const Con
 
 bool use_amx_bf16(const ConvGeometry& g) {
   if (conv_precision() != ConvPrecision::bf16) return false;
-  return !first_layer_forward_applies(g) && !pointwise_few_outputs_applies(g);
+  // Layers of fewer than 4 input channels (a grey or RGB image's first convolution) would multiply mostly zero
+  // channels in 16-channel tiles, and the 1x1 output layer is memory-bound: their float32 kernels stay.
+  return g.in_c >= kMinChannels && !pointwise_few_outputs_applies(g);
 }
 
 void amx_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* y, const GemmEpilogue& epilogue) {

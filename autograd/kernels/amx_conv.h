@@ -5,9 +5,10 @@
 // weights are float32, only the convolutions' inputs are rounded).
 //
 // Which passes: a float32 convolution's forward, its stride-1 input gradient (the forward of the rotated kernel,
-// conv_gemm.cpp) and its kernel gradient, for every geometry except the two special cases that stay float32 because
-// they are memory-bound anyway (the one-channel first layer and the 1x1 output layer with few classes). The
-// upsample + 2x2 phase kernels and the strided input gradient stay float32.
+// conv_gemm.cpp) and its kernel gradient, for every geometry except two that stay float32 because they are
+// memory-bound anyway: fewer than 4 input channels (a grey or RGB image's first layer) and the 1x1 output layer with
+// few classes. The fused nearest-upsample + 2x2 phase kernels (upsample_conv.h) and the strided input gradient
+// (col2im) stay float32 too.
 //
 // Rounding: AMX sums each 32-term block of a dot product in an order fixed by the hardware and the tile shapes,
 // and the tiles are cut from the shape alone, so results are bitwise the same for any thread count; they differ
