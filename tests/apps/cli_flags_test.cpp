@@ -1,6 +1,6 @@
 // Flags of `tapegrad train` and `predict` that change what happens, each seen to take effect: SIGTERM, an --out that
 // cannot be created, palette masks with an ignore value, resizing, --threads, --workers, --schedule, predict --fit;
-// and the report's curves drawn from the numbers in metrics.csv.
+// --precision; and the report's curves drawn from the numbers in metrics.csv.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "cli_util.h"
+#include "autograd/precision.h"
 #include "layers/model.h"
 
 using namespace tg::cli_test;
@@ -349,4 +350,50 @@ TEST_CASE("cli: --border-weights and --class-names reach fit, config.json, the r
   CHECK(contains(names.output, "3 names for 2 classes"));
   CHECK_FALSE(fs::exists(tmp / "bad"));
   CHECK_FALSE(fs::exists(tmp / "names"));
+}
+
+TEST_CASE("cli: --precision bf16 trains on AMX and is kept by config.json and resume; elsewhere it is refused naming the flag") {
+  TempDir tmp;
+  const std::vector<std::string> short_run = {"--epochs", "1", "--steps-per-epoch", "3", "--synthetic-count", "16",
+                                              "--seed", "3"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = short_run;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return train_args(args);
+  };
+  const Result bad = run_cli(with({"--precision", "fp16", "--out", (tmp / "bad").string()}), tmp.path());
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.output, "--precision"));
+  CHECK_FALSE(fs::exists(tmp / "bad"));
+
+  const fs::path bf16 = tmp / "bf16", f32 = tmp / "float32";
+  const Result r = run_cli(with({"--precision", "bf16", "--out", bf16.string()}), tmp.path());
+  std::string why;
+  if (!tg::amx_bf16_available(&why)) {
+    MESSAGE("this CPU has no AMX-BF16 (" << why << "): checking the refusal only");
+    CHECK(r.status == 1);
+    CHECK(contains(r.output, "--precision bf16"));
+    CHECK(contains(r.output, "--precision float32"));
+    return;
+  }
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(read_json(bf16 / "config.json").at("command").at("precision") == "bf16");
+  REQUIRE(run_cli(with({"--out", f32.string()}), tmp.path()).status == 0);
+  CHECK(read_json(f32 / "config.json").at("command").at("precision") == "float32");
+  // Same seed, same data, same steps: the bf16 run's losses are close to float32's but not the same numbers.
+  const auto a = read_metrics(bf16 / "metrics.csv").at("loss"), b = read_metrics(f32 / "metrics.csv").at("loss");
+  REQUIRE(a.size() == b.size());
+  CHECK(a.back() != b.back());
+  CHECK(std::abs(a.back() - b.back()) < 0.05 * std::abs(b.back()));
+  // Resumed, the run keeps bf16; --precision may change it (a bf16 run continued on a machine without AMX).
+  REQUIRE(run_cli({"train", "--resume", bf16.string(), "--epochs", "2", "--progress", "none"}, tmp.path()).status == 0);
+  CHECK(read_json(bf16 / "config.json").at("command").at("precision") == "bf16");
+  REQUIRE(run_cli({"train", "--resume", bf16.string(), "--epochs", "3", "--precision", "float32", "--progress", "none"},
+                  tmp.path())
+              .status == 0);
+  CHECK(read_json(bf16 / "config.json").at("command").at("precision") == "float32");
+  const Result e = run_cli({"evaluate", "--checkpoint", (bf16 / "checkpoints" / "last.safetensors").string(),
+                            "--synthetic-count", "8", "--precision", "bf16", "--json"},
+                           tmp.path());
+  CHECK_MESSAGE(e.status == 0, e.output);
 }
