@@ -5,6 +5,7 @@
 # channels_last on recent Intel parts).
 #   bench/compare_torch.sh [ROUNDS] [bench flags...]    e.g. bench/compare_torch.sh 3 --filters 16 --batch 2 --size 256
 # TAPEGRAD_BASELINE=path/to/another/tapegrad adds that build to every round (before/after a change, side by side).
+# TAPEGRAD_FLAGS="--precision bf16" adds flags that only this build's tapegrad takes (not the baseline, not PyTorch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -19,7 +20,8 @@ baseline=${TAPEGRAD_BASELINE:-}
 ms() { /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["ms_per_step"])'; }
 ours=() base=() nchw=() last=()
 for ((i = 1; i <= rounds; i++)); do
-  t=$(build/tapegrad bench "${args[@]}" --json)
+  # shellcheck disable=SC2086  # TAPEGRAD_FLAGS is a list of flags
+  t=$(build/tapegrad bench "${args[@]}" ${TAPEGRAD_FLAGS:-} --json)
   echo "tapegrad:             $t"
   ours+=("$(echo "$t" | ms)")
   if [ -n "$baseline" ]; then
