@@ -352,7 +352,7 @@ TEST_CASE("cli: --border-weights and --class-names reach fit, config.json, the r
   CHECK_FALSE(fs::exists(tmp / "names"));
 }
 
-TEST_CASE("cli: --precision bf16 trains on AMX and is kept by config.json and resume; elsewhere it is refused naming the flag") {
+TEST_CASE("cli: --precision bf16 trains on AMX and is kept by config.json and resume, elsewhere it is refused naming the flag") {
   TempDir tmp;
   const std::vector<std::string> short_run = {"--epochs", "1", "--steps-per-epoch", "3", "--synthetic-count", "16",
                                               "--seed", "3"};
