@@ -16,11 +16,11 @@ CLI::Option* add_precision_option(CLI::App& cmd, std::string& value) {
 }
 
 void apply_precision(const std::string& value) {
-  const ConvPrecision precision = parse_conv_precision(value, "--precision");
-  std::string why;
-  if (precision == ConvPrecision::bf16 && !amx_bf16_available(&why))
-    throw std::runtime_error("--precision bf16: " + why + "; use --precision float32 on this machine");
-  set_conv_precision(precision);
+  try {
+    set_conv_precision(parse_conv_precision(value, "--precision"));
+  } catch (const std::runtime_error& e) {  // set_conv_precision says what the machine lacks; name the flag too
+    throw std::runtime_error("--precision " + value + ": " + e.what() + "; use --precision float32 on this machine");
+  }
 }
 
 }  // namespace tg::app

@@ -1,13 +1,15 @@
-// The AMX bfloat16 convolution passes (amx_conv.h). Tiles: C is 16 x 16 float32, A is 16 rows x 32 bfloat16 (k
-// contiguous), B is 16 k-pairs x 16 columns x 2 bfloat16 (the "VNNI" layout, the pair of k values side by side).
-// Each kernel holds up to 2 x 2 C tiles (a 32 x 32 block) in tiles 0-3, A in 4-5 and B in 6-7.
+// The AMX bfloat16 convolution passes (amx_conv.h). Tiles: C is 16 x 16 float32, A is 16 rows x 32 (or 16)
+// bfloat16 of k, B is 16 (or 8) k-pairs x 16 columns x 2 bfloat16 (the "VNNI" layout, a pair of k values side by
+// side). Each product holds up to 2 x 2 C tiles (a 32 x 32 block) in tiles 0-3, A in 4-5 and B in 6-7.
 //
-//   forward:      y[pixels, cout] = patches[pixels, K] * w[K, cout]; A = im2col rows packed as bfloat16 per block of
-//                 pixels, B = the kernel, packed once per call.
-//   kernel grad:  dw[K, cout] = patches^T dy, computed as its transpose dw^T[cout, K] = dy^T[cout, pixels] *
-//                 patches[pixels, K], so that B is two im2col rows interleaved (vector shuffles) and only dy,
-//                 the narrower operand, is transposed (gathers). Fixed groups of pixels sum into their own float32
-//                 copy, added in group order at the end.
+//   forward:      no im2col. The input is copied once as padded bfloat16 NHWC; an A tile is 16 output pixels of one
+//                 row, whose inputs for one tap lie stride_w pixels apart, so it loads straight from that copy, 32
+//                 (or 16) channels at a time; B is the kernel, packed once per call per (tap, channel chunk).
+//   kernel grad:  at stride_w 1, also direct: an A tile is 16 channels x 32 consecutive pixels of a channel-major
+//                 padded copy (16 x 16 in-register transposes), B is 32 pixels of dy in pairs; C tiles stay in
+//                 registers over a fixed group of pixels. Other strides: dw^T = dy^T * patches, with two im2col rows
+//                 interleaved as B and dy transposed by gathers. Groups of pixels sum into their own float32 copy,
+//                 added in group order at the end.
 // GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h (_mm512_undefined_ps), as in the sgemm kernels.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "autograd/kernels/amx_conv.h"
@@ -194,33 +196,30 @@ TG_AMX_TARGET void store_through_epilogue(const float* sums, int64_t lds, float*
   }
 }
 
-// The tile loop over k for up to 2 x 2 C tiles: A rows at a (row stride lda bytes, the second tile 16 rows below),
-// B panels at b0 and b1 (64-byte rows), `steps` blocks of 32 k each, a_step / b_step elements apart.
-template <bool TwoRows, bool TwoCols>
-TG_AMX_TARGET void tile_products(int64_t steps, const bf16* a, int64_t lda, int64_t a_step, const bf16* b0,
-                                 const bf16* b1, int64_t b_step) {
-  for (int64_t s = 0; s < steps; ++s, a += a_step, b0 += b_step, b1 += b_step) {
-    _tile_loadd(4, a, lda);
-    _tile_loadd(6, b0, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    if constexpr (TwoCols) {
-      _tile_loadd(7, b1, 64);
-      _tile_dpbf16ps(1, 4, 7);
-    }
-    if constexpr (TwoRows) {
-      _tile_loadd(5, a + 16 * lda / 2, lda);
-      _tile_dpbf16ps(2, 5, 6);
-      if constexpr (TwoCols) _tile_dpbf16ps(3, 5, 7);
-    }
+// One k block (32 k) of up to 2 x 2 C tiles: C(r, c) += A_r B_c, A_0 at a0 and A_1 at a1 (row stride lda
+// bytes), B_0 at b0 and B_1 at b1 (64-byte rows). The flags only ever change between tiles, never within a loop,
+// so their branches cost nothing beside the 16-cycle tile products.
+TG_AMX_TARGET inline void tile_step(bool two_rows, bool two_cols, const bf16* a0, const bf16* a1, int64_t lda,
+                                    const bf16* b0, const bf16* b1) {
+  _tile_loadd(4, a0, lda);
+  _tile_loadd(6, b0, 64);
+  _tile_dpbf16ps(0, 4, 6);
+  if (two_cols) {
+    _tile_loadd(7, b1, 64);
+    _tile_dpbf16ps(1, 4, 7);
+  }
+  if (two_rows) {
+    _tile_loadd(5, a1, lda);
+    _tile_dpbf16ps(2, 5, 6);
+    if (two_cols) _tile_dpbf16ps(3, 5, 7);
   }
 }
 
-TG_AMX_TARGET void run_tiles(bool two_rows, bool two_cols, int64_t steps, const bf16* a, int64_t lda, int64_t a_step,
-                             const bf16* b0, const bf16* b1, int64_t b_step) {
-  if (two_rows && two_cols) tile_products<true, true>(steps, a, lda, a_step, b0, b1, b_step);
-  else if (two_rows) tile_products<true, false>(steps, a, lda, a_step, b0, b1, b_step);
-  else if (two_cols) tile_products<false, true>(steps, a, lda, a_step, b0, b1, b_step);
-  else tile_products<false, false>(steps, a, lda, a_step, b0, b1, b_step);
+// `steps` tile steps whose operands advance by a_step and b_step elements each.
+TG_AMX_TARGET void run_tiles(bool two_rows, bool two_cols, int64_t steps, const bf16* a0, const bf16* a1, int64_t lda,
+                             int64_t a_step, const bf16* b0, const bf16* b1, int64_t b_step) {
+  for (int64_t s = 0; s < steps; ++s, a0 += a_step, a1 += a_step, b0 += b_step, b1 += b_step)
+    tile_step(two_rows, two_cols, a0, a1, lda, b0, b1);
 }
 
 // Stores C tiles 0-3 (those in use) to `out` (row stride ldo bytes, tile (r, c) at out + 16 r rows + 16 c floats).
@@ -360,18 +359,7 @@ TG_AMX_TARGET void forward_impl(const float* x, const float* w, const ConvGeomet
           for (int64_t t = 0; t < taps; ++t)
             for (int64_t chunk = 0; chunk < chunks; ++chunk) {
               const int64_t a_offset = tap_elements[t] + chunk * kc, b_offset = (t * chunks + chunk) * kc * kTile;
-              _tile_loadd(4, a[0] + a_offset, lda);
-              _tile_loadd(6, b0 + b_offset, 64);
-              _tile_dpbf16ps(0, 4, 6);
-              if (two_cols) {
-                _tile_loadd(7, b1 + b_offset, 64);
-                _tile_dpbf16ps(1, 4, 7);
-              }
-              if (two_rows) {
-                _tile_loadd(5, a[1] + a_offset, lda);
-                _tile_dpbf16ps(2, 5, 6);
-                if (two_cols) _tile_dpbf16ps(3, 5, 7);
-              }
+              tile_step(two_rows, two_cols, a[0] + a_offset, a[1] + a_offset, lda, b0 + b_offset, b1 + b_offset);
             }
           store_c_tiles(two_rows, two_cols, sums, 32 * sizeof(float));
           for (int r = 0; r < (two_rows ? 2 : 1); ++r)
@@ -476,7 +464,8 @@ TG_AMX_TARGET void kernel_grad_impl(const float* x, const float* dy, const ConvG
             if (chunk == first_chunk) zero_c_tiles();
             else load_c_tiles(two_rows, two_cols, c, ldp);
             const bf16* b0 = b.data() + (j0 / kTile) * 16 * 32;
-            run_tiles(two_rows, two_cols, steps, a.data() + r0 * 32, 64, n_padded * 32, b0, b0 + 16 * 32,
+            run_tiles(two_rows, two_cols, steps, a.data() + r0 * 32, a.data() + (r0 + 16) * 32, 64, n_padded * 32, b0,
+                      b0 + 16 * 32,
                       (width / kTile) * 16 * 32);
             store_c_tiles(two_rows, two_cols, c, ldp);
           }
@@ -618,20 +607,7 @@ TG_AMX_TARGET void kernel_grad_direct(const float* x, const float* dy, const Con
         const bf16* a0 = xt.data() + (row + unit_row[0]) * cq * wq + unit_offset[0];
         const bf16* a1 = xt.data() + (row + unit_row[1]) * cq * wq + unit_offset[1];
         const bf16* b0 = dyv.data() + (line * chunks * panels + pn) * 512;
-        for (int64_t chunk = 0; chunk < chunks; ++chunk, a0 += 32, a1 += 32, b0 += panels * 512) {
-          _tile_loadd(4, a0, lda);
-          _tile_loadd(6, b0, 64);
-          _tile_dpbf16ps(0, 4, 6);
-          if (two_cols) {
-            _tile_loadd(7, b0 + 512, 64);
-            _tile_dpbf16ps(1, 4, 7);
-          }
-          if (two_rows) {
-            _tile_loadd(5, a1, lda);
-            _tile_dpbf16ps(2, 5, 6);
-            if (two_cols) _tile_dpbf16ps(3, 5, 7);
-          }
-        }
+        run_tiles(two_rows, two_cols, chunks, a0, a1, lda, 32, b0, b0 + 512, panels * 512);
       }
       // C tile (r, c) holds unit u0 + r, output panel pn + c.
       alignas(64) float sums[32 * 32];
