@@ -114,7 +114,8 @@ void conv_input_grad(const T* dy, const T* w, const ConvGeometry& g, T* dx) {
     // The Winograd forward reads the rotation in place, as it transforms the kernel (the copy below cost as much as
     // the products on the 16x16 layers of 1024 channels).
     if constexpr (std::is_same_v<T, float>)
-      if (!use_amx_bf16(back) && use_winograd(back, WinogradPass::forward))
+      if (!use_amx_bf16(back) && !direct_3x3_forward_applies(active_isa(), back) &&
+          use_winograd(back, WinogradPass::forward))
         return winograd_conv_input_grad(active_sgemm_ukernel(), dy, w, back, dx);
     Tensor rotated = Tensor::empty({kh, kw, n, ci}, dtype_of<T>());
     T* r = rotated.data<T>();

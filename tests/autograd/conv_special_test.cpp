@@ -32,6 +32,8 @@ std::vector<Isa> runnable_isas() {
   std::vector<Isa> isas = {Isa::generic};
   if (kernels::cpu_supports(Isa::avx2)) isas.push_back(Isa::avx2);
   else MESSAGE("skipped: this CPU does not support avx2; the special kernels' AVX2 build was only compiled");
+  if (kernels::cpu_supports(Isa::avx512)) isas.push_back(Isa::avx512);
+  else MESSAGE("skipped: this CPU does not support avx512; the AVX-512 tiles were only compiled");
   return isas;
 }
 
@@ -155,10 +157,39 @@ TEST_CASE("conv special kernels: the direct 3x3 kernel gradient of few channels 
       geometry(3, 17, 19, 16, 16, 3, 3, 1, 1, 1), geometry(1, 12, 9, 17, 24, 3, 3, 1, 1, 2),
       geometry(1, 70, 66, 32, 32, 3, 3, 1, 1, 1), geometry(2, 6, 5, 31, 1, 3, 3, 1, 1, 1),
       geometry(1, 15, 14, 1, 64, 3, 3, 1, 1, 1),  geometry(1, 9, 10, 5, 57, 3, 3, 1, 1, 1),
+      // The AVX-512 tile's shapes (16 or 32 inputs, outputs in multiples of 8): 8, 24 and 64 outputs, 'valid'.
+      geometry(2, 11, 23, 16, 8, 3, 3, 1, 1, 1),  geometry(1, 9, 7, 32, 24, 3, 3, 1, 1, 0),
+      geometry(1, 5, 40, 16, 64, 3, 3, 1, 1, 2),
   };
   for_each_case(cases, 2000, kernels::direct_kernel_grad_applies, [](Isa isa, const Geometry& g, const Data& d) {
     check_kernel_grad(g, d, [isa](auto... args) { kernels::direct_kernel_grad(isa, args...); });
   });
+}
+
+TEST_CASE("conv special kernels: the direct 3x3 AVX-512 forward matches float64, with every epilogue") {
+  if (!kernels::cpu_supports(Isa::avx512)) {
+    MESSAGE("skipped: this CPU does not support avx512; the direct 3x3 forward was only compiled");
+    return;
+  }
+  // Rows shorter than a tile, one past a tile, several tiles with a partial last one; every padding of a 3x3 layer
+  // (2 is the input gradient's); channels around 16 on either side, 1 and 3 inputs, the U-Net's 16 -> 16, 32 -> 16,
+  // 16 -> 32 and 64 -> 16.
+  const std::vector<Geometry> cases = {
+      geometry(2, 9, 5, 16, 16, 3, 3, 1, 1, 1),   geometry(1, 7, 17, 3, 16, 3, 3, 1, 1, 1),
+      geometry(1, 6, 35, 32, 16, 3, 3, 1, 1, 0),  geometry(2, 5, 18, 16, 32, 3, 3, 1, 1, 2),
+      geometry(1, 11, 33, 17, 13, 3, 3, 1, 1, 1), geometry(1, 4, 48, 64, 16, 3, 3, 1, 1, 1),
+      geometry(3, 3, 3, 1, 1, 3, 3, 1, 1, 1),     geometry(1, 8, 21, 9, 27, 3, 3, 1, 1, 1),
+  };
+  for_each_case(cases, 4000, [](const Geometry& g) { return kernels::direct_3x3_forward_applies(Isa::avx512, g); },
+                [](Isa isa, const Geometry& g, const Data& d) {
+                  if (isa == Isa::avx512) check_forward(g, d, kernels::direct_3x3_forward);
+                });
+  // What it does not take: strided, dilated, 2x2, and 32 -> 32 (Winograd's), or any other ISA.
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 16, 16, 3, 3, 2, 1, 1)));
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 16, 16, 3, 3, 1, 2, 2)));
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 16, 16, 2, 2, 1, 1, 0)));
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 32, 32, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx2, geometry(1, 9, 9, 16, 16, 3, 3, 1, 1, 1)));
 }
 
 TEST_CASE("conv special kernels: the 1x1 convolution with few outputs matches float64 in all three passes") {
@@ -199,6 +230,15 @@ TEST_CASE("conv special kernels: the generic entry points take them for their sh
   kernels::conv_kernel_grad(b.x.data(), b.dy.data(), few, u.data());
   kernels::direct_kernel_grad(isa, b.x.data(), b.dy.data(), few, v.data(), {});
   CHECK(same(u, v));
+  if (isa == Isa::avx512) {  // the forward and the stride-1 input gradient of a 16-channel layer
+    u.assign(b.want.y.size(), 0), v.assign(u.size(), 0);
+    kernels::conv_forward(b.x.data(), b.w.data(), few, u.data(), b.bias.data(), true);
+    kernels::direct_3x3_forward(b.x.data(), b.w.data(), few, v.data(), {false, b.bias.data(), true});
+    CHECK(same(u, v));
+    u.assign(b.want.dx.size(), 0);
+    kernels::conv_input_grad(b.dy.data(), b.w.data(), few, u.data());
+    CHECK(count_wrong(u, b.want.dx, b.want.dx_abs, 9.0 * few.out_c, v, 0, nullptr, 1, false) == 0);
+  }
   u.assign(c.want.y.size(), 0), v.assign(u.size(), 0);
   kernels::conv_forward(c.x.data(), c.w.data(), output, u.data());
   kernels::pointwise_few_forward(isa, c.x.data(), c.w.data(), output, v.data(), {});
