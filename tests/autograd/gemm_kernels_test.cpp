@@ -161,6 +161,9 @@ TEST_CASE("gemm kernels: convolutions with im2col fused into packing match the d
       // Output channels of exactly one kernel panel (8, 16, 32: nr of the generic, AVX2, AVX-512 kernels): the
       // kernel gradient reads dy in place instead of packing it.
       geometry(2, 21, 19, 9, 8, 3, 3, 1, 1, 1),  geometry(3, 25, 23, 13, 32, 3, 3, 1, 1, 1),
+      // 64 and 16 channels at stride 1: whole tiles of adjacent pixels, whose rows the AVX-512 kernels address
+      // from one pointer.
+      geometry(2, 20, 37, 64, 40, 2, 2, 1, 1, 0), geometry(1, 19, 35, 16, 48, 2, 2, 1, 1, 0),
   };
   const int threads = omp_get_max_threads();
   uint64_t seed = 500;
@@ -235,6 +238,7 @@ TEST_CASE("gemm kernels: Winograd F(2x2, 3x3) forward, input and kernel gradient
       geometry(2, 9, 7, 3, 5, 3, 3, 1, 1, 1),    geometry(1, 13, 16, 17, 33, 3, 3, 1, 1, 0),
       geometry(3, 11, 10, 32, 16, 3, 3, 1, 1, 2), geometry(1, 40, 37, 70, 40, 3, 3, 1, 1, 1),
       geometry(2, 5, 5, 1, 1, 3, 3, 1, 1, 1),    geometry(1, 2, 3, 9, 20, 3, 3, 1, 1, 1),
+      geometry(1, 30, 29, 64, 24, 3, 3, 1, 1, 1),
   };
   const WinogradPolicyScope on(kernels::WinogradPolicy::on);
   const int threads = omp_get_max_threads();
