@@ -80,64 +80,117 @@ inline __attribute__((always_inline)) void row_products(const RowProducts& r) {
 // inlining, into a function without the target attribute.)
 TG_AVX2_FMA void row_products_avx2(const RowProducts& r) { row_products<2>(r); }
 void row_products_generic(const RowProducts& r) { row_products<1>(r); }
-// The AVX-512 tile: sums [3 kx][8 co][16 ci] at sums (row stride cin between output channels, 8 * cin between taps)
-// (+)= the products of the padded row xrow [out_w + 2, cin] (from channel ci0) and the line's dy [out_w, ld] (from
-// channel co0).
+// The AVX-512 tile: dw for one kernel row ky, 16 input channels (ci0 ..) and 8 output channels (co0 ..), summed over
+// the output lines [line0, line1) in registers, [3 kx][8 co][cin] at out (from channel ci0): started from zero when
+// first, else from what out holds. Reads x and dy where they lie: a tap that falls in the padding multiplies a zero vector, as the
+// Float8 tiles multiply their zero-padded row copy, so both add the same terms in the same order.
 constexpr int64_t kLanes16 = 16, kOutputs8 = 8;
-__attribute__((target("avx512f"))) void row_tile_avx512(const float* xrow, int64_t cin, const float* dy, int64_t ld,
-                                                        int64_t out_w, float* sums) {
+constexpr int64_t kMinKernelGradTasks = 8;  // so that two or more threads balance
+// One output pixel's products: its dy values d[0 .. 8) times the 16 input channels under each tap, input column
+// ix + kx (Inside: all three lie in the image; else the others read as zeros).
+template <bool Inside>
+__attribute__((target("avx512f"), always_inline)) inline void pixel_avx512(const float* xrow, const float* drow,
+                                                                            int64_t ix, int64_t in_w, int64_t cin,
+                                                                            int64_t d_at, __m512 (&acc)[3][kOutputs8]) {
+  __m512 xv[3];
+#pragma GCC unroll 3
+  for (int kx = 0; kx < 3; ++kx)
+    xv[kx] = Inside || (ix + kx >= 0 && ix + kx < in_w) ? _mm512_loadu_ps(xrow + (ix + kx) * cin) : _mm512_setzero_ps();
+  const float* d = drow + d_at;
+#pragma GCC unroll 8
+  for (int co = 0; co < kOutputs8; ++co) {
+    const __m512 v = _mm512_set1_ps(d[co]);
+#pragma GCC unroll 3
+    for (int kx = 0; kx < 3; ++kx) acc[kx][co] = _mm512_fmadd_ps(xv[kx], v, acc[kx][co]);
+  }
+}
+
+__attribute__((target("avx512f"))) void lines_tile_avx512(const float* x, const float* dy, const ConvGeometry& g,
+                                                          int64_t line0, int64_t line1, int64_t ky, int64_t ci0,
+                                                          int64_t co0, bool first, float* out) {
+  const int64_t cin = g.in_c, cout = g.out_c, in_w = g.in_w, out_w = g.out_w;
   __m512 acc[3][kOutputs8];
-  const int64_t tap_stride = kOutputs8 * cin;
 #pragma GCC unroll 3
   for (int kx = 0; kx < 3; ++kx)
 #pragma GCC unroll 8
-    for (int co = 0; co < kOutputs8; ++co) acc[kx][co] = _mm512_loadu_ps(sums + kx * tap_stride + co * cin);
-  for (int64_t ox = 0; ox < out_w; ++ox) {
-    const float* in = xrow + ox * cin;
-    const __m512 x0 = _mm512_loadu_ps(in), x1 = _mm512_loadu_ps(in + cin), x2 = _mm512_loadu_ps(in + 2 * cin);
-    const float* d = dy + ox * ld;
-#pragma GCC unroll 8
-    for (int co = 0; co < kOutputs8; ++co) {
-      const __m512 v = _mm512_set1_ps(d[co]);
-      acc[0][co] = _mm512_fmadd_ps(x0, v, acc[0][co]);
-      acc[1][co] = _mm512_fmadd_ps(x1, v, acc[1][co]);
-      acc[2][co] = _mm512_fmadd_ps(x2, v, acc[2][co]);
-    }
+    for (int co = 0; co < kOutputs8; ++co)
+      acc[kx][co] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + (kx * kOutputs8 + co) * cin);
+  // Output columns [ox_lo, ox_hi) read all three taps inside the image; the others are the padding's few.
+  const int64_t ox_lo = std::clamp<int64_t>(g.pad_left, 0, out_w), ox_hi = std::clamp<int64_t>(in_w - 2 + g.pad_left, ox_lo, out_w);
+  for (int64_t line = line0; line < line1; ++line) {
+    const int64_t image = line / g.out_h, iy = line % g.out_h - g.pad_top + ky;
+    if (iy < 0 || iy >= g.in_h) continue;  // a padding row: its products are zero
+    const float* xrow = x + (image * g.in_h + iy) * in_w * cin + ci0;
+    const float* drow = dy + line * out_w * cout + co0;
+    for (int64_t ox = 0; ox < ox_lo; ++ox) pixel_avx512<false>(xrow, drow, ox - g.pad_left, in_w, cin, ox * cout, acc);
+    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) pixel_avx512<true>(xrow, drow, ox - g.pad_left, in_w, cin, ox * cout, acc);
+    for (int64_t ox = ox_hi; ox < out_w; ++ox) pixel_avx512<false>(xrow, drow, ox - g.pad_left, in_w, cin, ox * cout, acc);
   }
 #pragma GCC unroll 3
   for (int kx = 0; kx < 3; ++kx)
 #pragma GCC unroll 8
-    for (int co = 0; co < kOutputs8; ++co) _mm512_storeu_ps(sums + kx * tap_stride + co * cin, acc[kx][co]);
-}
-
-// One kernel row's products from one output line, [3 kx][cout][cin] at sums.
-void row_products_avx512(const RowProducts& r) {
-  const int64_t cin = r.cin, cout = r.channels16;  // here cout itself, a multiple of 8 (no padding)
-  for (int64_t co0 = 0; co0 < cout; co0 += kOutputs8)
-    for (int64_t ci0 = 0; ci0 < cin; ci0 += kLanes16)
-      row_tile_avx512(r.xrow + ci0, cin, r.dy + co0, r.ld, r.out_w, r.sums + co0 * 3 * cin + ci0);
+    for (int co = 0; co < kOutputs8; ++co) _mm512_storeu_ps(out + (kx * kOutputs8 + co) * cin, acc[kx][co]);
 }
 
 bool avx512_tile_fits(Isa isa, const ConvGeometry& g) {
   return isa == Isa::avx512 && g.in_c % kLanes16 == 0 && g.out_c % kOutputs8 == 0;
 }
+
+// The kernel gradient on the AVX-512 tile. Tasks are (group of lines, kernel row, a range of 8-channel output
+// blocks), each writing its own part of its group's sums [ky][co / 8][kx][co % 8][ci]; the groups are then added in
+// order. A task walks its lines in chunks whose input stays in L2 while all of its tiles pass over them.
+constexpr int64_t kChunkBytes = 256 * 1024;
+void direct_kernel_grad_avx512(const float* x, const float* dy, const ConvGeometry& g, float* dw,
+                               const GemmEpilogue& epilogue) {
+  const int64_t cin = g.in_c, cout = g.out_c, lines = g.lines(), co_blocks = cout / kOutputs8;
+  const int64_t size = 9 * cin * cout, groups = kernel_grad_groups(g, size);
+  const int64_t splits = std::clamp<int64_t>((kMinKernelGradTasks + 3 * groups - 1) / (3 * groups), 1, co_blocks);
+  const int64_t tasks = groups * 3 * splits;
+  const int64_t chunk_lines = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(1, g.in_w * cin * 4));
+  std::vector<float> partial(static_cast<size_t>(groups * size));
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t group = t / (3 * splits), ky = t / splits % 3, split = t % splits;
+    const int64_t line0 = lines * group / groups, line1 = lines * (group + 1) / groups;
+    const int64_t cb0 = co_blocks * split / splits, cb1 = co_blocks * (split + 1) / splits;
+    for (int64_t l0 = line0; l0 < line1; l0 += chunk_lines)
+      for (int64_t cb = cb0; cb < cb1; ++cb) {
+        float* out = partial.data() + group * size + (ky * co_blocks + cb) * 3 * kOutputs8 * cin;
+        for (int64_t ci0 = 0; ci0 < cin; ci0 += kLanes16)
+          lines_tile_avx512(x, dy, g, l0, std::min(line1, l0 + chunk_lines), ky, ci0, cb * kOutputs8, l0 == line0,
+                            out + ci0);
+      }
+  }
+#pragma omp parallel for schedule(static) if (size * groups > kParallelThreshold)
+  for (int64_t row = 0; row < 9 * cin; ++row) {
+    const int64_t tap = row / cin, ci = row % cin, ky = tap / 3, kx = tap % 3;
+    float* dst = dw + row * cout;
+    for (int64_t co = 0; co < cout; ++co) {
+      const int64_t at = ((ky * co_blocks + co / kOutputs8) * 3 + kx) * kOutputs8 * cin + co % kOutputs8 * cin + ci;
+      float total = 0;
+      for (int64_t group = 0; group < groups; ++group) total += partial[static_cast<size_t>(group * size + at)];
+      dst[co] = epilogue.accumulate ? dst[co] + total : total;
+    }
+  }
+}
 }  // namespace
 
-bool direct_kernel_grad_applies(const ConvGeometry& g) {
+bool direct_kernel_grad_applies(Isa isa, const ConvGeometry& g) {
+  const bool few = g.in_c <= kDirectKernelGradMaxInputs && g.out_c <= kDirectKernelGradMaxOutputs;
+  const bool avx512 = avx512_tile_fits(isa, g) && g.in_c <= kDirectKernelGradMaxAvx512 &&
+                      g.out_c <= kDirectKernelGradMaxAvx512;
   return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
-         g.dilation_w == 1 && g.in_c <= kDirectKernelGradMaxInputs && g.out_c <= kDirectKernelGradMaxOutputs;
+         g.dilation_w == 1 && (few || avx512);
 }
 
 void direct_kernel_grad(Isa isa, const float* x, const float* dy, const ConvGeometry& g, float* dw,
                         const GemmEpilogue& epilogue) {
   const int64_t cin = g.in_c, cout = g.out_c, lines = g.lines(), row_floats = (g.out_w + 2) * cin;
-  const bool avx512 = avx512_tile_fits(isa, g);
-  // The output channels a tile row holds: padded to 16 for the Float8 tiles, exact for the AVX-512 one.
-  const int64_t channels16 = avx512 ? cout : (cout + kChannelBlock - 1) / kChannelBlock * kChannelBlock;
+  if (avx512_tile_fits(isa, g)) return direct_kernel_grad_avx512(x, dy, g, dw, epilogue);
+  const int64_t channels16 = (cout + kChannelBlock - 1) / kChannelBlock * kChannelBlock;
   const int64_t size = 9 * cin * channels16, groups = kernel_grad_groups(g, 9 * cin * cout);
   const bool copy_dy = cout != channels16;
-  void (*const products)(const RowProducts&) =
-      avx512 ? row_products_avx512 : avx2_kernels(isa) ? row_products_avx2 : row_products_generic;
+  void (*const products)(const RowProducts&) = avx2_kernels(isa) ? row_products_avx2 : row_products_generic;
   std::vector<float> partial(static_cast<size_t>(groups * size));
 #pragma omp parallel for schedule(dynamic) if (groups > 1)
   for (int64_t group = 0; group < groups; ++group) {
@@ -167,19 +220,7 @@ void direct_kernel_grad(Isa isa, const float* x, const float* dy, const ConvGeom
       }
     }
   }
-  if (!avx512) return add_group_sums(partial.data(), groups, 9 * cin, cout, channels16, dw, epilogue.accumulate);
-  // The AVX-512 sums are [ky][co / 8][kx][co % 8][ci]: added in group order into dw [ky][kx][ci][co].
-#pragma omp parallel for schedule(static) if (size * groups > kParallelThreshold)
-  for (int64_t row = 0; row < 9 * cin; ++row) {
-    const int64_t tap = row / cin, ci = row % cin, ky = tap / 3, kx = tap % 3;
-    float* out = dw + row * cout;
-    for (int64_t co = 0; co < cout; ++co) {
-      const int64_t at = ((ky * (cout / kOutputs8) + co / kOutputs8) * 3 + kx) * kOutputs8 * cin + co % kOutputs8 * cin + ci;
-      float total = 0;
-      for (int64_t group = 0; group < groups; ++group) total += partial[static_cast<size_t>(group * size + at)];
-      out[co] = epilogue.accumulate ? out[co] + total : total;
-    }
-  }
+  add_group_sums(partial.data(), groups, 9 * cin, cout, channels16, dw, epilogue.accumulate);
 }
 
 }  // namespace tg::kernels

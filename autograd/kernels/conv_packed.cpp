@@ -220,8 +220,8 @@ void conv_kernel_grad(const float* x, const float* dy, const ConvGeometry& g, fl
   if (m <= 0 || n <= 0) return;
   if (pixels == 0) return apply_epilogue_only(m, n, dw, n, epilogue);
   if (use_amx_bf16(g)) return amx_conv_kernel_grad(x, dy, g, dw, epilogue);
+  if (direct_kernel_grad_applies(uk.isa, g)) return direct_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
   if (use_winograd(g, WinogradPass::kernel_grad)) return winograd_conv_kernel_grad(uk, x, dy, g, dw, epilogue);
-  if (direct_kernel_grad_applies(g)) return direct_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
   if (pointwise_few_outputs_applies(g)) return pointwise_few_kernel_grad(uk.isa, x, dy, g, dw, epilogue);
   // Pixel ranges (whole output lines) each sum into their own copy of dw, added in order at the end: as many as
   // a small kernel allows, for parallelism; one when dw is large, which then has rows enough to share out.

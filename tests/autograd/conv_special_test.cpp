@@ -161,9 +161,30 @@ TEST_CASE("conv special kernels: the direct 3x3 kernel gradient of few channels 
       geometry(2, 11, 23, 16, 8, 3, 3, 1, 1, 1),  geometry(1, 9, 7, 32, 24, 3, 3, 1, 1, 0),
       geometry(1, 5, 40, 16, 64, 3, 3, 1, 1, 2),
   };
-  for_each_case(cases, 2000, kernels::direct_kernel_grad_applies, [](Isa isa, const Geometry& g, const Data& d) {
-    check_kernel_grad(g, d, [isa](auto... args) { kernels::direct_kernel_grad(isa, args...); });
-  });
+  for_each_case(cases, 2000, [](const Geometry& g) { return kernels::direct_kernel_grad_applies(Isa::generic, g); },
+                [](Isa isa, const Geometry& g, const Data& d) {
+                  check_kernel_grad(g, d, [isa](auto... args) { kernels::direct_kernel_grad(isa, args...); });
+                });
+}
+
+TEST_CASE("conv special kernels: the AVX-512 kernel gradient of up to 128 channels matches float64") {
+  if (!kernels::cpu_supports(Isa::avx512)) {
+    MESSAGE("skipped: this CPU does not support avx512; the AVX-512 kernel gradient tile was only compiled");
+    return;
+  }
+  // 64 and 128 channels: several groups, lines longer than a chunk, rows narrower than the kernel, 'valid'.
+  const std::vector<Geometry> cases = {
+      geometry(2, 13, 21, 64, 64, 3, 3, 1, 1, 1), geometry(1, 40, 70, 128, 8, 3, 3, 1, 1, 1),
+      geometry(3, 5, 2, 16, 128, 3, 3, 1, 1, 1),  geometry(1, 9, 11, 48, 40, 3, 3, 1, 1, 0),
+  };
+  for_each_case(cases, 5000, [](const Geometry& g) { return kernels::direct_kernel_grad_applies(Isa::avx512, g); },
+                [](Isa isa, const Geometry& g, const Data& d) {
+                  if (isa == Isa::avx512)
+                    check_kernel_grad(g, d, [](auto... args) { kernels::direct_kernel_grad(Isa::avx512, args...); });
+                });
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx512, geometry(1, 9, 9, 256, 64, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx512, geometry(1, 9, 9, 64, 60, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx2, geometry(1, 9, 9, 64, 64, 3, 3, 1, 1, 1)));
 }
 
 TEST_CASE("conv special kernels: the direct 3x3 AVX-512 forward matches float64, with every epilogue") {
@@ -254,10 +275,10 @@ TEST_CASE("conv special kernels: the generic entry points take them for their sh
   // Shapes they do not take: strided, dilated, 64 input channels, 1x1 with 5 outputs.
   CHECK_FALSE(kernels::first_layer_forward_applies(geometry(1, 9, 9, 1, 16, 3, 3, 2, 1, 1)));
   CHECK_FALSE(kernels::first_layer_forward_applies(geometry(1, 9, 9, 2, 16, 3, 3, 1, 1, 1)));
-  CHECK_FALSE(kernels::direct_kernel_grad_applies(geometry(1, 9, 9, 16, 16, 3, 3, 1, 2, 2)));
-  CHECK_FALSE(kernels::direct_kernel_grad_applies(geometry(1, 9, 9, 64, 32, 3, 3, 1, 1, 1)));
-  CHECK_FALSE(kernels::direct_kernel_grad_applies(geometry(1, 9, 9, 32, 128, 3, 3, 1, 1, 1)));
-  CHECK_FALSE(kernels::direct_kernel_grad_applies(geometry(1, 9, 9, 16, 16, 2, 2, 1, 1, 0)));
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx2, geometry(1, 9, 9, 16, 16, 3, 3, 1, 2, 2)));
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx2, geometry(1, 9, 9, 64, 32, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx2, geometry(1, 9, 9, 32, 128, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx2, geometry(1, 9, 9, 16, 16, 2, 2, 1, 1, 0)));
   CHECK_FALSE(kernels::pointwise_few_outputs_applies(geometry(1, 9, 9, 16, 5, 1, 1, 1, 1, 0)));
   CHECK_FALSE(kernels::pointwise_few_outputs_applies(geometry(1, 9, 9, 16, 2, 1, 1, 2, 1, 0)));
 }
