@@ -1,10 +1,14 @@
 #include "autograd/kernels/upsample_conv.h"
 
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside avx512fintrin.h (as sgemm/f32_gemm__avx512f.cpp)
+#include <immintrin.h>
+
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
 #include "autograd/kernels/conv_gemm.h"
+#include "autograd/kernels/isa.h"
 #include "autograd/kernels/packed_gemm.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
@@ -78,6 +82,113 @@ void forward_f32(const float* x, const float* w, const UpsampleConvShape& s, con
   }
 }
 
+// The forward on AVX-512, straight from x: a register tile is 8 adjacent small pixels of one small row times 16
+// output channels, in both column phases of one row phase a (16 accumulators), and each of the 9 small pixels under
+// it is broadcast once per small row u and input channel for the three products that read it: phase b = 0's tap
+// (u, 0) and phase b = 1's taps (u, 0) and (u, 1). 3 weight vectors and 9 broadcasts feed 24 FMAs, where the indirect
+// tile above broadcasts once per FMA and, on rows of 16 small pixels, computes 28 rows to keep 16.
+// Every output value sums small rows u, then input channels, then its taps v, in that order, from zero.
+constexpr int kSmallPixels = 8;
+constexpr int64_t kLanes = 16;
+
+// The weights for one block of 16 output channels: row phase 0 (u = 0), then row phase 1 (u = 0, 1); for each u,
+// per input channel, the vectors of phase (a, 0) tap (u, 0), phase (a, 1) tap (u, 0) and phase (a, 1) tap (u, 1).
+int64_t phase_floats(int64_t a, int64_t cin) { return (a + 1) * cin * 3 * kLanes; }
+std::vector<float> pack_phase_weights(const float* w, int64_t cin, int64_t cout) {
+  const int64_t blocks = (cout + kLanes - 1) / kLanes, per_block = phase_floats(0, cin) + phase_floats(1, cin);
+  std::vector<float> packed(static_cast<size_t>(blocks * per_block), 0.0f);
+  for (int64_t a = 0; a < 2; ++a) {
+    const std::vector<float> even = phase_weights(w, a, 0, cin, cout), odd = phase_weights(w, a, 1, cin, cout);
+    for (int64_t blk = 0; blk < blocks; ++blk)
+      for (int64_t u = 0; u <= a; ++u)
+        for (int64_t ci = 0; ci < cin; ++ci) {
+          float* dst = packed.data() + blk * per_block + a * phase_floats(0, cin) + (u * cin + ci) * 3 * kLanes;
+          for (int64_t j = 0; j < kLanes && blk * kLanes + j < cout; ++j) {
+            const int64_t co = blk * kLanes + j;
+            dst[j] = even[(u * cin + ci) * cout + co];
+            dst[kLanes + j] = odd[((u * 2 + 0) * cin + ci) * cout + co];
+            dst[2 * kLanes + j] = odd[((u * 2 + 1) * cin + ci) * cout + co];
+          }
+        }
+  }
+  return packed;
+}
+
+struct PhaseTile {
+  const float* x;  // small row i of the image, [W, cin]
+  int64_t in_w, cin, rows;  // rows: 1 (row phase 0, or the last small row) or 2 small rows to read
+  int64_t j0;               // first small column of the tile
+  const float* w;           // the packed weights of this row phase and channel block
+  float* y;                 // output pixel (2i + a, 2 j0), channel block start
+  int64_t cout, pixels, channels;  // small pixels (<= 8) and channels (<= 16) of the tile that exist
+  const float* bias;        // of this channel block, or null
+  bool relu;
+};
+
+// Checked: the tile's last small column (j0 + 8, read by phase 1's tap v = 1) or more lie past the row's end.
+template <bool Checked>
+__attribute__((target("avx512f"))) void phase_tile(const PhaseTile& t) {
+  __m512 even[kSmallPixels], odd[kSmallPixels];
+#pragma GCC unroll 8
+  for (int r = 0; r < kSmallPixels; ++r) even[r] = odd[r] = _mm512_setzero_ps();
+  const int64_t cin = t.cin, live = std::min<int64_t>(kSmallPixels + 1, t.in_w - t.j0);
+  for (int64_t u = 0; u < t.rows; ++u) {
+    const float* row = t.x + (u * t.in_w + t.j0) * cin;
+    const float* wk = t.w + u * cin * 3 * kLanes;
+    for (int64_t ci = 0; ci < cin; ++ci, wk += 3 * kLanes) {
+      const __m512 w_even = _mm512_load_ps(wk), w_odd0 = _mm512_load_ps(wk + kLanes);
+      const __m512 w_odd1 = _mm512_load_ps(wk + 2 * kLanes);
+#pragma GCC unroll 9
+      for (int c = 0; c <= kSmallPixels; ++c) {
+        if (Checked && c >= live) continue;
+        const __m512 v = _mm512_set1_ps(row[c * cin + ci]);
+        if (c < kSmallPixels) {
+          even[c] = _mm512_fmadd_ps(v, w_even, even[c]);
+          odd[c] = _mm512_fmadd_ps(v, w_odd0, odd[c]);
+        }
+        if (c >= 1) odd[c - 1] = _mm512_fmadd_ps(v, w_odd1, odd[c - 1]);
+      }
+    }
+  }
+  const __mmask16 lanes = static_cast<__mmask16>((1u << t.channels) - 1u);
+  const __m512 zero = _mm512_setzero_ps(), bias = t.bias ? _mm512_maskz_loadu_ps(lanes, t.bias) : zero;
+  for (int64_t r = 0; r < t.pixels; ++r) {
+    __m512 e = even[r], o = odd[r];
+    if (t.bias) e = _mm512_add_ps(e, bias), o = _mm512_add_ps(o, bias);
+    if (t.relu) e = _mm512_max_ps(zero, e), o = _mm512_max_ps(zero, o);  // NaN and -0 pass, as in the relu op
+    _mm512_mask_storeu_ps(t.y + 2 * r * t.cout, lanes, e);
+    _mm512_mask_storeu_ps(t.y + (2 * r + 1) * t.cout, lanes, o);
+  }
+}
+
+void forward_direct_avx512(const float* x, const float* w, const UpsampleConvShape& s, const float* bias, bool relu,
+                           float* y) {
+  const int64_t cin = s.in_c, n = s.out_c, out_w = 2 * s.in_w, lines = s.batch * s.in_h;
+  const int64_t blocks = (n + kLanes - 1) / kLanes, per_block = phase_floats(0, cin) + phase_floats(1, cin);
+  const std::vector<float> packed = pack_phase_weights(w, cin, n);
+  // 64-byte aligned for the weight loads (a std::vector of float need not be).
+  Tensor aligned = Tensor::empty({static_cast<int64_t>(packed.size())});
+  std::copy(packed.begin(), packed.end(), aligned.data<float>());
+  const float* wp = aligned.data<float>();
+  const int64_t tasks = 2 * lines * blocks;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1 && lines * s.in_w * cin * n > kParallelThreshold)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t blk = task % blocks, line = task / blocks / 2, a = task / blocks % 2;
+    const int64_t image = line / s.in_h, i = line % s.in_h;
+    PhaseTile t{x + line * s.in_w * cin, s.in_w, cin, a == 1 && i + 1 < s.in_h ? 2 : 1, 0,
+                wp + blk * per_block + a * phase_floats(0, cin),
+                nullptr, n, 0, std::min(kLanes, n - blk * kLanes), bias ? bias + blk * kLanes : nullptr, relu};
+    float* y_row = y + ((image * 2 * s.in_h + 2 * i + a) * out_w) * n + blk * kLanes;
+    for (int64_t j0 = 0; j0 < s.in_w; j0 += kSmallPixels) {
+      t.j0 = j0;
+      t.y = y_row + 2 * j0 * n;
+      t.pixels = std::min<int64_t>(kSmallPixels, s.in_w - j0);
+      if (j0 + kSmallPixels + 1 <= s.in_w) phase_tile<false>(t);
+      else phase_tile<true>(t);
+    }
+  }
+}
+
 // float64: the convolution of the upsampled tensor, its 16 taps summed plainly.
 template <class T>
 void forward_reference(const T* x, const T* w, const UpsampleConvShape& s, const T* bias, bool relu, T* y) {
@@ -107,7 +218,10 @@ void forward_reference(const T* x, const T* w, const UpsampleConvShape& s, const
 template <class T>
 void upsample_conv_forward(const T* x, const T* w, const UpsampleConvShape& s, const T* bias, bool relu, T* y) {
   if (s.batch * s.in_h * s.in_w * s.out_c == 0) return;
-  if constexpr (std::is_same_v<T, float>) forward_f32(x, w, s, bias, relu, y);
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() == Isa::avx512) forward_direct_avx512(x, w, s, bias, relu, y);
+    else forward_f32(x, w, s, bias, relu, y);
+  }
   else forward_reference(x, w, s, bias, relu, y);
 }
 

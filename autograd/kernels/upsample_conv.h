@@ -16,7 +16,8 @@
 // of tap (a, b) is x^T P_ab, where P_ab[i, j] sums dy over rows {2i - a, 2i + 1 - a} and columns {2j - b, 2j + 1 - b}
 // (those inside the output): four 2x2 box sums of dy, a quarter of the products of the upsampled kernel gradient.
 //
-// float32 runs the forward on the packed indirect micro-kernels (sgemm_ukernel.h) and the two gradients on the
+// float32 runs the forward on a direct AVX-512 tile where the CPU has AVX-512 (upsample_conv.cpp), else on the packed
+// indirect micro-kernels (sgemm_ukernel.h), and the two gradients on the
 // convolution passes of conv_gemm.h; float64 (gradcheck's precision) sums the upsampled convolution's 16 taps
 // plainly and shares the gradients' code. Pre-summed weights round differently from the upsampled convolution's
 // separate products, so values agree with upsample + conv to float32 rounding. Every output value is summed in an
