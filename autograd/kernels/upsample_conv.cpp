@@ -94,24 +94,32 @@ constexpr int64_t kLanes = 16;
 // The weights for one block of 16 output channels: row phase 0 (u = 0), then row phase 1 (u = 0, 1); for each u,
 // per input channel, the vectors of phase (a, 0) tap (u, 0), phase (a, 1) tap (u, 0) and phase (a, 1) tap (u, 1).
 int64_t phase_floats(int64_t a, int64_t cin) { return (a + 1) * cin * 3 * kLanes; }
-std::vector<float> pack_phase_weights(const float* w, int64_t cin, int64_t cout) {
+// Packed into dst (blocks * per_block floats, see forward_direct_avx512), each tap sum added in ky, kx order from
+// zero as phase_weights does; in parallel over blocks of output channels.
+void pack_phase_weights(const float* w, int64_t cin, int64_t cout, float* dst) {
   const int64_t blocks = (cout + kLanes - 1) / kLanes, per_block = phase_floats(0, cin) + phase_floats(1, cin);
-  std::vector<float> packed(static_cast<size_t>(blocks * per_block), 0.0f);
-  for (int64_t a = 0; a < 2; ++a) {
-    const std::vector<float> even = phase_weights(w, a, 0, cin, cout), odd = phase_weights(w, a, 1, cin, cout);
-    for (int64_t blk = 0; blk < blocks; ++blk)
+  const int64_t tap_size = cin * cout;
+#pragma omp parallel for schedule(static) if (blocks * per_block > kParallelThreshold)
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    for (int64_t a = 0; a < 2; ++a)
       for (int64_t u = 0; u <= a; ++u)
         for (int64_t ci = 0; ci < cin; ++ci) {
-          float* dst = packed.data() + blk * per_block + a * phase_floats(0, cin) + (u * cin + ci) * 3 * kLanes;
-          for (int64_t j = 0; j < kLanes && blk * kLanes + j < cout; ++j) {
-            const int64_t co = blk * kLanes + j;
-            dst[j] = even[(u * cin + ci) * cout + co];
-            dst[kLanes + j] = odd[((u * 2 + 0) * cin + ci) * cout + co];
-            dst[2 * kLanes + j] = odd[((u * 2 + 1) * cin + ci) * cout + co];
+          float* out = dst + blk * per_block + a * phase_floats(0, cin) + (u * cin + ci) * 3 * kLanes;
+          // Vector e of the three: phase (a, b) tap (u, v) with (b, v) = (0, 0), (1, 0), (1, 1).
+          for (int64_t e = 0; e < 3; ++e) {
+            const int64_t b = e > 0, v = e == 2;
+            for (int64_t j = 0; j < kLanes; ++j) {
+              const int64_t co = blk * kLanes + j;
+              float sum = 0.0f;
+              if (co < cout)
+                for (int64_t ky = 0; ky < 2; ++ky)
+                  for (int64_t kx = 0; kx < 2; ++kx)
+                    if (small_offset(a, ky) == u && small_offset(b, kx) == v)
+                      sum += w[(ky * 2 + kx) * tap_size + ci * cout + co];
+              out[e * kLanes + j] = sum;
+            }
           }
         }
-  }
-  return packed;
 }
 
 struct PhaseTile {
@@ -165,15 +173,15 @@ void forward_direct_avx512(const float* x, const float* w, const UpsampleConvSha
                            float* y) {
   const int64_t cin = s.in_c, n = s.out_c, out_w = 2 * s.in_w, lines = s.batch * s.in_h;
   const int64_t blocks = (n + kLanes - 1) / kLanes, per_block = phase_floats(0, cin) + phase_floats(1, cin);
-  const std::vector<float> packed = pack_phase_weights(w, cin, n);
-  // 64-byte aligned for the weight loads (a std::vector of float need not be).
-  Tensor aligned = Tensor::empty({static_cast<int64_t>(packed.size())});
-  std::copy(packed.begin(), packed.end(), aligned.data<float>());
-  const float* wp = aligned.data<float>();
+  Tensor packed = Tensor::empty({blocks * per_block});  // 64-byte aligned for the weight loads
+  pack_phase_weights(w, cin, n, packed.data<float>());
+  const float* wp = packed.data<float>();
+  // Tasks run through the lines of one block of channels before the next block, so that a block's weights (up to
+  // 24 cin floats per channel: 400 KB at 1024 input channels) stay in L2 while the lines pass over them.
   const int64_t tasks = 2 * lines * blocks;
 #pragma omp parallel for schedule(dynamic) if (tasks > 1 && lines * s.in_w * cin * n > kParallelThreshold)
   for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t blk = task % blocks, line = task / blocks / 2, a = task / blocks % 2;
+    const int64_t blk = task / (2 * lines), line = task % (2 * lines) / 2, a = task % 2;
     const int64_t image = line / s.in_h, i = line % s.in_h;
     PhaseTile t{x + line * s.in_w * cin, s.in_w, cin, a == 1 && i + 1 < s.in_h ? 2 : 1, 0,
                 wp + blk * per_block + a * phase_floats(0, cin),
@@ -228,19 +236,30 @@ void upsample_conv_forward(const T* x, const T* w, const UpsampleConvShape& s, c
 template <class T>
 void upsample_conv_input_grad(const T* dy, const T* w, const UpsampleConvShape& s, T* dx) {
   const int64_t cin = s.in_c, n = s.out_c;
-  // K [3, 3, n, cin]: dy row 2i - 1 + r reaches small row i through kernel rows ky with r + ky in {1, 2}.
-  Tensor k3({3, 3, n, cin}, dtype_of<T>());
+  // K [3, 3, n, cin]: dy row 2i - 1 + r reaches small row i through kernel rows ky with r + ky in {1, 2}. Each
+  // entry sums its taps transposed, in ky, kx order from zero; in 32x32 blocks, in parallel (a 1024 -> 512 layer's
+  // K is 4.7 million entries, read across rows of the kernel).
+  Tensor k3 = Tensor::empty({3, 3, n, cin}, dtype_of<T>());
   T* k = k3.data<T>();
-  for (int64_t r = 0; r < 3; ++r)
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t ky = 0; ky < 2; ++ky)
-        for (int64_t kx = 0; kx < 2; ++kx) {
-          if (r + ky < 1 || r + ky > 2 || c + kx < 1 || c + kx > 2) continue;
-          const T* src = w + (ky * 2 + kx) * cin * n;
-          T* dst = k + (r * 3 + c) * n * cin;
-          for (int64_t ci = 0; ci < cin; ++ci)
-            for (int64_t o = 0; o < n; ++o) dst[o * cin + ci] += src[ci * n + o];
+  constexpr int64_t kBlock = 32;
+  const int64_t o_blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (9 * n * cin > kParallelThreshold)
+  for (int64_t tb = 0; tb < 9 * o_blocks; ++tb) {
+    const int64_t r = tb / o_blocks / 3, c = tb / o_blocks % 3, o0 = tb % o_blocks * kBlock, o1 = std::min(n, o0 + kBlock);
+    const T* taps[4];
+    int64_t count = 0;
+    for (int64_t ky = 0; ky < 2; ++ky)
+      for (int64_t kx = 0; kx < 2; ++kx)
+        if (r + ky >= 1 && r + ky <= 2 && c + kx >= 1 && c + kx <= 2) taps[count++] = w + (ky * 2 + kx) * cin * n;
+    T* dst = k + (r * 3 + c) * n * cin;
+    for (int64_t c0 = 0; c0 < cin; c0 += kBlock)
+      for (int64_t o = o0; o < o1; ++o)
+        for (int64_t ci = c0; ci < std::min(cin, c0 + kBlock); ++ci) {
+          T sum = T(0);
+          for (int64_t q = 0; q < count; ++q) sum += taps[q][ci * n + o];
+          dst[o * cin + ci] = sum;
         }
+  }
   ConvGeometry g;
   g.batch = s.batch;
   g.in_h = 2 * s.in_h, g.in_w = 2 * s.in_w, g.in_c = n;
