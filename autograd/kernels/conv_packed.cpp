@@ -189,18 +189,24 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   const double block_flops = 2.0 * static_cast<double>(uk.mc * k * n);
   const int64_t blocks_per_task = std::clamp<int64_t>(static_cast<int64_t>(kTaskFlops / block_flops), 1,
                                                       std::clamp<int64_t>(mc_blocks / kMinTasks, 1, 8));
-  const int64_t task_rows = blocks_per_task * uk.mc, tasks = (m + task_rows - 1) / task_rows;
+  const int64_t task_rows = blocks_per_task * uk.mc, row_tasks = (m + task_rows - 1) / task_rows;
+  // Few rows (a deep layer's few pixels, under a large kernel): the kernel's panels are shared out too, so that each
+  // task streams only its own panels (a 4608 x 1024 kernel is 19 MB) and the threads balance.
+  const int64_t panels = (n + uk.nr - 1) / uk.nr;
+  const int64_t col_tasks = std::clamp<int64_t>((kMinTasks + row_tasks - 1) / row_tasks, 1, panels);
+  const int64_t tasks = row_tasks * col_tasks;
   const float* packed = weights.data<float>();
   const float* zero_row = zeros.data();
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t i0 = t * task_rows, rows = std::min(task_rows, m - i0);
+    const int64_t i0 = t / col_tasks * task_rows, rows = std::min(task_rows, m - i0);
+    const int64_t cb = t % col_tasks, p0 = panels * cb / col_tasks, p1 = panels * (cb + 1) / col_tasks;
     const int64_t groups = (rows + uk.mr - 1) / uk.mr;
     thread_local std::vector<const float*> table;
     table.resize(static_cast<size_t>(groups * taps * uk.mr));
     fill_row_table(g, tap, x, zero_row, uk.mr, i0, rows, table.data());
     // Panel by panel, so one packed kernel panel (k x nr) stays in cache while the task's rows pass over it.
-    for (int64_t j0 = 0; j0 < n; j0 += uk.nr) {
+    for (int64_t j0 = p0 * uk.nr; j0 < std::min(n, p1 * uk.nr); j0 += uk.nr) {
       const TileEpilogue te{epilogue.accumulate, epilogue.bias ? epilogue.bias + j0 : nullptr, epilogue.relu};
       const float* panel = packed + (j0 / uk.nr) * k * uk.nr;
       const int64_t cols = std::min(uk.nr, n - j0);

@@ -106,18 +106,17 @@ void pack_phase_weights(const float* w, int64_t cin, int64_t cout, float* dst) {
         for (int64_t ci = 0; ci < cin; ++ci) {
           float* out = dst + blk * per_block + a * phase_floats(0, cin) + (u * cin + ci) * 3 * kLanes;
           // Vector e of the three: phase (a, b) tap (u, v) with (b, v) = (0, 0), (1, 0), (1, 1).
+          const int64_t co0 = blk * kLanes, live = std::min(kLanes, cout - co0);
           for (int64_t e = 0; e < 3; ++e) {
             const int64_t b = e > 0, v = e == 2;
-            for (int64_t j = 0; j < kLanes; ++j) {
-              const int64_t co = blk * kLanes + j;
-              float sum = 0.0f;
-              if (co < cout)
-                for (int64_t ky = 0; ky < 2; ++ky)
-                  for (int64_t kx = 0; kx < 2; ++kx)
-                    if (small_offset(a, ky) == u && small_offset(b, kx) == v)
-                      sum += w[(ky * 2 + kx) * tap_size + ci * cout + co];
-              out[e * kLanes + j] = sum;
-            }
+            float* sum = out + e * kLanes;
+            std::fill(sum, sum + kLanes, 0.0f);
+            for (int64_t ky = 0; ky < 2; ++ky)
+              for (int64_t kx = 0; kx < 2; ++kx) {
+                if (small_offset(a, ky) != u || small_offset(b, kx) != v) continue;
+                const float* src = w + (ky * 2 + kx) * tap_size + ci * cout + co0;
+                for (int64_t j = 0; j < live; ++j) sum[j] += src[j];
+              }
           }
         }
 }
