@@ -175,7 +175,7 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
   if (use_amx_bf16(g)) return amx_conv_forward(x, w, g, y, epilogue);
-  if (direct_3x3_forward_applies(uk.isa, g)) return direct_3x3_forward(x, w, g, y, epilogue);
+  if (direct_3x3_forward_applies(uk.isa, g)) return direct_3x3_forward(uk.isa, x, w, g, y, epilogue);
   if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   if (first_layer_forward_applies(g)) return first_layer_forward(uk.isa, x, w, g, y, epilogue);
   if (pointwise_few_outputs_applies(g)) return pointwise_few_forward(uk.isa, x, w, g, y, epilogue);

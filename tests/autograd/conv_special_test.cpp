@@ -187,11 +187,7 @@ TEST_CASE("conv special kernels: the AVX-512 kernel gradient of up to 128 channe
   CHECK_FALSE(kernels::direct_kernel_grad_applies(Isa::avx2, geometry(1, 9, 9, 64, 64, 3, 3, 1, 1, 1)));
 }
 
-TEST_CASE("conv special kernels: the direct 3x3 AVX-512 forward matches float64, with every epilogue") {
-  if (!kernels::cpu_supports(Isa::avx512)) {
-    MESSAGE("skipped: this CPU does not support avx512; the direct 3x3 forward was only compiled");
-    return;
-  }
+TEST_CASE("conv special kernels: the direct 3x3 forward (AVX-512 and AVX2) matches float64, with every epilogue") {
   // Rows shorter than a tile, one past a tile, several tiles with a partial last one; every padding of a 3x3 layer
   // (2 is the input gradient's); channels around 16 on either side, 1 and 3 inputs, the U-Net's 16 -> 16, 32 -> 16,
   // 16 -> 32 and 64 -> 16.
@@ -203,14 +199,17 @@ TEST_CASE("conv special kernels: the direct 3x3 AVX-512 forward matches float64,
   };
   for_each_case(cases, 4000, [](const Geometry& g) { return kernels::direct_3x3_forward_applies(Isa::avx512, g); },
                 [](Isa isa, const Geometry& g, const Data& d) {
-                  if (isa == Isa::avx512) check_forward(g, d, kernels::direct_3x3_forward);
+                  if (isa == Isa::generic) return;  // no portable build of it
+                  check_forward(g, d, [isa](auto... args) { kernels::direct_3x3_forward(isa, args...); });
                 });
-  // What it does not take: strided, dilated, 2x2, and 32 -> 32 (Winograd's), or any other ISA.
+  // What it does not take: strided, dilated, 2x2, and 32 -> 32 (Winograd's), or the portable ISA.
   CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 16, 16, 3, 3, 2, 1, 1)));
   CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 16, 16, 3, 3, 1, 2, 2)));
   CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 16, 16, 2, 2, 1, 1, 0)));
   CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx512, geometry(1, 9, 9, 32, 32, 3, 3, 1, 1, 1)));
-  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx2, geometry(1, 9, 9, 16, 16, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::generic, geometry(1, 9, 9, 16, 16, 3, 3, 1, 1, 1)));
+  CHECK(kernels::direct_3x3_forward_applies(Isa::avx2, geometry(1, 9, 9, 16, 32, 3, 3, 1, 1, 1)));
+  CHECK_FALSE(kernels::direct_3x3_forward_applies(Isa::avx2, geometry(1, 9, 9, 32, 16, 3, 3, 1, 1, 1)));
 }
 
 TEST_CASE("conv special kernels: the 1x1 convolution with few outputs matches float64 in all three passes") {
@@ -251,10 +250,10 @@ TEST_CASE("conv special kernels: the generic entry points take them for their sh
   kernels::conv_kernel_grad(b.x.data(), b.dy.data(), few, u.data());
   kernels::direct_kernel_grad(isa, b.x.data(), b.dy.data(), few, v.data(), {});
   CHECK(same(u, v));
-  if (isa == Isa::avx512) {  // the forward and the stride-1 input gradient of a 16-channel layer
+  if (isa != Isa::generic) {  // the forward and the stride-1 input gradient of a 16-channel layer
     u.assign(b.want.y.size(), 0), v.assign(u.size(), 0);
     kernels::conv_forward(b.x.data(), b.w.data(), few, u.data(), b.bias.data(), true);
-    kernels::direct_3x3_forward(b.x.data(), b.w.data(), few, v.data(), {false, b.bias.data(), true});
+    kernels::direct_3x3_forward(isa, b.x.data(), b.w.data(), few, v.data(), {false, b.bias.data(), true});
     CHECK(same(u, v));
     u.assign(b.want.dx.size(), 0);
     kernels::conv_input_grad(b.dy.data(), b.w.data(), few, u.data());
