@@ -1,8 +1,11 @@
 // Inverted dropout. Element i is kept when draw (counter + i) of the caller's generator, as a uniform number in
 // [0, 1), is at least `rate`, so the mask is a pure function of the generator state: a parallel fill gives
 // the same mask for any thread count, and the backward pass recomputes it instead of storing it.
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <sstream>
+#include <type_traits>
 
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
@@ -19,7 +22,11 @@ void masked_scale(const T* in, T* out, int64_t n, const Rng& rng, uint64_t base,
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
     const bool keep = (rng.at(base + static_cast<uint64_t>(i)) >> 11) >= threshold;
-    out[i] = keep ? in[i] * scale : T(0);
+    // keep ? in * scale : +0, selected by masking the product's bits: as a conditional, GCC branched on each random
+    // draw (it will not multiply speculatively under trapping maths) and mispredicted half of them.
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    const Bits mask = Bits(0) - static_cast<Bits>(keep);
+    out[i] = std::bit_cast<T>(std::bit_cast<Bits>(in[i] * scale) & mask);
   }
 }
 }  // namespace
