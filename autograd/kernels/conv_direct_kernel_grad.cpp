@@ -136,30 +136,32 @@ bool avx512_tile_fits(Isa isa, const ConvGeometry& g) {
   return isa == Isa::avx512 && g.in_c % kLanes16 == 0 && g.out_c % kOutputs8 == 0;
 }
 
-// The kernel gradient on the AVX-512 tile. Tasks are (group of lines, kernel row, a range of 8-channel output
-// blocks), each writing its own part of its group's sums [ky][co / 8][kx][co % 8][ci]; the groups are then added in
-// order. A task walks its lines in chunks whose input stays in L2 while all of its tiles pass over them.
+// The kernel gradient on the AVX-512 tile. Tasks are (group of lines, a range of 8-channel output blocks), each
+// writing its own part of its group's sums [ky][co / 8][kx][co % 8][ci]; the groups are then added in order. A task
+// walks its lines in chunks whose input stays in L2 while all of its tiles (the three kernel rows too) pass over
+// them, so x and dy come from memory once per task.
 constexpr int64_t kChunkBytes = 256 * 1024;
 void direct_kernel_grad_avx512(const float* x, const float* dy, const ConvGeometry& g, float* dw,
                                const GemmEpilogue& epilogue) {
   const int64_t cin = g.in_c, cout = g.out_c, lines = g.lines(), co_blocks = cout / kOutputs8;
   const int64_t size = 9 * cin * cout, groups = kernel_grad_groups(g, size);
-  const int64_t splits = std::clamp<int64_t>((kMinKernelGradTasks + 3 * groups - 1) / (3 * groups), 1, co_blocks);
-  const int64_t tasks = groups * 3 * splits;
+  const int64_t splits = std::clamp<int64_t>((kMinKernelGradTasks + groups - 1) / groups, 1, co_blocks);
+  const int64_t tasks = groups * splits;
   const int64_t chunk_lines = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(1, g.in_w * cin * 4));
   std::vector<float> partial(static_cast<size_t>(groups * size));
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t group = t / (3 * splits), ky = t / splits % 3, split = t % splits;
+    const int64_t group = t / splits, split = t % splits;
     const int64_t line0 = lines * group / groups, line1 = lines * (group + 1) / groups;
     const int64_t cb0 = co_blocks * split / splits, cb1 = co_blocks * (split + 1) / splits;
     for (int64_t l0 = line0; l0 < line1; l0 += chunk_lines)
-      for (int64_t cb = cb0; cb < cb1; ++cb) {
-        float* out = partial.data() + group * size + (ky * co_blocks + cb) * 3 * kOutputs8 * cin;
-        for (int64_t ci0 = 0; ci0 < cin; ci0 += kLanes16)
-          lines_tile_avx512(x, dy, g, l0, std::min(line1, l0 + chunk_lines), ky, ci0, cb * kOutputs8, l0 == line0,
-                            out + ci0);
-      }
+      for (int64_t ky = 0; ky < 3; ++ky)
+        for (int64_t cb = cb0; cb < cb1; ++cb) {
+          float* out = partial.data() + group * size + (ky * co_blocks + cb) * 3 * kOutputs8 * cin;
+          for (int64_t ci0 = 0; ci0 < cin; ci0 += kLanes16)
+            lines_tile_avx512(x, dy, g, l0, std::min(line1, l0 + chunk_lines), ky, ci0, cb * kOutputs8, l0 == line0,
+                              out + ci0);
+        }
   }
 #pragma omp parallel for schedule(static) if (size * groups > kParallelThreshold)
   for (int64_t row = 0; row < 9 * cin; ++row) {
