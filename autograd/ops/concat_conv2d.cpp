@@ -107,7 +107,8 @@ Variable concat_conv2d(const std::vector<Variable>& xs, const Variable& kernel, 
   // As conv2d's fused ReLU: the output (the op's value) gives the ReLU's gradient.
   return record(relu ? "conv2d_concat_relu" : "conv2d_concat", y, inputs,
                 [xs, kernel, bias, parts, g, y, relu, channels](const Tensor& gy) {
-    const Tensor g_conv = relu ? relu_gradient(gy, y) : gy;
+    Tensor db;
+    const Tensor g_conv = conv_output_gradient(gy, y, relu, bias.defined() && bias.requires_grad() ? &db : nullptr);
     dispatch(g_conv.dtype(), [&]<class T>() {
       const T* dy = g_conv.data<T>();
       Tensor dw = kernel.requires_grad() ? Tensor::empty(kernel.shape(), g_conv.dtype()) : Tensor();
@@ -126,11 +127,7 @@ Variable concat_conv2d(const std::vector<Variable>& xs, const Variable& kernel, 
         }
       }
       if (dw.defined()) kernel.node()->accumulate_grad(std::move(dw));
-      if (bias.defined() && bias.requires_grad()) {
-        Tensor db = Tensor::empty(bias.shape(), g_conv.dtype());
-        kernels::column_sums(dy, g.lines() * g.out_w, g.out_c, db.data<T>());
-        bias.node()->accumulate_grad(std::move(db));
-      }
+      if (db.defined()) bias.node()->accumulate_grad(std::move(db));
     });
   });
 }

@@ -25,7 +25,8 @@ Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias,
   // With the ReLU fused, the output is kept (it is the op's value, so this costs no memory) for the ReLU's gradient:
   // out > 0 exactly where the pre-activation was, and the pre-activation itself is never stored.
   return record(relu ? "conv2d_relu" : "conv2d", y, {&x, &kernel, &bias}, [x, kernel, bias, g, y, relu](const Tensor& gy) {
-    const Tensor g_conv = relu ? relu_gradient(gy, y) : gy;
+    Tensor db;
+    const Tensor g_conv = conv_output_gradient(gy, y, relu, bias.defined() && bias.requires_grad() ? &db : nullptr);
     dispatch(g_conv.dtype(), [&]<class T>() {
       const T* dy = g_conv.data<T>();
       if (x.requires_grad()) {
@@ -38,11 +39,7 @@ Variable conv2d(const Variable& x, const Variable& kernel, const Variable& bias,
         kernels::conv_kernel_grad(x.value().data<T>(), dy, g, dw.data<T>());
         kernel.node()->accumulate_grad(std::move(dw));
       }
-      if (bias.defined() && bias.requires_grad()) {
-        Tensor db = Tensor::empty(bias.shape(), g_conv.dtype());
-        kernels::column_sums(dy, g.lines() * g.out_w, g.out_c, db.data<T>());
-        bias.node()->accumulate_grad(std::move(db));
-      }
+      if (db.defined()) bias.node()->accumulate_grad(std::move(db));
     });
   });
 }

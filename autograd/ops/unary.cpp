@@ -1,8 +1,11 @@
 // exp, log, relu, sigmoid, tanh: y = f(x). dy/dx is written in the output wherever it can be (relu from y's
 // sign, exp, sigmoid, tanh from y), so that the backward closure keeps y, which the next op usually keeps anyway,
 // and not x: a convolution's pre-activation output is freed as soon as relu has read it.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
 #include "autograd/ops/activation_gradients.h"
 #include "autograd/parallel.h"
@@ -74,6 +77,45 @@ Variable relu(const Variable& x) {
 }
 
 Tensor relu_gradient(const Tensor& g, const Tensor& y) { return times_derivative(g, y, relu_derivative); }
+
+Tensor conv_output_gradient(const Tensor& gy, const Tensor& y, bool relu, Tensor* db) {
+  if (!db) return relu ? relu_gradient(gy, y) : gy;
+  const int64_t channels = gy.shape().back(), rows = gy.numel() / std::max<int64_t>(channels, 1);
+  *db = Tensor::empty({channels}, gy.dtype());
+  if (!relu) {
+    dispatch(gy.dtype(), [&]<class T>() { kernels::column_sums(gy.data<T>(), rows, channels, db->data<T>()); });
+    return gy;
+  }
+  Tensor g = Tensor::empty(gy.shape(), gy.dtype());
+  dispatch(gy.dtype(), [&]<class T>() {
+    // kernels::column_sums's chunks, each summing its rows in order, then the chunks in order.
+    const int64_t chunks = std::min<int64_t>(kernels::kReduceChunks, std::max<int64_t>(rows, 1));
+    std::vector<T> partial(static_cast<size_t>(chunks * channels), T(0));
+    const T* pg = gy.data<T>();
+    const T* py = y.data<T>();
+    T* out = g.data<T>();
+#pragma omp parallel for schedule(static) if (rows * channels > kernels::kSumParallelThreshold)
+    for (int64_t c = 0; c < chunks; ++c) {
+      T* acc = partial.data() + c * channels;
+      for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
+        const T* gr = pg + r * channels;
+        const T* yr = py + r * channels;
+        T* o = out + r * channels;
+#pragma omp simd
+        for (int64_t j = 0; j < channels; ++j) {
+          const T v = gr[j] * relu_derivative(yr[j]);
+          o[j] = v;
+          acc[j] += v;
+        }
+      }
+    }
+    T* sums = db->data<T>();
+    std::fill(sums, sums + channels, T(0));
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t j = 0; j < channels; ++j) sums[j] += partial[c * channels + j];
+  });
+  return g;
+}
 
 Variable sigmoid(const Variable& x) {
   // Written so that neither branch overflows: exp is only taken of a non-positive number.

@@ -34,7 +34,8 @@ Variable upsample2x_conv2d(const Variable& x, const Variable& kernel, const Vari
   // As conv2d's fused ReLU: the output (the op's value) gives the ReLU's gradient.
   return record(relu ? "conv2d_upsample2x_relu" : "conv2d_upsample2x", y, {&x, &kernel, &bias},
                 [x, kernel, bias, s, y, relu](const Tensor& gy) {
-    const Tensor g_conv = relu ? relu_gradient(gy, y) : gy;
+    Tensor db;
+    const Tensor g_conv = conv_output_gradient(gy, y, relu, bias.defined() && bias.requires_grad() ? &db : nullptr);
     dispatch(g_conv.dtype(), [&]<class T>() {
       const T* dy = g_conv.data<T>();
       if (x.requires_grad()) {
@@ -47,11 +48,7 @@ Variable upsample2x_conv2d(const Variable& x, const Variable& kernel, const Vari
         kernels::upsample_conv_kernel_grad(x.value().data<T>(), dy, s, dw.data<T>());
         kernel.node()->accumulate_grad(std::move(dw));
       }
-      if (bias.defined() && bias.requires_grad()) {
-        Tensor db = Tensor::empty(bias.shape(), g_conv.dtype());
-        kernels::column_sums(dy, 4 * s.batch * s.in_h * s.in_w, s.out_c, db.data<T>());
-        bias.node()->accumulate_grad(std::move(db));
-      }
+      if (db.defined()) bias.node()->accumulate_grad(std::move(db));
     });
   });
 }
