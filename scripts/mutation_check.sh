@@ -102,7 +102,8 @@ mutation "avg pool counts the padding" autograd/ops/pool2d.cpp '^autograd/pool2d
   'const auto count = static_cast<T>((y1 - y0) * (x1 - x0));' \
   'const auto count = static_cast<T>(g.ph * g.pw);'
 mutation "class weights ignored (sparse CE)" autograd/ops/losses.cpp '^(train/loss|train/fit: class)' "$A $T" \
-  'const double wr = w[static_cast<size_t>(k)];' 'const double wr = 1.0;'
+  'const double wr = pw ? pw[r] : w[static_cast<size_t>(k)];' 'const double wr = pw ? pw[r] : 1.0;' \
+  'const double wr = pw ? pw[r] : w[static_cast<size_t>(k)];' 'const double wr = pw ? pw[r] : 1.0;'
 mutation "loader: shuffle off by one (Sattolo)" data/loader.cpp '^data/loader' "$D" \
   'order[rng.uniform_int(i)]' 'order[rng.uniform_int(i - 1)]'
 mutation "loader: biased shuffle" data/loader.cpp '^data/loader' "$D" \
@@ -114,7 +115,8 @@ mutation "mask: 16-bit palette looked up raw" data/mask.cpp '^data/mask' "$D" \
 mutation "mask: binary ignores the ignore value" data/mask.cpp '^data/mask' "$D" \
   'const bool ignored = rules.ignore_index >= 0 && r == rules.ignore_index * scale;' 'const bool ignored = false;'
 mutation "augment: horizontal flip mirrors rows" data/augment.cpp '^data/augment' "$D" \
-  $'flip(s.image, false);\n    flip(s.labels, false);' $'flip(s.image, true);\n    flip(s.labels, true);'
+  $'flip(s.image, false);\n    for (Tensor* map : label_maps(s)) flip(*map, false);' \
+  $'flip(s.image, true);\n    for (Tensor* map : label_maps(s)) flip(*map, true);'
 mutation "tile: window cut one column off" train/predict.cpp '^train/inference' "$T" \
   'data::crop(padded, tiles[first + t].first, tiles[first + t].second, size_h, size_w)' \
   'data::crop(padded, tiles[first + t].first, std::max(0, tiles[first + t].second - 1), size_h, size_w)'
