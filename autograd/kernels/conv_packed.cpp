@@ -175,10 +175,10 @@ void conv_forward(const float* x, const float* w, const ConvGeometry& g, float* 
   if (m <= 0 || n <= 0) return;
   if (k == 0) return apply_epilogue_only(m, n, y, n, epilogue);
   if (use_amx_bf16(g)) return amx_conv_forward(x, w, g, y, epilogue);
-  if (direct_3x3_forward_applies(uk.isa, g)) return direct_3x3_forward(uk.isa, x, w, g, y, epilogue);
-  if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   if (first_layer_forward_applies(g)) return first_layer_forward(uk.isa, x, w, g, y, epilogue);
   if (pointwise_few_outputs_applies(g)) return pointwise_few_forward(uk.isa, x, w, g, y, epilogue);
+  if (direct_3x3_forward_applies(uk.isa, g)) return direct_3x3_forward(uk.isa, x, w, g, y, epilogue);
+  if (use_winograd(g, WinogradPass::forward)) return winograd_conv_forward(uk, x, w, g, y, epilogue);
   // No im2col and no packing of A: the indirect micro-kernel reads each tap's input pixel where it lies, through a
   // table of row pointers (a zero row for padding); only the kernel is packed, once per call.
   const Tensor weights = pack_weights(uk, w, k, n);
