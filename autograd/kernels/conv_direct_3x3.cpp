@@ -11,7 +11,8 @@
 // Summation order: every output value is its sum over kernel rows, then input channels, then kernel columns, in
 // that order, started from zero and then put through the epilogue, whatever the tile's position or the thread
 // count. (Another order than the GEMM kernels': the two agree to float32 rounding, not bit for bit.)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside avx512fintrin.h (as sgemm/f32_gemm__avx512f.cpp)
+// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h, as in sgemm/f32_gemm__avx512f.cpp.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>

@@ -6,12 +6,14 @@
 // so no tap needs a bounds check; dy is read in place (copied per line only when its channels are not a multiple
 // of 16).
 //
-// On AVX-512, for 16 or 32 input channels and output channels in multiples of 8, the tile turns around: 16 input
-// channels in the lanes (one vector load of the padded row per tap column) times 3 taps times 8 output channels, each
-// dy value broadcast once and used by the 3 taps: per pixel 3 loads, 8 broadcasts and 24 FMAs of 16 lanes, against
-// the AVX2 tile's 8 loads per 12 FMAs of 8 lanes. Its sums are kept [tap, co, ci] and turned around when the groups
-// are added. Each value still adds its pixels in order, so the two paths differ only by FMA rounding.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside avx512fintrin.h (as sgemm/f32_gemm__avx512f.cpp)
+// On AVX-512, for input channels in multiples of 16 and output channels in multiples of 8 (up to 128 each), the tile
+// turns around: 16 input channels in the lanes times 3 taps times 8 output channels, each dy value broadcast once
+// and used by the 3 taps (per pixel 3 loads, 8 broadcasts and 24 FMAs of 16 lanes, against the AVX2 tile's 8 loads
+// per 12 FMAs of 8 lanes), held in registers over many output lines and read from x and dy in place. Its sums are
+// kept [tap, co, ci] and turned around when the groups are added. Each value still adds its pixels in order, so the
+// two paths differ only by FMA rounding.
+// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h, as in sgemm/f32_gemm__avx512f.cpp.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -80,10 +82,11 @@ inline __attribute__((always_inline)) void row_products(const RowProducts& r) {
 // inlining, into a function without the target attribute.)
 TG_AVX2_FMA void row_products_avx2(const RowProducts& r) { row_products<2>(r); }
 void row_products_generic(const RowProducts& r) { row_products<1>(r); }
+
 // The AVX-512 tile: dw for one kernel row ky, 16 input channels (ci0 ..) and 8 output channels (co0 ..), summed over
 // the output lines [line0, line1) in registers, [3 kx][8 co][cin] at out (from channel ci0): started from zero when
-// first, else from what out holds. Reads x and dy where they lie: a tap that falls in the padding multiplies a zero vector, as the
-// Float8 tiles multiply their zero-padded row copy, so both add the same terms in the same order.
+// first, else from what out holds. Reads x and dy where they lie: a tap that falls in the padding multiplies a zero
+// vector, as the Float8 tiles multiply their zero-padded row copy, so both add the same terms in the same order.
 constexpr int64_t kLanes16 = 16, kOutputs8 = 8;
 constexpr int64_t kMinKernelGradTasks = 8;  // so that two or more threads balance
 // One output pixel's products: its dy values d[0 .. 8) times the 16 input channels under each tap, input column
@@ -116,15 +119,17 @@ __attribute__((target("avx512f"))) void lines_tile_avx512(const float* x, const 
     for (int co = 0; co < kOutputs8; ++co)
       acc[kx][co] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + (kx * kOutputs8 + co) * cin);
   // Output columns [ox_lo, ox_hi) read all three taps inside the image; the others are the padding's few.
-  const int64_t ox_lo = std::clamp<int64_t>(g.pad_left, 0, out_w), ox_hi = std::clamp<int64_t>(in_w - 2 + g.pad_left, ox_lo, out_w);
+  const int64_t ox_lo = std::clamp<int64_t>(g.pad_left, 0, out_w);
+  const int64_t ox_hi = std::clamp<int64_t>(in_w - 2 + g.pad_left, ox_lo, out_w);
   for (int64_t line = line0; line < line1; ++line) {
     const int64_t image = line / g.out_h, iy = line % g.out_h - g.pad_top + ky;
     if (iy < 0 || iy >= g.in_h) continue;  // a padding row: its products are zero
     const float* xrow = x + (image * g.in_h + iy) * in_w * cin + ci0;
     const float* drow = dy + line * out_w * cout + co0;
-    for (int64_t ox = 0; ox < ox_lo; ++ox) pixel_avx512<false>(xrow, drow, ox - g.pad_left, in_w, cin, ox * cout, acc);
-    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) pixel_avx512<true>(xrow, drow, ox - g.pad_left, in_w, cin, ox * cout, acc);
-    for (int64_t ox = ox_hi; ox < out_w; ++ox) pixel_avx512<false>(xrow, drow, ox - g.pad_left, in_w, cin, ox * cout, acc);
+    const int64_t pad = g.pad_left;
+    for (int64_t ox = 0; ox < ox_lo; ++ox) pixel_avx512<false>(xrow, drow, ox - pad, in_w, cin, ox * cout, acc);
+    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) pixel_avx512<true>(xrow, drow, ox - pad, in_w, cin, ox * cout, acc);
+    for (int64_t ox = ox_hi; ox < out_w; ++ox) pixel_avx512<false>(xrow, drow, ox - pad, in_w, cin, ox * cout, acc);
   }
 #pragma GCC unroll 3
   for (int kx = 0; kx < 3; ++kx)

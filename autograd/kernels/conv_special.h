@@ -37,9 +37,10 @@ bool direct_kernel_grad_applies(Isa isa, const ConvGeometry& g);
 void direct_kernel_grad(Isa isa, const float* x, const float* dy, const ConvGeometry& g, float* dw,
                         const GemmEpilogue& epilogue);
 
-// The forward pass of a 3x3, stride-1, undilated convolution on AVX-512 or AVX2 (conv_direct_3x3.cpp), for the layers of
-// few channels where the indirect GEMM tile runs load-bound and Winograd's transforms cost more than they save;
-// conv_input_grad reaches it too, as the forward pass of the rotated kernel. Bias, ReLU and accumulate epilogues.
+// The forward pass of a 3x3, stride-1, undilated convolution on AVX-512 or AVX2 (conv_direct_3x3.cpp), for the
+// layers of few channels where the indirect GEMM tile runs load-bound and Winograd's transforms cost more than they
+// save; conv_input_grad reaches it too, as the forward pass of the rotated kernel. Bias, ReLU and accumulate
+// epilogues.
 // Measured one pass at a time on 2 Sapphire Rapids cores, 256x256 or 128x128, batch 2, against the Winograd
 // forward: 2.0-2.3x at 16 or 32 inputs and 16 outputs, 1.3x at 16 inputs and 32 outputs; 0.95x at 32 -> 32, and
 // behind from 64 channels on. The AVX2 tile (measured there too, under TAPEGRAD_ISA=avx2) gains only with 16 inputs

@@ -1,6 +1,7 @@
 #include "autograd/kernels/upsample_conv.h"
 
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside avx512fintrin.h (as sgemm/f32_gemm__avx512f.cpp)
+// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h, as in sgemm/f32_gemm__avx512f.cpp.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -244,7 +245,8 @@ void upsample_conv_input_grad(const T* dy, const T* w, const UpsampleConvShape& 
   const int64_t o_blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (9 * n * cin > kParallelThreshold)
   for (int64_t tb = 0; tb < 9 * o_blocks; ++tb) {
-    const int64_t r = tb / o_blocks / 3, c = tb / o_blocks % 3, o0 = tb % o_blocks * kBlock, o1 = std::min(n, o0 + kBlock);
+    const int64_t r = tb / o_blocks / 3, c = tb / o_blocks % 3;
+    const int64_t o0 = tb % o_blocks * kBlock, o1 = std::min(n, o0 + kBlock);
     const T* taps[4];
     int64_t count = 0;
     for (int64_t ky = 0; ky < 2; ++ky)
