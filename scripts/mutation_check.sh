@@ -93,7 +93,7 @@ mutation "reduction chunks = thread count" autograd/kernels/deterministic_sums.h
   'const int64_t chunks = std::min<int64_t>(kReduceChunks, std::max<int64_t>(rows, 1));' \
   'const int64_t chunks = std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(rows, 1));'
 mutation "conv bias gradient: last row left out" autograd/ops/unary.cpp '^autograd/(conv2d|threads)' "$A" \
-  'acc[j] += v;' 'acc[j] += r + 1 < rows ? v : T(0);'
+  'return v;' 'return r + 1 < rows ? v : T(0);'
 mutation "direct 3x3: third tap takes the second's weights" autograd/kernels/conv_direct_3x3.cpp \
   '^autograd/conv special' "$A" 'if (j >= 2) acc[j - 2] += v * w2;' 'if (j >= 2) acc[j - 2] += v * w1;'
 mutation "dropout mask: keeps every unit" autograd/ops/dropout.cpp '^autograd/dropout' "$A" \

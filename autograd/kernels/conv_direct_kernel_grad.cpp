@@ -192,8 +192,8 @@ bool direct_kernel_grad_applies(Isa isa, const ConvGeometry& g) {
 
 void direct_kernel_grad(Isa isa, const float* x, const float* dy, const ConvGeometry& g, float* dw,
                         const GemmEpilogue& epilogue) {
-  const int64_t cin = g.in_c, cout = g.out_c, lines = g.lines(), row_floats = (g.out_w + 2) * cin;
   if (avx512_tile_fits(isa, g)) return direct_kernel_grad_avx512(x, dy, g, dw, epilogue);
+  const int64_t cin = g.in_c, cout = g.out_c, lines = g.lines(), row_floats = (g.out_w + 2) * cin;
   const int64_t channels16 = (cout + kChannelBlock - 1) / kChannelBlock * kChannelBlock;
   const int64_t size = 9 * cin * channels16, groups = kernel_grad_groups(g, 9 * cin * cout);
   const bool copy_dy = cout != channels16;

@@ -16,9 +16,10 @@ constexpr int64_t kReduceChunks = 32;
 // changes only the speed, never a sum's bits).
 constexpr int64_t kSumParallelThreshold = kParallelThreshold / 2;
 
-// out[j] = sum over r of x[r * cols + j], for an x of [rows, cols] (bias and BN-style column sums).
-template <class T>
-void column_sums(const T* x, int64_t rows, int64_t cols, T* out) {
+// out[j] = sum over r of value(r, j), for rows x cols values: value(r, j) may also write row r's own outputs (a pass
+// that transforms a tensor and sums its columns at once). Chunks of rows, each summed in order, then added in order.
+template <class T, class Value>
+void column_sums_of(int64_t rows, int64_t cols, T* out, Value&& value) {
   const int64_t chunks = std::min<int64_t>(kReduceChunks, std::max<int64_t>(rows, 1));
   std::vector<T> partial(static_cast<size_t>(chunks * cols), T(0));
 #pragma omp parallel for schedule(static) if (rows * cols > kSumParallelThreshold)
@@ -26,14 +27,19 @@ void column_sums(const T* x, int64_t rows, int64_t cols, T* out) {
     T* acc = partial.data() + c * cols;
     const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
     for (int64_t r = r0; r < r1; ++r) {
-      const T* row = x + r * cols;
 #pragma omp simd
-      for (int64_t j = 0; j < cols; ++j) acc[j] += row[j];
+      for (int64_t j = 0; j < cols; ++j) acc[j] += value(r, j);
     }
   }
   std::fill(out, out + cols, T(0));
   for (int64_t c = 0; c < chunks; ++c)
     for (int64_t j = 0; j < cols; ++j) out[j] += partial[c * cols + j];
+}
+
+// out[j] = sum over r of x[r * cols + j], for an x of [rows, cols] (bias and BN-style column sums).
+template <class T>
+void column_sums(const T* x, int64_t rows, int64_t cols, T* out) {
+  column_sums_of(rows, cols, out, [x, cols](int64_t r, int64_t j) { return x[r * cols + j]; });
 }
 
 // Sum of all n elements of f(i), in a fixed order of chunks. Accumulates in double.

@@ -3,7 +3,6 @@
 // and not x: a convolution's pre-activation output is freed as soon as relu has read it.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "autograd/kernels/deterministic_sums.h"
 #include "autograd/ops.h"
@@ -88,31 +87,15 @@ Tensor conv_output_gradient(const Tensor& gy, const Tensor& y, bool relu, Tensor
   }
   Tensor g = Tensor::empty(gy.shape(), gy.dtype());
   dispatch(gy.dtype(), [&]<class T>() {
-    // kernels::column_sums's chunks, each summing its rows in order, then the chunks in order.
-    const int64_t chunks = std::min<int64_t>(kernels::kReduceChunks, std::max<int64_t>(rows, 1));
-    std::vector<T> partial(static_cast<size_t>(chunks * channels), T(0));
     const T* pg = gy.data<T>();
     const T* py = y.data<T>();
     T* out = g.data<T>();
-#pragma omp parallel for schedule(static) if (rows * channels > kernels::kSumParallelThreshold)
-    for (int64_t c = 0; c < chunks; ++c) {
-      T* acc = partial.data() + c * channels;
-      for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
-        const T* gr = pg + r * channels;
-        const T* yr = py + r * channels;
-        T* o = out + r * channels;
-#pragma omp simd
-        for (int64_t j = 0; j < channels; ++j) {
-          const T v = gr[j] * relu_derivative(yr[j]);
-          o[j] = v;
-          acc[j] += v;
-        }
-      }
-    }
-    T* sums = db->data<T>();
-    std::fill(sums, sums + channels, T(0));
-    for (int64_t c = 0; c < chunks; ++c)
-      for (int64_t j = 0; j < channels; ++j) sums[j] += partial[c * channels + j];
+    kernels::column_sums_of(rows, channels, db->data<T>(), [=](int64_t r, int64_t j) {
+      const int64_t i = r * channels + j;
+      const T v = pg[i] * relu_derivative(py[i]);
+      out[i] = v;
+      return v;
+    });
   });
   return g;
 }
