@@ -37,6 +37,7 @@ Command add_evaluate_command(CLI::App& app) {
                 "Test-time augmentation: average the model's probabilities over flips and transposes (8 views; 4 for "
                 "non-square inputs), as `predict --tta` does");
   auto* fit = cmd->get_option("--fit");
+  auto* interpolation = cmd->get_option("--interpolation");
   cmd->add_flag("--full-size", o->full_size,
                 "Score each image at its files' own size: predicted whole as `predict` does (tiles after --fit crop, "
                 "resized and back after --fit resize; without --fit as the run trained) and compared with the mask "
@@ -44,7 +45,7 @@ Command add_evaluate_command(CLI::App& app) {
   cmd->add_option("--mirror", o->mirror,
                   "With --full-size and tiles: mirror each image outwards by this many pixels first (as predict)")
       ->check(CLI::Range(0, 4096));
-  return [o, fit] {
+  return [o, fit, interpolation] {
     if (o->threads > 0) set_num_threads(o->threads);
     apply_precision(o->precision);
     Model model = train::load_trained_model(o->checkpoint);
@@ -62,6 +63,8 @@ Command add_evaluate_command(CLI::App& app) {
       train::PredictImageOptions whole;
       const std::string by = fit->count() ? (o->data.fit == "crop" ? "tile" : "resize") : predict_fit_of_run(o->checkpoint);
       whole.fit = by == "resize" ? train::ImageFit::Resize : train::ImageFit::Tile;
+      whole.interpolation = interpolation->count() ? interpolation_from(o->data.interpolation)
+                                                   : interpolation_of_run(o->checkpoint);
       whole.mirror_margin = o->mirror;
       whole.flips = o->flips;
       metrics = train::evaluate_full_size(model, *folder, source.indices, whole);

@@ -43,7 +43,7 @@ std::vector<fs::path> list_inputs(const fs::path& input) {
 Command add_predict_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Segment images with a trained model");
   struct Options {
-    std::string checkpoint, input, out, fit, precision = "float32";
+    std::string checkpoint, input, out, fit, interpolation, precision = "float32";
     bool overlay = true, raw = false, flips = false;
     int overlap = -1, threads = 0, mirror = 0;
   };
@@ -60,6 +60,10 @@ Command add_predict_command(CLI::App& app) {
                   "resize (to the input size and back). Default: resize when the run trained on resized images, "
                   "else tile")
       ->check(CLI::IsMember({"tile", "resize"}));
+  cmd->add_option("--interpolation", o->interpolation,
+                  "With --fit resize: how the image is shrunk to the input size, bilinear or nearest (default: as the "
+                  "run trained)")
+      ->check(CLI::IsMember({"bilinear", "nearest"}));
   cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels (default: a quarter of the input size)")
       ->check(kNonNegative);
   cmd->add_option("--mirror", o->mirror,
@@ -81,6 +85,8 @@ Command add_predict_command(CLI::App& app) {
     if (fit != "tile" && fit != "resize")
       throw std::runtime_error("--fit " + fit + " (from the run's config.json): expected tile or resize");
     options.fit = fit == "resize" ? train::ImageFit::Resize : train::ImageFit::Tile;
+    options.interpolation =
+        o->interpolation.empty() ? interpolation_of_run(o->checkpoint) : interpolation_from(o->interpolation);
     options.overlap = o->overlap;
     options.mirror_margin = o->mirror;
     options.flips = o->flips;

@@ -352,7 +352,8 @@ Command add_train_command(CLI::App& app) {
                    : run.progress == "lines" ? train::ProgressMode::Lines
                    : run.progress == "none"  ? train::ProgressMode::Off
                                              : train::ProgressMode::Auto;
-    fit.extra_config = {{"command", run}, {"predict_fit", data.predict_fit}};
+    fit.extra_config = {{"command", run}, {"predict_fit", data.predict_fit},
+                         {"predict_interpolation", data.predict_interpolation}};
     fit.report_title = "tapegrad: " + run.model.model + " on " + run.data.describe();
     fit.report_samples = run.report_samples;
     fit.threads = run.threads;

@@ -99,6 +99,10 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
   cmd.add_option("--fit", o.fit, "Images of another size than --size: resize (bilinear; masks nearest) or crop "
                                  "(random in training, centre otherwise)")
       ->capture_default_str()->check(CLI::IsMember({"resize", "crop"}));
+  cmd.add_option("--interpolation", o.interpolation,
+                 "How --fit resize samples images: bilinear, or nearest (Keras's flow_from_directory default and the "
+                 "Keras membrane U-Net's: image and mask then sample the same pixels). Masks are always nearest")
+      ->capture_default_str()->check(CLI::IsMember({"bilinear", "nearest"}));
   cmd.add_flag("--cache,!--no-cache", o.cache, "Decode every file once and keep it in memory")->capture_default_str();
   cmd.add_flag("--skip-bad", o.skip_bad, "Leave out unreadable or inconsistent pairs with a warning instead of failing");
   cmd.add_option("--synthetic-count", o.synthetic_count, "Samples in the synthetic set")
@@ -150,6 +154,7 @@ std::shared_ptr<data::FolderDataset> folder(const DataOptions& o, const std::str
   f.height = static_cast<int>(input[0]);
   f.width = static_cast<int>(input[1]);
   f.size_mode = o.fit == "crop" ? data::SizeMode::Crop : data::SizeMode::Resize;
+  f.interpolation = interpolation_from(o.interpolation);
   f.skip_bad = o.skip_bad;
   f.cache = o.cache;
   return std::make_shared<data::FolderDataset>(f);
@@ -197,6 +202,7 @@ TrainingData make_training_data(const DataOptions& o, ModelOptions& model, uint6
   out.predict_fit = (o.fit == "resize" && (info.height != model.input_shape()[0] || info.width != model.input_shape()[1]))
                         ? "resize"
                         : "tile";
+  out.predict_interpolation = o.interpolation;
   if (!o.val.empty()) {
     out.train = {all, {}};
     out.validation = {folder(o, o.val, model.input_shape(), classes), {}};
@@ -214,19 +220,42 @@ TrainingData make_training_data(const DataOptions& o, ModelOptions& model, uint6
   return out;
 }
 
-std::string predict_fit_of_run(const std::filesystem::path& checkpoint) {
+namespace {
+// The config.json of the run a checkpoint belongs to (in the run folder, or beside the file); null when none.
+nlohmann::json config_of_run(const std::filesystem::path& checkpoint) {
   namespace fs = std::filesystem;
   for (fs::path dir = fs::absolute(checkpoint).parent_path(); !dir.empty(); dir = dir.parent_path()) {
     const fs::path config = dir / "config.json";
     if (fs::exists(config)) {
       std::ifstream in(config);
-      const auto j = nlohmann::json::parse(in, nullptr, false);
-      if (!j.is_discarded() && j.contains("predict_fit")) return j["predict_fit"].get<std::string>();
-      break;
+      auto j = nlohmann::json::parse(in, nullptr, false);
+      return j.is_discarded() ? nlohmann::json() : j;
     }
     if (dir == dir.parent_path() || dir.filename() != "checkpoints") break;
   }
-  return "tile";
+  return {};
+}
+}  // namespace
+
+std::string predict_fit_of_run(const std::filesystem::path& checkpoint) {
+  const nlohmann::json j = config_of_run(checkpoint);
+  return j.is_object() && j.contains("predict_fit") ? j["predict_fit"].get<std::string>() : "tile";
+}
+
+data::Interpolation interpolation_from(const std::string& name) {
+  if (name == "bilinear") return data::Interpolation::Bilinear;
+  if (name == "nearest") return data::Interpolation::Nearest;
+  throw std::invalid_argument("interpolation " + name + ": expected bilinear or nearest");
+}
+
+data::Interpolation interpolation_of_run(const std::filesystem::path& checkpoint) {
+  const nlohmann::json j = config_of_run(checkpoint);
+  if (!j.is_object() || !j.contains("predict_interpolation")) return data::Interpolation::Bilinear;
+  try {
+    return interpolation_from(j["predict_interpolation"].get<std::string>());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(checkpoint.string() + ": its run's config.json: " + e.what());
+  }
 }
 
 }  // namespace tg::app

@@ -22,6 +22,7 @@ struct DataOptions {
   std::string val_names;            // held-out stems, e.g. "25-29"
   double val_split = 0.2;           // used when neither --val nor --val-names is given
   std::string fit = "resize";       // resize | crop: how images of another size reach the input size
+  std::string interpolation = "bilinear";  // bilinear | nearest: how --fit resize samples images (masks: nearest)
   bool cache = true, skip_bad = false;
   int synthetic_count = 256;
   bool augment = false;             // flips and 90-degree rotations
@@ -38,7 +39,7 @@ struct DataOptions {
   std::string describe() const;  // "synthetic shapes" / "DIR"
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, mask_dir, mask, ignore_index, val, val_names,
-                                                val_split, fit, cache, skip_bad, synthetic_count, augment,
+                                                val_split, fit, interpolation, cache, skip_bad, synthetic_count, augment,
                                                 augment_affine, jitter, augmentation, class_names)
 
 void add_data_options(CLI::App& cmd, DataOptions& options);  // includes add_image_limit_option
@@ -55,6 +56,7 @@ void add_image_limit_option(CLI::App& cmd);
 struct TrainingData {
   train::DataSource train, validation;  // validation.dataset is null when there is none
   std::string predict_fit;               // "resize" when images were resized to the input, else "tile"
+  std::string predict_interpolation;     // how they were resized: bilinear | nearest
 };
 
 // Builds the datasets and the split. Folder data fixes the model's channels (from the files, unless given) and
@@ -67,5 +69,8 @@ std::shared_ptr<const data::Dataset> make_dataset(const DataOptions& options, co
 // How `predict` should bring whole images to the input size for the run a checkpoint belongs to: "resize" when the
 // run trained on images resized to its input size (its config.json says so), else "tile".
 std::string predict_fit_of_run(const std::filesystem::path& checkpoint);
+// How that run resized images (its config.json's "predict_interpolation"; bilinear when it says nothing).
+data::Interpolation interpolation_of_run(const std::filesystem::path& checkpoint);
+data::Interpolation interpolation_from(const std::string& name);  // "bilinear" | "nearest"
 
 }  // namespace tg::app

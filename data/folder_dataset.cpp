@@ -137,7 +137,7 @@ Sample FolderDataset::fit_to_input(Sample full, const FilePair& p, Rng* rng) con
   const int H = static_cast<int>(full.image.dim(0)), W = static_cast<int>(full.image.dim(1));
   const int h = spec_.height, w = spec_.width;
   if (options_.size_mode == SizeMode::Resize)
-    return {resize_bilinear(full.image, h, w), resize_nearest(full.labels, h, w)};
+    return {resize_image(full.image, h, w, options_.interpolation), resize_nearest(full.labels, h, w)};
   if (H < h || W < w)
     throw DataError(p.image, "is " + size_str(H, W) + ", smaller than the " + size_str(h, w) + " crop");
   const int top = rng ? static_cast<int>(rng->uniform_int(H - h + 1)) : (H - h) / 2;

@@ -8,6 +8,7 @@
 #include "data/folder_scan.h"
 #include "data/mask.h"
 #include "data/mask_survey.h"
+#include "data/resize.h"
 
 namespace tg::data {
 
@@ -15,6 +16,7 @@ enum class SizeMode {
   Resize,  // bilinear for images, nearest for masks (membrane: 512x512 -> 256x256)
   Crop,    // a random crop in training (when get() is given a generator), the centre crop otherwise
 };
+
 
 struct FolderOptions {
   std::filesystem::path root;       // holds the image and mask folders
@@ -26,6 +28,7 @@ struct FolderOptions {
   int channels = 0;       // 1 or 3; 0 = as the first image (grey -> 1, colour -> 3). Alpha is dropped.
   int height = 256, width = 256;  // model input (Keras's flow_from_directory default target_size)
   SizeMode size_mode = SizeMode::Resize;
+  Interpolation interpolation = Interpolation::Bilinear;  // images under SizeMode::Resize
   bool skip_bad = false;  // leave bad pairs out with a warning each, instead of throwing
   bool cache = false;     // decode every pair once, up front, and keep it in memory
 };

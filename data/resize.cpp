@@ -91,6 +91,10 @@ Tensor resize_nearest(const Tensor& t, int out_h, int out_w) {
   return out;
 }
 
+Tensor resize_image(const Tensor& image, int out_h, int out_w, Interpolation how) {
+  return how == Interpolation::Nearest ? resize_nearest(image, out_h, out_w) : resize_bilinear(image, out_h, out_w);
+}
+
 Tensor crop(const Tensor& t, int top, int left, int h, int w) {
   check_size(h, w);
   const int H = static_cast<int>(t.dim(0)), W = static_cast<int>(t.dim(1)), C = channels_of(t);

@@ -13,6 +13,15 @@ Tensor resize_bilinear(const Tensor& image, int out_h, int out_w);
 // tf.image.resize's nearest with half-pixel centres. Class ids stay exact.
 Tensor resize_nearest(const Tensor& t, int out_h, int out_w);
 
+// How an image is brought to another size (label maps are always nearest, so class ids stay exact).
+enum class Interpolation {
+  Bilinear,  // half-pixel centres; halving a size averages 2x2 blocks
+  // The pixel whose centre is nearest, as Keras's flow_from_directory (its default) and the Keras membrane U-Net
+  // resize: image and mask then sample the same source pixel, so a 1-pixel membrane is in both or in neither.
+  Nearest,
+};
+Tensor resize_image(const Tensor& image, int out_h, int out_w, Interpolation how);
+
 // Rows [top, top + h) and columns [left, left + w) of an [H, W] or [H, W, C] tensor (a copy).
 Tensor crop(const Tensor& t, int top, int left, int h, int w);
 

@@ -111,7 +111,7 @@ Tensor predict_one_view(Model& model, const Tensor& image, const PredictImageOpt
   const int size_h = static_cast<int>(in[0]), size_w = static_cast<int>(in[1]);
   const int H = static_cast<int>(image.dim(0)), W = static_cast<int>(image.dim(1));
   if (o.fit == ImageFit::Resize && (H != size_h || W != size_w)) {
-    const Tensor small = data::resize_bilinear(image, size_h, size_w);
+    const Tensor small = data::resize_image(image, size_h, size_w, o.interpolation);
     const Tensor p = predict_batch(model, small.reshape({1, size_h, size_w, in[2]}), 1);
     return data::resize_bilinear(p.reshape({size_h, size_w, p.dim(3)}), H, W);
   }

@@ -10,17 +10,19 @@
 #pragma once
 #include "autograd/argmax.h"
 #include "autograd/tensor.h"
+#include "data/resize.h"
 #include "layers/model.h"
 
 namespace tg::train {
 
 enum class ImageFit {
   Tile,    // overlapping windows at full resolution, blended where they overlap
-  Resize,  // bilinear to the input size, and the probabilities bilinear back
+  Resize,  // to the input size (PredictImageOptions::interpolation), and the probabilities bilinear back
 };
 
 struct PredictImageOptions {
   ImageFit fit = ImageFit::Tile;
+  data::Interpolation interpolation = data::Interpolation::Bilinear;  // ImageFit::Resize: as the model was trained
   int overlap = -1;         // pixels shared by neighbouring tiles; -1 = a quarter of the input size
   int tiles_per_batch = 4;  // windows run through the model together
   // Tile: the image is first mirrored outwards by this many pixels (the U-Net paper's overlap-tile strategy), so that

@@ -564,6 +564,50 @@ TEST_CASE("cli: evaluate --full-size scores predict's whole-image masks against 
                        "--data synthetic has no files");
 }
 
+TEST_CASE("cli: --interpolation nearest is recorded by train and followed by evaluate --full-size and predict") {
+  TempDir tmp;
+  const fs::path data = tmp / "set";
+  REQUIRE(run_cli({"synth", "--out", data.string(), "--count", "4", "--size", "48", "--classes", "3", "--seed", "9"},
+                  tmp.path()).status == 0);
+  const fs::path run = tmp / "run";
+  const Result trained = train_tiny(run, tmp.path(),
+                                    {"--data", data.string(), "--mask", "index", "--classes", "3", "--fit", "resize",
+                                     "--interpolation", "nearest", "--epochs", "1", "--steps-per-epoch", "2", "--lr",
+                                     "1e-4", "--val-split", "0.25", "--seed", "1"});
+  REQUIRE_MESSAGE(trained.status == 0, trained.output);
+  const nlohmann::json config = nlohmann::json::parse(read_text(run / "config.json"));
+  CHECK(config["predict_fit"] == "resize");
+  CHECK(config["predict_interpolation"] == "nearest");
+  CHECK(config["command"]["data"]["interpolation"] == "nearest");
+  const std::string checkpoint = (run / "checkpoints" / "best.safetensors").string();
+  auto full_size = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"evaluate", "--checkpoint", checkpoint, "--data", data.string(), "--mask",
+                                     "index", "--json", "--full-size"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Result r = run_cli(args, tmp.path());
+    REQUIRE_MESSAGE(r.status == 0, r.output);
+    return nlohmann::json::parse(r.output);
+  };
+  const nlohmann::json as_run = full_size({}), nearest = full_size({"--interpolation", "nearest"}),
+                       bilinear = full_size({"--interpolation", "bilinear"});
+  CHECK(as_run == nearest);
+  CHECK(as_run != bilinear);  // 48 -> 32 by nearest and by bilinear give the model different images
+  auto masks = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"predict", "--checkpoint", checkpoint, "--input", (data / "images").string(),
+                                     "--out", (tmp / name).string(), "--raw", "--no-overlay"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    REQUIRE(run_cli(args, tmp.path()).status == 0);
+    std::vector<uint8_t> all;
+    for (const char* stem : {"00000", "00001", "00002", "00003"}) {
+      const auto px = png_pixels(tmp / name / (std::string(stem) + "_mask.png"));
+      all.insert(all.end(), px.begin(), px.end());
+    }
+    return all;
+  };
+  CHECK(masks("as-run", {}) == masks("nearest", {"--interpolation", "nearest"}));
+  CHECK(masks("as-run", {}) != masks("bilinear", {"--interpolation", "bilinear"}));
+}
+
 TEST_CASE("cli: summary prints Keras's parameter count for the seed U-Net and for a checkpoint's model" * doctest::test_suite("slow")) {
   TempDir tmp;
   const Result seed = run_cli({"summary", "--model", "unet", "--input", "256,256,1", "--classes", "2"}, tmp.path());

@@ -379,3 +379,33 @@ TEST_CASE("folder: after resizing, image and mask line up over the whole image (
   CHECK(wrong == 0);
   CHECK(mismatches(1).second > 0);  // the check sees a one-pixel misalignment
 }
+
+TEST_CASE("folder: nearest interpolation samples image and mask at the same pixels, so 1-pixel lines stay aligned") {
+  // Membrane-like: 1-pixel dark lines (0) every 5 rows and 7 columns on a light ground (255), the mask 0 on the lines.
+  // Halving by nearest reads source pixel (2y + 1, 2x + 1) in both, so every image pixel tells its label exactly;
+  // bilinear averages 2x2 blocks, so a line on the block's even row greys the image where the label says ground.
+  TempDir tmp;
+  const int h = 64, w = 64;
+  auto line = [](int y, int x) { return y % 5 == 2 || x % 7 == 3; };
+  write_image(tmp / "images" / "a.png", h, w, 1, grey(h, w, [&](int y, int x) { return line(y, x) ? 0 : 255; }));
+  write_image(tmp / "masks" / "a.png", h, w, 1, grey(h, w, [&](int y, int x) { return line(y, x) ? 0 : 255; }));
+  FolderOptions o = small(tmp.path());
+  o.height = o.width = 32;
+  auto disagreements = [&](Interpolation how) {
+    o.interpolation = how;
+    const Sample s = FolderDataset(o).get(0);
+    REQUIRE(s.image.shape() == tg::Shape{32, 32, 1});
+    int lines = 0, wrong = 0;
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) {
+        const bool dark = s.image.at({y, x, 0}) < 0.5;  // the mask drawn from the image itself
+        lines += s.labels.at({y, x}) == 0;
+        wrong += dark != (s.labels.at({y, x}) == 0);
+      }
+    return std::pair{lines, wrong};
+  };
+  const auto [lines, wrong] = disagreements(Interpolation::Nearest);
+  CHECK(lines > 32 * 32 / 5);  // the lines survive where they cross the sampled pixels
+  CHECK(wrong == 0);
+  CHECK(disagreements(Interpolation::Bilinear).second > 0);  // the test tells the two apart
+}

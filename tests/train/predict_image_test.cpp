@@ -62,6 +62,22 @@ TEST_CASE("predict_image: resize brings the image to the input size and the prob
   for (int64_t p = 0; p < 16 * 24; ++p) REQUIRE(probs.flat(2 * p + 1) == doctest::Approx(want[1]).epsilon(1e-5));
 }
 
+TEST_CASE("predict_image: resize shrinks by nearest (the pixel at odd rows and columns) or bilinear (2x2 means)") {
+  Model m = per_pixel(8);
+  // 0.8 at odd rows and columns, -0.6 elsewhere: halving by nearest reads only the 0.8 pixels, bilinear averages
+  // (0.8 - 3 x 0.6) / 4 = -0.25. Either way the small image is flat, so the probabilities come back flat.
+  Tensor image({16, 16, 1});
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) image.set_flat(y * 16 + x, y % 2 == 1 && x % 2 == 1 ? 0.8 : -0.6);
+  for (const auto& [how, v] : {std::pair{data::Interpolation::Nearest, 0.8}, std::pair{data::Interpolation::Bilinear, -0.25}}) {
+    CAPTURE(v);
+    const Tensor probs = train::predict_image(m, image, {.fit = train::ImageFit::Resize, .interpolation = how});
+    REQUIRE(probs.shape() == Shape{16, 16, 2});
+    const auto want = by_hand(m, v);
+    for (int64_t p = 0; p < 16 * 16; ++p) REQUIRE(probs.flat(2 * p + 1) == doctest::Approx(want[1]).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("predict_image: a 1-channel sigmoid output becomes two classes, 1 - p and p, and bad images are errors") {
   Model m = per_pixel(8, "sigmoid", 1);
   const Tensor image = ramp_image(9, 9);
