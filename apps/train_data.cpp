@@ -103,6 +103,9 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
                  "How --fit resize samples images: bilinear, or nearest (Keras's flow_from_directory default and the "
                  "Keras membrane U-Net's: image and mask then sample the same pixels). Masks are always nearest")
       ->capture_default_str()->check(CLI::IsMember({"bilinear", "nearest"}));
+  cmd.add_flag("--random-phase", o.random_phase,
+               "With --interpolation nearest, in training: each sample reads a random pixel of every source cell "
+               "(image and mask alike), not the centre one; a 2x shrink then draws from 4 aligned images per file");
   cmd.add_flag("--cache,!--no-cache", o.cache, "Decode every file once and keep it in memory")->capture_default_str();
   cmd.add_flag("--skip-bad", o.skip_bad, "Leave out unreadable or inconsistent pairs with a warning instead of failing");
   cmd.add_option("--synthetic-count", o.synthetic_count, "Samples in the synthetic set")
@@ -155,6 +158,7 @@ std::shared_ptr<data::FolderDataset> folder(const DataOptions& o, const std::str
   f.width = static_cast<int>(input[1]);
   f.size_mode = o.fit == "crop" ? data::SizeMode::Crop : data::SizeMode::Resize;
   f.interpolation = interpolation_from(o.interpolation);
+  f.random_phase = o.random_phase;
   f.skip_bad = o.skip_bad;
   f.cache = o.cache;
   return std::make_shared<data::FolderDataset>(f);

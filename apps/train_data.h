@@ -23,6 +23,7 @@ struct DataOptions {
   double val_split = 0.2;           // used when neither --val nor --val-names is given
   std::string fit = "resize";       // resize | crop: how images of another size reach the input size
   std::string interpolation = "bilinear";  // bilinear | nearest: how --fit resize samples images (masks: nearest)
+  bool random_phase = false;               // nearest in training: a random pixel of each source cell
   bool cache = true, skip_bad = false;
   int synthetic_count = 256;
   bool augment = false;             // flips and 90-degree rotations
@@ -39,7 +40,7 @@ struct DataOptions {
   std::string describe() const;  // "synthetic shapes" / "DIR"
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, mask_dir, mask, ignore_index, val, val_names,
-                                                val_split, fit, interpolation, cache, skip_bad, synthetic_count, augment,
+                                                val_split, fit, interpolation, random_phase, cache, skip_bad, synthetic_count, augment,
                                                 augment_affine, jitter, augmentation, class_names)
 
 void add_data_options(CLI::App& cmd, DataOptions& options);  // includes add_image_limit_option

@@ -26,6 +26,9 @@ void check_options(const FolderOptions& o) {
   if (o.ignore_index != -1 && o.ignore_index < o.num_classes)
     fail("the ignore index " + std::to_string(o.ignore_index) + " is one of the classes [0, " +
          std::to_string(o.num_classes) + "); choose a value >= num_classes, e.g. 255");
+  if (o.random_phase && (o.size_mode != SizeMode::Resize || o.interpolation != Interpolation::Nearest))
+    fail("random_phase picks which source pixel a nearest-neighbour resize reads; it needs SizeMode::Resize with "
+         "Interpolation::Nearest");
 }
 
 // Without decoding everything up front, a sample of the masks spread over the set: enough to tell index masks from
@@ -97,10 +100,10 @@ FolderDataset::FolderDataset(FolderOptions options) : options_(std::move(options
       }
       kept.push_back(pairs_[i]);
       survey.merge(surveys[i]);
-      // Resizing is deterministic, so it is cached too; a crop is drawn per get() from the full size.
+      // A plain resize is deterministic, so it is cached too; crops and random phases are drawn per get() from the
+      // full size.
       if (options_.cache)
-        cache_.push_back(options_.size_mode == SizeMode::Resize ? fit_to_input(std::move(full[i]), kept.back(), nullptr)
-                                                                : std::move(full[i]));
+        cache_.push_back(caches_full_size() ? std::move(full[i]) : fit_to_input(std::move(full[i]), kept.back(), nullptr));
     }
     pairs_ = std::move(kept);
   } else if (options_.mask.kind == MaskEncoding::Kind::Binary) {
@@ -136,6 +139,11 @@ Sample FolderDataset::load_full_size(const FilePair& p, MaskSurvey* survey) cons
 Sample FolderDataset::fit_to_input(Sample full, const FilePair& p, Rng* rng) const {
   const int H = static_cast<int>(full.image.dim(0)), W = static_cast<int>(full.image.dim(1));
   const int h = spec_.height, w = spec_.width;
+  if (options_.size_mode == SizeMode::Resize && rng && options_.random_phase) {
+    // One offset for the whole sample, image and mask alike: still the same source pixels in both.
+    const double phase_y = rng->uniform(), phase_x = rng->uniform();
+    return {resize_nearest(full.image, h, w, phase_y, phase_x), resize_nearest(full.labels, h, w, phase_y, phase_x)};
+  }
   if (options_.size_mode == SizeMode::Resize)
     return {resize_image(full.image, h, w, options_.interpolation), resize_nearest(full.labels, h, w)};
   if (H < h || W < w)
@@ -154,7 +162,7 @@ Sample FolderDataset::get(size_t index, Rng* rng) const {
 
 Sample FolderDataset::get_full_size(size_t index) const {
   const FilePair& p = pairs_.at(index);
-  const bool cached_full = !cache_.empty() && options_.size_mode == SizeMode::Crop;
+  const bool cached_full = !cache_.empty() && caches_full_size();
   return cached_full ? cache_[index] : load_full_size(p);
 }
 

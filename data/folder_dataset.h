@@ -29,6 +29,11 @@ struct FolderOptions {
   int height = 256, width = 256;  // model input (Keras's flow_from_directory default target_size)
   SizeMode size_mode = SizeMode::Resize;
   Interpolation interpolation = Interpolation::Bilinear;  // images under SizeMode::Resize
+  // Interpolation::Nearest in training (when get() is given a generator): each sample reads a random pixel of every
+  // source cell (one offset per sample, image and mask alike) instead of the centre one: for a 512 -> 256 halving,
+  // the four exactly aligned 256x256 images each file holds instead of one. Without a generator, the centre.
+  // Needs SizeMode::Resize and Interpolation::Nearest.
+  bool random_phase = false;
   bool skip_bad = false;  // leave bad pairs out with a warning each, instead of throwing
   bool cache = false;     // decode every pair once, up front, and keep it in memory
 };
@@ -60,6 +65,8 @@ class FolderDataset : public Dataset {
   // Decoded, checked, not yet resized; notes the mask's values in `survey` when given.
   Sample load_full_size(const FilePair& pair, MaskSurvey* survey = nullptr) const;
   Sample fit_to_input(Sample full, const FilePair& pair, Rng* rng) const;
+  // The cache holds the files' own size when get() draws from it (crops, random phases).
+  bool caches_full_size() const { return options_.size_mode == SizeMode::Crop || options_.random_phase; }
 
   FolderOptions options_;
   FolderLayout layout_;

@@ -71,18 +71,21 @@ Tensor resize_bilinear(const Tensor& image, int out_h, int out_w) {
   return out;
 }
 
-Tensor resize_nearest(const Tensor& t, int out_h, int out_w) {
+Tensor resize_nearest(const Tensor& t, int out_h, int out_w, double phase_y, double phase_x) {
   check_size(out_h, out_w);
+  if (!(phase_y >= 0 && phase_y < 1 && phase_x >= 0 && phase_x < 1))
+    throw std::invalid_argument("resize_nearest: phases must be in [0, 1), got " + std::to_string(phase_y) + ", " +
+                                std::to_string(phase_x));
   const int H = static_cast<int>(t.dim(0)), W = static_cast<int>(t.dim(1)), C = channels_of(t);
   if (H == out_h && W == out_w) return t.clone();
   std::vector<int> sx(out_w);
   for (int x = 0; x < out_w; ++x)
-    sx[x] = std::min(static_cast<int>(std::floor((x + 0.5) * W / static_cast<double>(out_w))), W - 1);
+    sx[x] = std::min(static_cast<int>(std::floor((x + phase_x) * W / static_cast<double>(out_w))), W - 1);
   Tensor out(with_size(t, out_h, out_w));
   const float* src = t.data<float>();
   float* dst = out.data<float>();
   for (int y = 0; y < out_h; ++y) {
-    const int yy = std::min(static_cast<int>(std::floor((y + 0.5) * H / static_cast<double>(out_h))), H - 1);
+    const int yy = std::min(static_cast<int>(std::floor((y + phase_y) * H / static_cast<double>(out_h))), H - 1);
     const float* row = src + static_cast<size_t>(yy) * W * C;
     float* o = dst + static_cast<size_t>(y) * out_w * C;
     for (int x = 0; x < out_w; ++x)

@@ -10,8 +10,9 @@ namespace tg::data {
 Tensor resize_bilinear(const Tensor& image, int out_h, int out_w);
 
 // Nearest neighbour for label maps ([H, W]) or images: source = floor((dst + 0.5) * in / out), as PIL and
-// tf.image.resize's nearest with half-pixel centres. Class ids stay exact.
-Tensor resize_nearest(const Tensor& t, int out_h, int out_w);
+// tf.image.resize's nearest with half-pixel centres. Class ids stay exact. `phase_y`, `phase_x` in [0, 1) replace the
+// 0.5: which pixel of each source cell is read (0 = its first; a shift of less than one destination pixel).
+Tensor resize_nearest(const Tensor& t, int out_h, int out_w, double phase_y = 0.5, double phase_x = 0.5);
 
 // How an image is brought to another size (label maps are always nearest, so class ids stay exact).
 enum class Interpolation {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 using namespace tg::data;
 using tg::testing::error_of;
@@ -408,4 +409,42 @@ TEST_CASE("folder: nearest interpolation samples image and mask at the same pixe
   CHECK(lines > 32 * 32 / 5);  // the lines survive where they cross the sampled pixels
   CHECK(wrong == 0);
   CHECK(disagreements(Interpolation::Bilinear).second > 0);  // the test tells the two apart
+}
+
+TEST_CASE("folder: random_phase reads a random pixel of each source cell in training, image and mask alike") {
+  TempDir tmp;
+  const int h = 64, w = 64;
+  auto line = [](int y, int x) { return y % 5 == 2 || x % 7 == 3; };
+  // The image also carries the source position, so each drawn sample tells which phase it read.
+  write_image(tmp / "images" / "a.png", h, w, 1,
+              grey(h, w, [&](int y, int x) { return line(y, x) ? (y % 2) * 10 + (x % 2) * 20 : 255; }));
+  write_image(tmp / "masks" / "a.png", h, w, 1, grey(h, w, [&](int y, int x) { return line(y, x) ? 0 : 255; }));
+  FolderOptions o = small(tmp.path());
+  o.height = o.width = 32;
+  o.interpolation = Interpolation::Nearest;
+  o.random_phase = true;
+  for (bool cache : {false, true}) {
+    CAPTURE(cache);
+    o.cache = cache;
+    const FolderDataset ds(o);
+    std::set<std::vector<double>> phases;
+    for (uint64_t seed = 0; seed < 16; ++seed) {
+      tg::Rng rng(seed);
+      const Sample s = ds.get(0, &rng);
+      tg::Rng again(seed);
+      CHECK(ds.get(0, &again).image.to_vector() == s.image.to_vector());  // a pure function of the seed
+      int wrong = 0;
+      for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 32; ++x) wrong += (s.image.at({y, x, 0}) < 0.5) != (s.labels.at({y, x}) == 0);
+      CHECK(wrong == 0);
+      phases.insert(s.image.to_vector());
+    }
+    CHECK(phases.size() == 4);  // a 2x shrink has four aligned images, and 16 draws find them all
+    // Without a generator (validation), the centre pixel as without random_phase.
+    FolderOptions centre = o;
+    centre.random_phase = false;
+    CHECK(ds.get(0).image.to_vector() == FolderDataset(centre).get(0).image.to_vector());
+  }
+  o.interpolation = Interpolation::Bilinear;
+  CHECK(error_of([&] { FolderDataset{o}; }).find("Interpolation::Nearest") != std::string::npos);
 }

@@ -22,6 +22,10 @@ TEST_CASE("resize: nearest keeps class ids exact and picks floor((d + 0.5) * in 
   const tg::Tensor lab = tg::Tensor::from({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {4, 4});
   CHECK(resize_nearest(lab, 2, 2).to_vector() == std::vector<double>{5, 7, 13, 15});  // rows/cols 1 and 3
   CHECK(resize_nearest(lab, 1, 8).to_vector() == std::vector<double>{8, 8, 9, 9, 10, 10, 11, 11});  // row 2
+  // Other phases: floor((d + phase) * in / out); rows 0 and 2 with phase 0, columns 1 and 3 with 0.75.
+  CHECK(resize_nearest(lab, 2, 2, 0.0, 0.75).to_vector() == std::vector<double>{1, 3, 9, 11});
+  CHECK(resize_nearest(lab, 2, 2, 0.25, 0.0).to_vector() == std::vector<double>{0, 2, 8, 10});
+  CHECK_THROWS_AS(resize_nearest(lab, 2, 2, 1.0, 0.5), std::invalid_argument);
 }
 
 TEST_CASE("resize: crop copies the window and checks it fits") {
