@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "autograd/batch_parts.h"
 #include "autograd/parameter.h"
 #include "autograd/random/rng.h"
 #include "autograd/tensor.h"
@@ -49,6 +50,9 @@ struct CallContext {
   bool training = false;
   Rng* rng = nullptr;            // Dropout masks
   bool skip_activation = false;  // return the pre-activation output (Model::forward_logits)
+  // BatchNormalization in training: the batch is this replica's share of one split among replicas, whose
+  // statistics it takes together (Model::set_batch_parts); null: the batch it is given.
+  const BatchParts* batch_parts = nullptr;
 };
 
 class Layer {

@@ -77,6 +77,10 @@ class Model {
 
   // Dropout layers draw their masks from this generator, in graph order.
   Rng& rng() { return rng_; }
+  // While set, BatchNormalization layers in training take their statistics over the whole of a batch split among
+  // replicas, of which each forward pass holds this replica's parts (autograd/batch_parts.h; train/ sets it for
+  // --sync-bn). Null (the default): over the batch each forward pass is given.
+  void set_batch_parts(const BatchParts* parts) { batch_parts_ = parts; }
 
   const Shape& input_shape() const;  // without the batch axis; single-input models
   Shape output_shape() const;        // without the batch axis; single-output models
@@ -159,6 +163,7 @@ class Model {
   bool training_ = false;
   DType dtype_ = DType::F32;
   Rng rng_;
+  const BatchParts* batch_parts_ = nullptr;
   LayerHook hook_;
   HookCalls hook_calls_ = HookCalls::every_layer;
 };
