@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,9 @@ struct CallContext {
   // BatchNormalization in training: the batch is this replica's share of one split among replicas, whose
   // statistics it takes together (Model::set_batch_parts); null: the batch it is given.
   const BatchParts* batch_parts = nullptr;
+  // With batch_parts, one generator per local part: Dropout draws each part's mask from its own, as when the part
+  // runs alone, so the masks follow the samples whoever runs them. Empty: all from `rng`.
+  std::span<Rng> part_rngs;
 };
 
 class Layer {

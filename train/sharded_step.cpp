@@ -116,8 +116,11 @@ void ShardedStep::run_parts_together(Model& model, const TrainingLoss& loss, Opt
     parts.bounds.push_back(part_begin(part, plan_.shards, n) - local.first);
   if (local.size() == 0)  // fit refuses such batches: this process would have no statistics to add
     throw std::logic_error("fit: sync_batch_norm needs at least one sample of every batch on every process");
-  model.rng() = Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(),
-                            kPartStream, static_cast<uint64_t>(plan_.first));
+  // Each part's dropout masks from the generator it has when it runs alone (run_part).
+  std::vector<Rng> part_rngs;
+  for (int64_t part = plan_.first; part < plan_.end; ++part)
+    part_rngs.push_back(Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(),
+                                    kPartStream, static_cast<uint64_t>(part)));
   optimizer.zero_grad();
   Variable outputs;
   {
@@ -125,7 +128,7 @@ void ShardedStep::run_parts_together(Model& model, const TrainingLoss& loss, Opt
       Model& model;
       ~Unset() { model.set_batch_parts(nullptr); }
     } unset{model};
-    model.set_batch_parts(&parts);
+    model.set_batch_parts(&parts, part_rngs);
     outputs = loss.outputs(model, Variable(local.images));
   }
   // Each part's loss on its own, as without sync_batch_norm (a Dice term per part), weighted by its share of the

@@ -48,8 +48,8 @@ class ShardedStep {
   // gradient times its sample count joins a float64 binary tree over the parts (a leaf per part in order, pairs
   // merged left + right as soon as they are complete); the processes' trees are summed by the group and the
   // optimizer applies tree / n, rounded once to the weights' type. With sync_batch_norm the process's parts run as
-  // one batch (one leaf: n x the gradient of the parts' losses, each weighted by its samples / n) and dropout
-  // draws one mask for them from the stream of its first part. The result's loss is the sample-weighted mean of
+  // one batch (one leaf: n x the gradient of the parts' losses, each weighted by its samples / n), each part's
+  // dropout masks drawn as when it runs alone. The result's loss is the sample-weighted mean of
   // the parts' losses, summed in part order: the same bits on every process. `confusion` (empty on entry) receives
   // the whole batch's counts. A non-finite loss in any part changes no weight, on any process.
   StepResult operator()(Model& model, const TrainingLoss& loss, Optimizer& optimizer, const data::Batch& local,

@@ -17,14 +17,16 @@ namespace {
 
 using testing::TempDir;
 
-// A small U-Net with BatchNormalization and no dropout (its masks follow the processes under --sync-bn), 16
-// training samples in batches of 4, SGD: Adam would turn the rounding noise in the zero gradient of the biases
-// that feed a BatchNormalization (which removes them) into steps of the full learning rate.
+// A small U-Net with BatchNormalization, 16 training samples in batches of 4, SGD: Adam would turn the rounding
+// noise in the zero gradient of the biases that feed a BatchNormalization (which removes them) into steps of the
+// full learning rate. Without dropout by default: its masks are drawn per part of the batch, so a run with dropout
+// compares with one process running the same parts (--grad-shards 2).
 std::vector<std::string> bn_run(const fs::path& out, std::vector<std::string> extra, const std::string& batch = "4") {
   std::vector<std::string> a = {"train", "--synthetic-count", "20", "--size", "32", "--filters", "4", "--depth", "2",
-                                "--batch-norm", "--dropout", "0", "--batch", batch, "--seed", "3", "--optimizer",
+                                "--batch-norm", "--batch", batch, "--seed", "3", "--optimizer",
                                 "sgd", "--lr", "0.05", "--progress", "none", "--out", out.string()};
   a.insert(a.end(), extra.begin(), extra.end());
+  if (std::find(a.begin(), a.end(), "--dropout") == a.end()) a.insert(a.end(), {"--dropout", "0"});
   return a;
 }
 
@@ -106,7 +108,7 @@ TEST_CASE("mpirun -np 2 --sync-bn: one process's statistics, bit for bit, and it
 
   // 3 epochs of 4 steps. Every step the ranks' moving statistics are checked against rank 0's (fit stops with an
   // error when they differ), so a finished run is one model on both ranks.
-  train_run(0, dir / "one", {"--epochs", "3"});
+  train_run(0, dir / "one", {"--epochs", "3"});  // the whole batch in one pass
   train_run(2, dir / "sync", {"--epochs", "3", "--sync-bn"});
   train_run(2, dir / "again", {"--epochs", "3", "--sync-bn"});
   train_run(2, dir / "local", {"--epochs", "3"});
@@ -117,6 +119,13 @@ TEST_CASE("mpirun -np 2 --sync-bn: one process's statistics, bit for bit, and it
                                             << local << " (" << local_where << ")");
   CHECK(synced <= 1e-6);
   CHECK(local > 1e-3);  // each process's own statistics: another model
+
+  // With dropout each part's masks are its own, whoever runs it: 2 processes follow one running both parts.
+  train_run(0, dir / "one_dropout", {"--epochs", "3", "--dropout", "0.5", "--sync-bn", "--grad-shards", "2"});
+  train_run(2, dir / "sync_dropout", {"--epochs", "3", "--dropout", "0.5", "--sync-bn"});
+  const auto [dropout, dropout_where] =
+      largest_difference(last_checkpoint(dir / "one_dropout"), last_checkpoint(dir / "sync_dropout"));
+  CHECK_MESSAGE(dropout <= 1e-6, dropout << " in " << dropout_where);
   const std::string log = read_text(dir / "sync" / "log.txt");
   CHECK(log.find("BatchNormalization takes the whole batch's statistics") != std::string::npos);
 }
