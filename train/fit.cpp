@@ -166,8 +166,8 @@ void Trainer::check_sync_batch_norm() const {
         (options_.batch_size < processes ? "batch_size (--batch) is " + std::to_string(options_.batch_size)
                                          : "the last batch of an epoch holds " + std::to_string(last) + " of the " +
                                                std::to_string(train_.size()) + " training samples") +
-        "; choose a batch size of at least " + std::to_string(processes) + " that leaves no smaller last batch, or "
-        "fewer processes");
+        "; choose a batch size whose batches, the last of an epoch included, hold at least " +
+        std::to_string(processes) + " samples, or run fewer processes");
 }
 
 // The metrics that pick the best checkpoint, stop early and drive the schedule must be ones this run logs.
