@@ -7,8 +7,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_set>
