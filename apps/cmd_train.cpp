@@ -43,12 +43,13 @@ struct TrainOptions {
   std::string init_from;  // --init-from: start from this file's model (apps/init_from.h)
   int grad_shards = 0;    // 0: one per process (1 on its own); a resumed run keeps the number it began with
   std::string precision = "float32";  // --precision: the convolutions' arithmetic, kept by a resumed run
+  bool sync_bn = false;   // --sync-bn: BatchNormalization's statistics over the whole batch, kept by a resumed run
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epochs, batch, threads, workers, keep_last,
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
                                                 warmup_steps, seed, class_weights, border_weights, init_from,
-                                                grad_shards, precision)
+                                                grad_shards, precision, sync_bn)
 
 // --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
 std::vector<double> weight_list(const std::string& text) {
@@ -186,6 +187,11 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                  "that many processes would (default: one part per MPI process, 1 on its own; a run on N processes "
                  "equals a one-process run with --grad-shards N)")
       ->check(kNonNegative);
+  cmd.add_flag("--sync-bn", o.sync_bn,
+               "BatchNormalization in training normalises with the statistics of the whole batch, every part on "
+               "every process (PyTorch's SyncBatchNorm; two small sums across the processes per layer and step); "
+               "each process then runs its parts as one pass. Default: each part's own statistics. Harmless "
+               "without BatchNormalization or on one process with --grad-shards 1");
   cmd.add_option("--progress", o.progress, "auto (bar on a terminal, lines otherwise), bar, lines or none")
       ->capture_default_str()->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 }
@@ -360,6 +366,7 @@ Command add_train_command(CLI::App& app) {
     fit.handle_signals = true;  // Ctrl-C finishes the step, checkpoints and says how to resume
     fit.profile_steps = *profile;
     fit.gradient_shards = run.grad_shards;
+    fit.sync_batch_norm = run.sync_bn;
     fit.collective = group;  // null on its own; under MPI rank 0 alone writes the run folder and the console
     const fs::path report = fs::path(run.out) / "report.html";
     const train::FitResult result = train::fit(model, data.train, data.validation.dataset ? &data.validation : nullptr, fit);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/batch_parts.h"
 #include "autograd/random/rng.h"
 #include "autograd/tape.h"
 #include "autograd/variable.h"
@@ -123,15 +124,21 @@ struct BatchNormOptions {
   bool unbiased_moving_variance = true;
 };
 // x [..., C]; gamma, beta [C] or undefined (scale=False / center=False). In training, normalises with the
-// batch statistics over every axis but the last and updates moving_mean / moving_variance in place.
+// batch statistics over every axis but the last and updates moving_mean / moving_variance in place. `parts`
+// (training only): x is this replica's share of a batch split among replicas, and the statistics, the moving
+// statistics and dx are the whole batch's (the same on every replica); gamma's and beta's gradients stay this
+// replica's share, to be summed over the replicas like every other weight's. Its `replicas` must outlive backward.
 Variable batch_norm(const Variable& x, const Variable& gamma, const Variable& beta, Tensor& moving_mean,
-                    Tensor& moving_variance, bool training, const BatchNormOptions& options = {});
+                    Tensor& moving_variance, bool training, const BatchNormOptions& options = {},
+                    const BatchParts* parts = nullptr);
 
 // Inverted dropout: keeps each element with probability 1 - rate and scales it by 1 / (1 - rate). The mask
 // comes from `rng` (advanced by numel), so replaying with the same generator state replays the step.
 Variable dropout(const Variable& x, double rate, bool training, Rng& rng);
 
 Variable concat(const std::vector<Variable>& xs, int axis);
+// Samples [begin, end) of the first axis (ops/slice.cpp).
+Variable slice_batch(const Variable& x, int64_t begin, int64_t end);
 
 // ---- losses (ops/losses.cpp): targets are plain tensors; every loss is a mean over pixels and batch ----
 // Class weights follow Keras's class_weight: each pixel's loss is multiplied by the weight of its true class

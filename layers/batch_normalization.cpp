@@ -71,7 +71,8 @@ Variable BatchNormalization::call(const std::vector<Variable>& inputs, CallConte
   const Variable gamma = scale_ ? weight(i++) : Variable();
   const Variable beta = center_ ? weight(i++) : Variable();
   Variable moving_mean = weight(i++), moving_variance = weight(i);
-  return batch_norm(inputs[0], gamma, beta, moving_mean.value(), moving_variance.value(), context.training, options_);
+  return batch_norm(inputs[0], gamma, beta, moving_mean.value(), moving_variance.value(), context.training, options_,
+                    context.batch_parts);
 }
 
 nlohmann::json BatchNormalization::config() const {

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "autograd/batch_parts.h"
 #include "autograd/parameter.h"
 #include "autograd/random/rng.h"
 #include "autograd/tensor.h"
@@ -49,6 +51,12 @@ struct CallContext {
   bool training = false;
   Rng* rng = nullptr;            // Dropout masks
   bool skip_activation = false;  // return the pre-activation output (Model::forward_logits)
+  // BatchNormalization in training: the batch is this replica's share of one split among replicas, whose
+  // statistics it takes together (Model::set_batch_parts); null: the batch it is given.
+  const BatchParts* batch_parts = nullptr;
+  // With batch_parts, one generator per local part: Dropout draws each part's mask from its own, as when the part
+  // runs alone, so the masks follow the samples whoever runs them. Empty: all from `rng`.
+  std::span<Rng> part_rngs;
 };
 
 class Layer {

@@ -112,6 +112,8 @@ std::vector<Variable> Model::run(const std::vector<Variable>& xs, bool logits) {
   CallContext context;
   context.training = training_;
   context.rng = &rng_;
+  context.batch_parts = batch_parts_;
+  context.part_rngs = part_rngs_;
   const bool fused = fusion_ && (!hook_ || hook_calls_ == HookCalls::as_run) && fusion_plan_.any();
   const std::vector<std::vector<size_t>>& sources = fused ? fusion_plan_.sources : sources_;
   const std::vector<size_t>& last_use = fused ? fusion_plan_.last_use : last_use_;

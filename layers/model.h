@@ -77,6 +77,14 @@ class Model {
 
   // Dropout layers draw their masks from this generator, in graph order.
   Rng& rng() { return rng_; }
+  // While set, BatchNormalization layers in training take their statistics over the whole of a batch split among
+  // replicas, of which each forward pass holds this replica's parts (autograd/batch_parts.h; train/ sets it for
+  // --sync-bn). Null (the default): over the batch each forward pass is given.
+  // `part_rngs` (one per local part, or none): the generators Dropout layers then draw each part's mask from.
+  void set_batch_parts(const BatchParts* parts, std::span<Rng> part_rngs = {}) {
+    batch_parts_ = parts;
+    part_rngs_ = part_rngs;
+  }
 
   const Shape& input_shape() const;  // without the batch axis; single-input models
   Shape output_shape() const;        // without the batch axis; single-output models
@@ -159,6 +167,8 @@ class Model {
   bool training_ = false;
   DType dtype_ = DType::F32;
   Rng rng_;
+  const BatchParts* batch_parts_ = nullptr;
+  std::span<Rng> part_rngs_;
   LayerHook hook_;
   HookCalls hook_calls_ = HookCalls::every_layer;
 };

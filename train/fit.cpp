@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -87,6 +88,8 @@ class Trainer {
   void check_group_agrees();
   void check_inputs();
   void check_monitors();
+  void check_sync_batch_norm() const;
+  void agree_on_moving_statistics();
   void prepare_run_folder();
   void start_components();
   void resume();
@@ -127,6 +130,7 @@ void Trainer::check_inputs() {
   if (options_.keep_last < 0) throw std::invalid_argument("fit: keep_last must be >= 0");
   if (options_.profile_steps < 0) throw std::invalid_argument("fit: profile_steps must be >= 0");
   if (options_.gradient_shards < 1) throw std::invalid_argument("fit: gradient_shards must be at least 1");
+  check_sync_batch_norm();
   if (options_.resume && options_.run_dir.empty())
     throw std::invalid_argument("fit: resume needs the run folder (run_dir) to continue from");
   const data::DatasetSpec& spec = train_.dataset->spec();
@@ -146,6 +150,24 @@ void Trainer::check_inputs() {
   if (options_.border_weights && !loss_->takes_pixel_weights())
     throw std::invalid_argument("fit: border_weights weight a crossentropy, but the loss is '" + loss_->name() +
                                 "'; use a crossentropy or crossentropy+dice loss");
+}
+
+// Under sync_batch_norm each process takes part in every BatchNormalization's sums with the statistics of its samples,
+// so every batch must give each process at least one: process r of N holds samples [r n / N, (r + 1) n / N).
+void Trainer::check_sync_batch_norm() const {
+  const Collective* g = group();
+  if (!options_.sync_batch_norm || !g) return;
+  const auto processes = static_cast<int64_t>(g->size());
+  const int64_t last = options_.drop_last ? 0 : static_cast<int64_t>(train_.size()) % options_.batch_size;
+  if (options_.batch_size < processes || (last > 0 && last < processes))
+    throw std::invalid_argument(
+        "fit: sync_batch_norm (--sync-bn) needs every batch to give each of the " + std::to_string(processes) +
+        " processes a sample, but " +
+        (options_.batch_size < processes ? "batch_size (--batch) is " + std::to_string(options_.batch_size)
+                                         : "the last batch of an epoch holds " + std::to_string(last) + " of the " +
+                                               std::to_string(train_.size()) + " training samples") +
+        "; choose a batch size whose batches, the last of an epoch included, hold at least " +
+        std::to_string(processes) + " samples, or run fewer processes");
 }
 
 // The metrics that pick the best checkpoint, stop early and drive the schedule must be ones this run logs.
@@ -193,7 +215,7 @@ void Trainer::start_components() {
     loading.slice_first = plan.first;
     loading.slice_end = plan.end;
     loading.slice_parts = plan.shards;
-    sharded_.emplace(*optimizer_, plan, group());
+    sharded_.emplace(*optimizer_, plan, group(), options_.sync_batch_norm);
   }
   loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), loading);
   steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
@@ -257,20 +279,31 @@ void Trainer::step(const data::Batch& batch) {
     else
       state_.add_batch(result.loss, batch.size(), result.outputs, batch.labels, loss_->binary_threshold());
   }
-  if (Collective* g = group(); g && !model_.non_trainable_weights().empty()) {
-    // Batch statistics are each process's own (as PyTorch's DDP); the moving statistics are rank 0's everywhere,
-    // so validation and the checkpoint see one model.
-    for (const Weight& w : model_.non_trainable_weights()) {
-      Tensor value = w.variable.value();  // shares the weight's storage
-      g->broadcast(std::span<std::byte>(value.bytes(), value.nbytes()), 0);
-    }
-  }
+  agree_on_moving_statistics();
   ++state_.step;
   ++state_.global_step;
   if (options_.on_step_end) {
     StepEnd end{state_.epoch, state_.step, state_.global_step, result.loss};
     options_.on_step_end(end);
     hook_stop_ = hook_stop_ || end.stop_training;
+  }
+}
+
+// Without sync_batch_norm batch statistics are each process's own (as PyTorch's DDP) and the moving statistics
+// become rank 0's everywhere, so validation and the checkpoint see one model. With it every process computed the
+// whole batch's: rank 0's copy checks that they agree, bit for bit.
+void Trainer::agree_on_moving_statistics() {
+  Collective* g = group();
+  if (!g) return;
+  for (const Weight& w : model_.non_trainable_weights()) {
+    Tensor value = w.variable.value();  // shares the weight's storage
+    Tensor rank0 = options_.sync_batch_norm ? value.clone() : value;
+    g->broadcast(std::span<std::byte>(rank0.bytes(), rank0.nbytes()), 0);
+    if (options_.sync_batch_norm && std::memcmp(rank0.bytes(), value.bytes(), value.nbytes()) != 0)
+      throw std::runtime_error("fit: with sync_batch_norm (--sync-bn), process " + std::to_string(g->rank()) +
+                               "'s " + w.name + " differs from rank 0's after global step " +
+                               std::to_string(state_.global_step + 1) + "; every process must run the same build "
+                               "with the same kernels (TAPEGRAD_ISA set alike on every host)");
   }
 }
 
@@ -419,10 +452,12 @@ FitResult Trainer::logged_run() {
                     group() ? " per process, " + std::to_string(group()->size()) + " processes" : std::string(),
                     options_.run_dir.empty() ? std::string() : ", run folder " + run_.root.string());
   if (sharded_)
-    logger_.log->info("Each batch's gradient is summed from {} parts of {} samples{}", options_.gradient_shards,
+    logger_.log->info("Each batch's gradient is summed from {} parts of {} samples{}{}", options_.gradient_shards,
                       options_.batch_size / options_.gradient_shards,
                       group() ? ", " + std::to_string(options_.gradient_shards / group()->size()) + " per process"
-                              : std::string());
+                              : std::string(),
+                      options_.sync_batch_norm ? "; BatchNormalization takes the whole batch's statistics (sync)"
+                                               : "");
   if (!monitor_note_.empty()) logger_.log->info("{}", monitor_note_);
   if (state_.epoch >= options_.epochs)
     return finish(StopReason::Completed, 0,

@@ -21,7 +21,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FitOptions,
                                                 early_stopping_patience, early_stopping_min_delta,
                                                 restore_best_weights, report_title, class_names, report_samples, threads, progress,
                                                 progress_interval_seconds, console, profile_steps, handle_signals,
-                                                gradient_shards)
+                                                gradient_shards, sync_batch_norm)
 
 nlohmann::json FitOptions::to_json() const { return *this; }
 

@@ -80,6 +80,12 @@ struct FitOptions : data::LoaderOptions {
   // N processes (`collective`, N dividing S) ends with the weights a one-process run with the same S ends with,
   // bit for bit when N and S / N are powers of two. 1: the whole batch in one pass. Part of the run's identity.
   int gradient_shards = 1;
+  // BatchNormalization in training normalises with the whole batch's statistics, every part of every process
+  // (PyTorch's SyncBatchNorm), and its backward with the whole batch's sums; each process then runs its parts as
+  // one forward and backward pass (train/sharded_step.h), and the moving statistics agree on every process. Off:
+  // each part's own statistics. Nothing changes for one process with gradient_shards 1, nor for a model without
+  // BatchNormalization (but the parts run as one pass). Part of the run's identity.
+  bool sync_batch_norm = false;
   // The processes training together (train/collective.h; distributed/ makes one under MPI); null: this one alone.
   // Rank 0 alone writes the run folder, the console and the report; every process must see the same run folder to
   // resume. Not saved.
@@ -102,6 +108,6 @@ struct FitOptions : data::LoaderOptions {
 inline constexpr const char* kRunIdentityKeys[] = {
     "batch_size", "drop_last", "steps_per_epoch", "validation_split", "validation_batch_size", "validation_steps",
     "shuffle", "augment", "mean", "std", "seed", "loss", "class_weights", "border_weights", "optimizer", "monitor", "monitor_mode",
-    "gradient_shards"};
+    "gradient_shards", "sync_batch_norm"};
 
 }  // namespace tg::train

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/ops.h"
 #include "autograd/parallel.h"
 #include "autograd/profiler.h"
 #include "autograd/tape.h"
@@ -29,8 +30,17 @@ ShardPlan ShardPlan::for_process(int64_t shards, int rank, int size) {
   return {shards, rank * shards / size, (rank + 1) * shards / size};
 }
 
-ShardedStep::ShardedStep(const Optimizer& optimizer, ShardPlan plan, Collective* group)
-    : plan_(plan), group_(group), part_losses_(static_cast<size_t>(plan.shards)) {
+void ProcessSum::sum(std::span<double> values) {
+  const profiler::Region region("batch statistics allreduce");
+  group_->sum(values);
+}
+
+ShardedStep::ShardedStep(const Optimizer& optimizer, ShardPlan plan, Collective* group, bool sync_batch_norm)
+    : plan_(plan),
+      group_(group),
+      sync_batch_norm_(sync_batch_norm),
+      process_sum_(group),
+      part_losses_(static_cast<size_t>(plan.shards)) {
   for (const Parameter& p : optimizer.parameters()) {
     offsets_.push_back(flat_size_);
     flat_size_ += p.variable.value().numel();
@@ -77,8 +87,8 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
   const int64_t n = local.full_size;
   const int64_t begin = part_begin(part, plan_.shards, n) - local.first;
   const int64_t end = part_begin(part + 1, plan_.shards, n) - local.first;
-  std::vector<double> leaf = take_buffer();
   if (end == begin) {  // a last batch smaller than the part count: this part is empty and adds zero
+    std::vector<double> leaf = take_buffer();
     std::fill(leaf.begin(), leaf.end(), 0.0);
     push_leaf(std::move(leaf));
     return;
@@ -94,6 +104,60 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
   part_losses_[static_cast<size_t>(part)] = part_loss * count;
   confusion.add(outputs.value(), labels, loss.binary_threshold());
   if (std::isfinite(part_loss)) value.backward();  // else the step is dropped below, on every process
+  push_gradients(optimizer, count);
+}
+
+void ShardedStep::run_parts_together(Model& model, const TrainingLoss& loss, Optimizer& optimizer,
+                                     const data::Batch& local, uint64_t seed, int64_t global_step,
+                                     ConfusionMatrix& confusion) {
+  const int64_t n = local.full_size;
+  BatchParts parts{plan_.shards, plan_.first, {}, group_ ? &process_sum_ : nullptr};
+  for (int64_t part = plan_.first; part <= plan_.end; ++part)
+    parts.bounds.push_back(part_begin(part, plan_.shards, n) - local.first);
+  if (local.size() == 0)  // fit refuses such batches: this process would have no statistics to add
+    throw std::logic_error("fit: sync_batch_norm needs at least one sample of every batch on every process");
+  // Each part's dropout masks from the generator it has when it runs alone (run_part).
+  std::vector<Rng> part_rngs;
+  for (int64_t part = plan_.first; part < plan_.end; ++part)
+    part_rngs.push_back(Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(),
+                                    kPartStream, static_cast<uint64_t>(part)));
+  optimizer.zero_grad();
+  Variable outputs;
+  {
+    struct Unset {
+      Model& model;
+      ~Unset() { model.set_batch_parts(nullptr); }
+    } unset{model};
+    model.set_batch_parts(&parts, part_rngs);
+    outputs = loss.outputs(model, Variable(local.images));
+  }
+  // Each part's loss on its own, as without sync_batch_norm (a Dice term per part), weighted by its share of the
+  // batch: the same objective whoever holds which part.
+  Variable total;
+  for (int64_t l = 0; l < parts.local_parts(); ++l) {
+    const int64_t begin = parts.bounds[l], end = parts.bounds[l + 1];
+    if (end == begin) continue;
+    const Variable value = loss(slice_batch(outputs, begin, end), local.labels.slice(begin, end),
+                                local.weights.defined() ? local.weights.slice(begin, end) : Tensor());
+    const auto count = static_cast<double>(end - begin);
+    part_losses_[static_cast<size_t>(plan_.first + l)] = value.item() * count;
+    const Variable weighted = mul(value, count / static_cast<double>(n));
+    total = total.defined() ? add(total, weighted) : weighted;
+  }
+  confusion.add(outputs.value(), local.labels, loss.binary_threshold());
+  // Every process must take backward (and its statistics' sums) or none: the losses are summed first.
+  if (group_) {
+    const profiler::Region region("gradient allreduce");
+    group_->sum(std::span<double>(part_losses_));
+  }
+  double loss_sum = 0.0;
+  for (double l : part_losses_) loss_sum += l;
+  if (std::isfinite(loss_sum)) total.backward();
+  push_gradients(optimizer, static_cast<double>(n));  // the tree's sum is divided by n
+}
+
+void ShardedStep::push_gradients(Optimizer& optimizer, double scale) {
+  std::vector<double> leaf = take_buffer();
   const std::vector<Parameter>& params = optimizer.parameters();
   for (size_t p = 0; p < params.size(); ++p) {
     double* dst = leaf.data() + offsets_[p];
@@ -106,9 +170,9 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
     const Tensor& g = params[p].variable.grad();
     dispatch(g.dtype(), [&]<class T>() {
       const T* src = g.data<T>();
-      // count * g is exact in float64 (a float32 times an integer below 2^29)
+      // scale * g is exact in float64 (a float32 times an integer below 2^29)
 #pragma omp parallel for schedule(static) if (size > kParallelThreshold)
-      for (int64_t i = 0; i < size; ++i) dst[i] = count * static_cast<double>(src[i]);
+      for (int64_t i = 0; i < size; ++i) dst[i] = scale * static_cast<double>(src[i]);
     });
   }
   optimizer.zero_grad();
@@ -127,8 +191,11 @@ StepResult ShardedStep::operator()(Model& model, const TrainingLoss& loss, Optim
                            std::to_string(plan_.shards));
   std::fill(part_losses_.begin(), part_losses_.end(), 0.0);
   std::fill(has_grad_.begin(), has_grad_.end(), 0);
-  for (int64_t part = plan_.first; part < plan_.end; ++part)
-    run_part(model, loss, optimizer, local, part, seed, global_step, confusion);
+  if (sync_batch_norm_)
+    run_parts_together(model, loss, optimizer, local, seed, global_step, confusion);
+  else
+    for (int64_t part = plan_.first; part < plan_.end; ++part)
+      run_part(model, loss, optimizer, local, part, seed, global_step, confusion);
   std::vector<double> gradient = finish_tree();
   // The step's generator as one pass would leave it at the start, not the last part's: a checkpoint then records
   // the same state on every process.
@@ -136,7 +203,7 @@ StepResult ShardedStep::operator()(Model& model, const TrainingLoss& loss, Optim
 
   if (group_) {
     const profiler::Region region("gradient allreduce");
-    group_->sum(std::span<double>(part_losses_));
+    if (!sync_batch_norm_) group_->sum(std::span<double>(part_losses_));  // else summed before backward
     std::vector<int64_t> counts(confusion.counts().begin(), confusion.counts().end());
     counts.insert(counts.end(), has_grad_.begin(), has_grad_.end());
     group_->sum(std::span<int64_t>(counts));

@@ -1,7 +1,11 @@
 #include <omp.h>
 
 #include <cmath>
+#include <barrier>
 #include <cstring>
+#include <span>
+#include <thread>
+#include <vector>
 
 #include "tests/autograd/norm_fixtures.h"
 
@@ -196,4 +200,147 @@ TEST_CASE("batch_norm: float32 forward, backward and moving statistics agree wit
       expect_close(mv3, c.at("moving_variance_after_biased"), "moving_variance (Keras 3)");
     }
   }
+}
+
+// ---- statistics over a batch split among replicas (autograd/batch_parts.h, --sync-bn) ----------------------------
+
+namespace {
+
+struct BnResult {
+  Tensor y, dx, dgamma, dbeta, moving_mean, moving_variance;
+};
+
+// batch_norm in training on x (its share of the batch, per `parts`; null: the whole batch), then backward from the
+// fixed upstream gradient `dy`. gamma and beta are this call's own leaves, so replicas on threads share nothing.
+BnResult bn_step(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& dy, const BatchParts* parts) {
+  Variable xv(x.clone(), true), gv(gamma.clone(), true), bv(beta.clone(), true);
+  BnResult r{{}, {}, {}, {}, Tensor::zeros({x.dim(-1)}, x.dtype()), Tensor::ones({x.dim(-1)}, x.dtype())};
+  BatchNormOptions o;
+  o.momentum = 0.5;
+  Variable y = batch_norm(xv, gv, bv, r.moving_mean, r.moving_variance, true, o, parts);
+  y.backward(dy);
+  r.y = y.value();
+  r.dx = xv.grad();
+  r.dgamma = gv.grad();
+  r.dbeta = bv.grad();
+  return r;
+}
+
+// Replicas on threads: each sum() waits for every replica's values and returns replica 0's + replica 1's + ...
+class ThreadReplicas {
+ public:
+  explicit ThreadReplicas(int count) : spans_(static_cast<size_t>(count)), barrier_(count) {}
+  class Member final : public ReplicaSum {
+   public:
+    Member(ThreadReplicas& group, int rank) : group_(group), rank_(rank) {}
+    void sum(std::span<double> values) override {
+      group_.spans_[static_cast<size_t>(rank_)] = values;
+      group_.barrier_.arrive_and_wait();  // every replica's values are in place
+      std::vector<double> total(values.size(), 0.0);
+      for (const std::span<double> s : group_.spans_) {
+        REQUIRE(s.size() == values.size());
+        for (size_t i = 0; i < s.size(); ++i) total[i] += s[i];
+      }
+      group_.barrier_.arrive_and_wait();  // every replica has read them all
+      std::copy(total.begin(), total.end(), values.begin());
+      ++calls;
+    }
+    int calls = 0;
+
+   private:
+    ThreadReplicas& group_;
+    int rank_;
+  };
+
+ private:
+  std::vector<std::span<double>> spans_;
+  std::barrier<> barrier_;
+};
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
+}
+
+void check_close(const Tensor& a, const Tensor& b, const char* what) {
+  REQUIRE(a.shape() == b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    REQUIRE_MESSAGE(std::fabs(a.flat(i) - b.flat(i)) <= 1e-12 * std::max(1.0, std::fabs(b.flat(i))),
+                    what << "[" << i << "]: " << a.flat(i) << " vs the whole batch's " << b.flat(i));
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm with parts: the whole batch's output, moving statistics and gradients, and gradcheck") {
+  // A large mean against the spread, so combining the parts' moments must not cancel (Chan's update does not).
+  const Tensor x = random_tensor({5, 2, 3, 3}, 31, 99.0, 101.0), gamma = random_tensor({3}, 32, 0.5, 1.5);
+  const Tensor beta = random_tensor({3}, 33), dy = random_tensor({5, 2, 3, 3}, 34);
+  const BnResult whole = bn_step(x, gamma, beta, dy, nullptr);
+  // Even parts, uneven parts, and an empty part (a last batch smaller than the part count).
+  for (const std::vector<int64_t>& bounds :
+       {std::vector<int64_t>{0, 2, 5}, std::vector<int64_t>{0, 1, 4, 5}, std::vector<int64_t>{0, 3, 3, 5}}) {
+    CAPTURE(bounds.size());
+    const BatchParts parts{static_cast<int64_t>(bounds.size()) - 1, 0, bounds, nullptr};
+    const BnResult split = bn_step(x, gamma, beta, dy, &parts);
+    check_close(split.y, whole.y, "y");
+    check_close(split.dx, whole.dx, "dx");
+    check_close(split.dgamma, whole.dgamma, "dgamma");
+    check_close(split.dbeta, whole.dbeta, "dbeta");
+    check_close(split.moving_mean, whole.moving_mean, "moving_mean");
+    check_close(split.moving_variance, whole.moving_variance, "moving_variance");  // n / (n - 1) of the whole batch
+  }
+  const BatchParts parts{2, 0, {0, 1, 3}, nullptr};
+  const Tensor mm = Tensor::zeros({3}, DType::F64), mv = Tensor::ones({3}, DType::F64);
+  expect_gradcheck(
+      [&](const std::vector<Variable>& in) {
+        Tensor m = mm.clone(), v = mv.clone();
+        return batch_norm(in[0], in[1], in[2], m, v, true, {}, &parts);
+      },
+      {random_tensor({3, 2, 2, 3}, 35, -2, 2), random_tensor({3}, 36, 0.5, 1.5), random_tensor({3}, 37)});
+}
+
+TEST_CASE("batch_norm across two replicas (threads): the bits of one replica holding both parts") {
+  const Tensor x = random_tensor({4, 3, 2, 5}, 41, -3, 3), gamma = random_tensor({5}, 42, 0.5, 1.5);
+  const Tensor beta = random_tensor({5}, 43), dy = random_tensor({4, 3, 2, 5}, 44);
+  const BatchParts both{2, 0, {0, 1, 4}, nullptr};  // uneven: 1 sample and 3
+  const BnResult one = bn_step(x, gamma, beta, dy, &both);
+
+  ThreadReplicas group(2);
+  ThreadReplicas::Member member0(group, 0), member1(group, 1);
+  const BatchParts part0{2, 0, {0, 1}, &member0}, part1{2, 1, {0, 3}, &member1};
+  BnResult r0, r1;
+  std::thread t0([&] { r0 = bn_step(x.slice(0, 1).clone(), gamma, beta, dy.slice(0, 1).clone(), &part0); });
+  std::thread t1([&] { r1 = bn_step(x.slice(1, 4).clone(), gamma, beta, dy.slice(1, 4).clone(), &part1); });
+  t0.join();
+  t1.join();
+  CHECK(member0.calls == 2);  // the statistics in forward, sum(dy) and sum(dy * xhat) in backward
+  CHECK(member1.calls == 2);
+  CHECK(same_bits(r0.y, one.y.slice(0, 1).clone()));
+  CHECK(same_bits(r1.y, one.y.slice(1, 4).clone()));
+  CHECK(same_bits(r0.dx, one.dx.slice(0, 1).clone()));
+  CHECK(same_bits(r1.dx, one.dx.slice(1, 4).clone()));
+  for (const BnResult* r : {&r0, &r1}) {
+    CHECK(same_bits(r->moving_mean, one.moving_mean));
+    CHECK(same_bits(r->moving_variance, one.moving_variance));
+  }
+  // gamma's and beta's gradients stay each replica's share; their sum is the whole batch's (as the trainer sums).
+  for (int64_t j = 0; j < 5; ++j) {
+    CHECK(r0.dgamma.flat(j) + r1.dgamma.flat(j) == one.dgamma.flat(j));
+    CHECK(r0.dbeta.flat(j) + r1.dbeta.flat(j) == one.dbeta.flat(j));
+  }
+  // and the replicas' own statistics would have been another normalisation altogether
+  const BnResult local = bn_step(x.slice(1, 4).clone(), gamma, beta, dy.slice(1, 4).clone(), nullptr);
+  CHECK_FALSE(same_bits(local.dx, r1.dx));
+}
+
+TEST_CASE("batch_norm with parts: inference ignores them, and parts that do not cover the batch are refused") {
+  const Tensor x = random_tensor({2, 2, 3}, 51);
+  Tensor mm = Tensor::zeros({3}, DType::F64), mv = Tensor::ones({3}, DType::F64);
+  ThreadReplicas group(2);  // would wait forever if inference called it
+  ThreadReplicas::Member member(group, 0);
+  const BatchParts parts{2, 0, {0, 2}, &member};
+  const Variable y = batch_norm(Variable(x), {}, {}, mm, mv, false, {}, &parts);
+  CHECK(same_bits(y.value(), batch_norm(Variable(x), {}, {}, mm, mv, false).value()));
+  const BatchParts short_parts{2, 0, {0, 1}, nullptr};
+  CHECK_THROWS_WITH_AS(batch_norm(Variable(x), {}, {}, mm, mv, true, {}, &short_parts),
+                       doctest::Contains("do not cover the input"), std::invalid_argument);
 }

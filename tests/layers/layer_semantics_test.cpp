@@ -81,3 +81,25 @@ TEST_CASE("Dropout keeps 1 - rate of the units, scaled by 1 / (1 - rate), only i
   }
   CHECK(kept == doctest::Approx(7500).epsilon(0.03));  // binomial(10000, 0.75): sd 43
 }
+
+TEST_CASE("Model::set_batch_parts: Dropout draws each part's mask from its own generator, as the part alone would") {
+  auto x = Input({4, 4, 2});
+  Model m(x, Dropout(0.5)(x));
+  m.train();
+  const Tensor ones = Tensor::ones({3, 4, 4, 2});
+  std::vector<Rng> alone;  // each part alone: samples [0, 1) and [1, 3), each with its own generator
+  for (uint64_t part : {0, 1}) alone.push_back(Rng::derive(7, 11, part));
+  m.rng() = alone[0];
+  const Tensor first = m(Variable(ones.slice(0, 1))).value();
+  m.rng() = alone[1];
+  const Tensor second = m(Variable(ones.slice(1, 3))).value();
+
+  std::vector<Rng> together = {Rng::derive(7, 11, 0), Rng::derive(7, 11, 1)};
+  const BatchParts parts{2, 0, {0, 1, 3}, nullptr};
+  m.set_batch_parts(&parts, together);
+  const Tensor both = m(Variable(ones)).value();
+  m.set_batch_parts(nullptr);
+  CHECK(both.slice(0, 1).to_vector() == first.to_vector());
+  CHECK(both.slice(1, 3).to_vector() == second.to_vector());
+  CHECK(first.to_vector() != second.slice(0, 1).to_vector());  // the generators differ, so do the masks
+}

@@ -104,6 +104,13 @@ TEST_CASE("run checkpoint: other settings or another model are refused, settings
   other.drop_last = true;
   CHECK_THROWS_WITH_AS(restore_run_checkpoint(old, b.model, *b.optimizer, b.loader, other, "/runs/a"),
                        doctest::Contains("drop_last (was false, now true)"), std::invalid_argument);
+  // A checkpoint from before --sync-bn resumes without it; turning it on changes the numbers, so it is refused.
+  old.state["fit"].erase("sync_batch_norm");
+  CHECK_NOTHROW(restore_run_checkpoint(old, b.model, *b.optimizer, b.loader, b.options, "/runs/a"));
+  other = b.options;
+  other.sync_batch_norm = true;
+  CHECK_THROWS_WITH_AS(restore_run_checkpoint(old, b.model, *b.optimizer, b.loader, other, "/runs/a"),
+                       doctest::Contains("sync_batch_norm (was false, now true)"), std::invalid_argument);
 
   Model wider = unet({16, 16, 1}, 2, 8, 2, 0.3, true, 5);
   CHECK_THROWS_WITH_AS(restore_run_checkpoint(c, wider, *b.optimizer, b.loader, b.options, "/runs/a"),
