@@ -254,7 +254,9 @@ data::Interpolation interpolation_from(const std::string& name) {
 
 data::Interpolation interpolation_of_run(const std::filesystem::path& checkpoint) {
   const nlohmann::json j = config_of_run(checkpoint);
-  if (!j.is_object() || !j.contains("predict_interpolation")) return data::Interpolation::Bilinear;
+  // Runs on the synthetic set (nothing resized) record "".
+  if (!j.is_object() || !j.contains("predict_interpolation") || j["predict_interpolation"] == "")
+    return data::Interpolation::Bilinear;
   try {
     return interpolation_from(j["predict_interpolation"].get<std::string>());
   } catch (const std::exception& e) {
