@@ -124,11 +124,13 @@ class MpiCollective final : public train::Collective {
     int initialised = 0;
     MPI_Initialized(&initialised);
     if (!initialised) {
-      int provided = 0;
-      // Only the thread that calls fit talks to MPI (OpenMP, loader and watchdog threads never do).
-      if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+      // One thread at a time talks to MPI: the thread that calls fit, or while it computes the backward pass the
+      // thread that sums the gradient (train/comm_thread.h); OpenMP, loader and watchdog threads never do.
+      if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided_) != MPI_SUCCESS)
         throw std::runtime_error("MPI_Init_thread failed");
       owns_mpi_ = true;
+    } else {
+      MPI_Query_thread(&provided_);
     }
     MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
     MPI_Comm_rank(comm_, &rank_);
@@ -145,6 +147,7 @@ class MpiCollective final : public train::Collective {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  bool callable_from_another_thread() const override { return provided_ >= MPI_THREAD_SERIALIZED; }
 
   void sum(std::span<double> values) override {
     // Two processes: a + b is b + a, so MPI's order cannot matter. More: a power of two sums in the fixed tree by
@@ -195,6 +198,7 @@ class MpiCollective final : public train::Collective {
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
+  int provided_ = MPI_THREAD_SINGLE;  // the thread level MPI gives
   bool owns_mpi_ = false;
   std::optional<Watchdog> watchdog_;
   std::vector<double> scratch_;

@@ -23,6 +23,11 @@ class Collective {
   virtual void max(std::span<int64_t> values) = 0;
   // The bytes of process `root` copied to every process.
   virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
+
+  // Whether the calls above may come from another thread than the one that made the Collective, one thread at a
+  // time (MPI_THREAD_SERIALIZED): then the gradient's sum runs on a thread of its own during the backward pass
+  // (train/sharded_step.h). The same answer on every process.
+  virtual bool callable_from_another_thread() const { return false; }
 };
 
 }  // namespace tg::train

@@ -215,7 +215,10 @@ void Trainer::start_components() {
     loading.slice_first = plan.first;
     loading.slice_end = plan.end;
     loading.slice_parts = plan.shards;
-    sharded_.emplace(*optimizer_, plan, group(), options_.sync_batch_norm);
+    // Every process must make the same calls on the group: rank 0's choice holds for all.
+    int64_t bucket_bytes = options_.overlap_gradient_sum ? std::max<int64_t>(options_.gradient_bucket_bytes, 1) : 0;
+    if (group()) group()->broadcast(std::as_writable_bytes(std::span<int64_t>(&bucket_bytes, 1)), 0);
+    sharded_.emplace(*optimizer_, plan, group(), options_.sync_batch_norm, bucket_bytes);
   }
   loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), loading);
   steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
@@ -309,8 +312,17 @@ void Trainer::agree_on_moving_statistics() {
 
 void Trainer::report_profile(const std::string& table) {
   if (table.empty()) return;
-  logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, table);
-  if (writes()) write_file_atomically(run_.profile(), table);
+  std::string text = table;
+  if (sharded_ && sharded_->overlapped()) {
+    const OverlapCounts c = sharded_->overlap_counts();
+    text += "\nGradient sum overlapped with the backward pass, over " + std::to_string(c.steps) + " steps so far: " +
+            std::to_string(sharded_->buckets()) + " buckets per step of at least " +
+            std::to_string(options_.gradient_bucket_bytes) + " bytes; " + std::to_string(c.handed_early) +
+            " buckets handed to the communication thread before backward ended, " +
+            std::to_string(c.started_early) + " begun by it before then\n";
+  }
+  logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, text);
+  if (writes()) write_file_atomically(run_.profile(), text);
 }
 
 bool Trainer::end_epoch(double seconds) {
