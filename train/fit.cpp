@@ -1,6 +1,7 @@
 #include "train/fit.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -470,6 +471,18 @@ FitResult Trainer::logged_run() {
                               : std::string(),
                       options_.sync_batch_norm ? "; BatchNormalization takes the whole batch's statistics (sync)"
                                                : "");
+  if (sharded_ && group() && !options_.sync_batch_norm) {
+    // Bit-equality with one process needs each process's parts to form one complete subtree of the parts' tree.
+    const int64_t per_process = options_.gradient_shards / group()->size();
+    if (!std::has_single_bit(static_cast<uint64_t>(per_process)))
+      logger_.log->warn("gradient_shards (--grad-shards) {} over {} processes gives each {} parts, not a power of two: "
+                        "the weights can differ in their last bits from a one-process run with the same parts (their "
+                        "sums combine in another order); for bit-equality choose {} times a power of two, e.g. {} or "
+                        "{}",
+                        options_.gradient_shards, group()->size(), per_process, group()->size(),
+                        group()->size() * static_cast<int64_t>(std::bit_floor(static_cast<uint64_t>(per_process))),
+                        group()->size() * static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(per_process))));
+  }
   if (!monitor_note_.empty()) logger_.log->info("{}", monitor_note_);
   if (state_.epoch >= options_.epochs)
     return finish(StopReason::Completed, 0,

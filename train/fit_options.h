@@ -78,7 +78,8 @@ struct FitOptions : data::LoaderOptions {
   // backward pass (its own dropout masks and batch statistics), summed in float64 in a fixed binary tree over the
   // parts (train/sharded_step.h). That is what N processes compute when each takes S / N of the parts, so a run on
   // N processes (`collective`, N dividing S) ends with the weights a one-process run with the same S ends with,
-  // bit for bit when N and S / N are powers of two. 1: the whole batch in one pass. Part of the run's identity.
+  // bit for bit when S / N is a power of
+  // two (fit warns otherwise). 1: the whole batch in one pass. Part of the run's identity.
   int gradient_shards = 1;
   // BatchNormalization in training normalises with the whole batch's statistics, every part of every process
   // (PyTorch's SyncBatchNorm), and its backward with the whole batch's sums; each process then runs its parts as
