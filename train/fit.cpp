@@ -216,9 +216,15 @@ void Trainer::start_components() {
     loading.slice_first = plan.first;
     loading.slice_end = plan.end;
     loading.slice_parts = plan.shards;
-    // Every process must make the same calls on the group: rank 0's choice holds for all.
+    // Every process must make the same calls on the group: rank 0's choice holds for all, and no process overlaps
+    // unless every one's group can be called from the communication thread.
     int64_t bucket_bytes = options_.overlap_gradient_sum ? std::max<int64_t>(options_.gradient_bucket_bytes, 1) : 0;
-    if (group()) group()->broadcast(std::as_writable_bytes(std::span<int64_t>(&bucket_bytes, 1)), 0);
+    if (group()) {
+      group()->broadcast(std::as_writable_bytes(std::span<int64_t>(&bucket_bytes, 1)), 0);
+      int64_t unable = group()->callable_from_another_thread() ? 0 : 1;
+      group()->max(std::span<int64_t>(&unable, 1));
+      if (unable) bucket_bytes = 0;
+    }
     sharded_.emplace(*optimizer_, plan, group(), options_.sync_batch_norm, bucket_bytes);
   }
   loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), loading);
