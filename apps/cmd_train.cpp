@@ -368,6 +368,8 @@ Command add_train_command(CLI::App& app) {
     fit.gradient_shards = run.grad_shards;
     fit.sync_batch_norm = run.sync_bn;
     fit.collective = group;  // null on its own; under MPI rank 0 alone writes the run folder and the console
+    fit.overlap_gradient_sum = distributed::overlap_from_env();
+    fit.gradient_bucket_bytes = distributed::bucket_bytes_from_env(fit.gradient_bucket_bytes);
     const fs::path report = fs::path(run.out) / "report.html";
     const train::FitResult result = train::fit(model, data.train, data.validation.dataset ? &data.validation : nullptr, fit);
     if (fs::exists(report) && (!group || group->rank() == 0)) std::cout << "report: " << report.string() << "\n";

@@ -1,6 +1,7 @@
 #include "autograd/variable.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/parallel.h"
@@ -96,12 +97,12 @@ Variable& Variable::operator=(Variable&& other) noexcept {
   return *this;
 }
 
-void Variable::backward() {
+void Variable::backward(const LeafReadyFn& on_leaf_ready) {
   if (!defined()) throw std::logic_error("backward() on an undefined Variable");
   if (numel() != 1)
     throw std::invalid_argument("backward() without a seed gradient needs a scalar, but the value has shape " +
                                 shape_str(shape()) + "; pass a seed of that shape, or reduce it first (sum, mean)");
-  backward(Tensor::ones(shape(), dtype()));
+  backward(Tensor::ones(shape(), dtype()), on_leaf_ready);
 }
 
 namespace {
@@ -130,7 +131,7 @@ std::vector<std::shared_ptr<Node>> graph_in_reverse_order(const std::shared_ptr<
 }
 }  // namespace
 
-void Variable::backward(const Tensor& seed) {
+void Variable::backward(const Tensor& seed, const LeafReadyFn& on_leaf_ready) {
   if (!defined()) throw std::logic_error("backward() on an undefined Variable");
   if (node_->consumed)
     throw std::logic_error("backward() called twice on the same graph: the first call consumed and freed it; run "
@@ -144,6 +145,12 @@ void Variable::backward(const Tensor& seed) {
   node_->accumulate_grad(seed.to(dtype()).clone());
   if (!node_->recorded()) return;
   std::vector<std::shared_ptr<Node>> order = graph_in_reverse_order(node_);
+  // For on_leaf_ready: per leaf, the closures still to run that read it (an input listed twice counts twice).
+  std::unordered_map<const Node*, int> leaf_readers;
+  if (on_leaf_ready)
+    for (const std::shared_ptr<Node>& n : order)
+      for (const std::shared_ptr<Node>& in : n->inputs)
+        if (!in->recorded()) ++leaf_readers[in.get()];
   for (std::shared_ptr<Node>& n : order) {
     if (n->grad.defined()) {
       if (profiler::enabled()) {
@@ -157,6 +164,9 @@ void Variable::backward(const Tensor& seed) {
     // only it needed. The node itself goes unless a Variable still refers to it.
     n->grad = Tensor();
     n->consumed = true;
+    if (on_leaf_ready)
+      for (const std::shared_ptr<Node>& in : n->inputs)
+        if (!in->recorded() && --leaf_readers[in.get()] == 0) on_leaf_ready(*in);
     n->release_backward();
     n.reset();
   }

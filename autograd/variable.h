@@ -17,6 +17,14 @@ namespace tg {
 // Receives the gradient of the op's output; accumulates into the inputs it captured.
 using BackwardFn = std::function<void(const Tensor& grad_output)>;
 
+struct Node;
+// Called by backward() with each leaf of the graph (a value no recorded op produced: a weight, an input) as soon as
+// its gradient is final, that is once every op of the graph that reads it has run its backward closure, while the
+// rest of the graph still runs; in the order the leaves become final (the last layers' weights first). Leaves the
+// loss does not depend on are not called. So that work on finished gradients (summing them across processes) can
+// start before the backward pass ends.
+using LeafReadyFn = std::function<void(Node& leaf)>;
+
 struct Node {
   Node() = default;
   Node(const Node&) = delete;
@@ -77,8 +85,8 @@ class Variable {
   double item() const { return node_->value.item(); }
 
   // Reverse-mode sweep from this value: seeds d(this)/d(this) = 1 (scalars only) or the given gradient.
-  void backward();
-  void backward(const Tensor& seed);
+  void backward(const LeafReadyFn& on_leaf_ready = {});
+  void backward(const Tensor& seed, const LeafReadyFn& on_leaf_ready = {});
 
   Node* node() const { return node_.get(); }
   // The node without the value: what a backward closure holds to send a gradient to an input whose value it

@@ -2,8 +2,9 @@
 // of weights (default: the seed U-Net's 31,030,658), as fit runs it after each step, timed after a barrier-like
 // small sum so that no process's compute skews it. Run it under MPI:
 //   mpirun -np 2 build/bench_allreduce_bench [weights] [rounds]
-// It prints the median time, the bytes each process sent by the algorithm's count (2 (N-1)/N x buffer for N = 2
-// and other non-powers of two, log2(N) x buffer for the recursive doubling of larger powers of two) and the rate.
+// It prints the median time, the bytes moved by the algorithm's count (buffer for N = 2, log2(N) x buffer for the
+// recursive doubling of larger powers of two, and for other counts ceil(log2(N)) x buffer along the reduction's
+// longest path to rank 0 plus buffer for the broadcast) and the rate.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
   const bool doubling = n > 2 && (n & (n - 1)) == 0;
   int log2n = 0;
   while ((1 << log2n) < n) ++log2n;
-  const double bytes = 8.0 * static_cast<double>(weights) * (doubling ? log2n : 2.0 * (n - 1) / n);
+  const double bytes = 8.0 * static_cast<double>(weights) * (n == 2 ? 1.0 : doubling ? log2n : log2n + 1.0);
   const double median = seconds[seconds.size() / 2];
   if (group->rank() == 0)
     std::printf("%d processes, %ld float64 weights (%.1f MB): median %.3f s over %d rounds; %.1f MB sent per "

@@ -1,6 +1,7 @@
-// The launcher's environment: how many processes mpirun or srun started.
+// The launcher's environment: how many processes mpirun or srun started; the settings of the gradient's sum.
 #include <algorithm>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -37,6 +38,24 @@ int threads_per_process() {
     }
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   return std::max(1, cores / local);
+}
+
+bool overlap_from_env() {
+  const char* v = std::getenv("TAPEGRAD_MPI_OVERLAP");
+  if (!v || !*v || std::string(v) == "1") return true;
+  if (std::string(v) == "0") return false;
+  throw std::invalid_argument(std::string("TAPEGRAD_MPI_OVERLAP='") + v + "' is neither 0 (the gradient's sum after "
+                              "the backward pass) nor 1 (overlapping it, the default)");
+}
+
+int64_t bucket_bytes_from_env(int64_t fallback) {
+  const char* v = std::getenv("TAPEGRAD_MPI_BUCKET_MB");
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double mb = std::strtod(v, &end);
+  if (*end != '\0' || !(mb > 0) || mb > 1e6)
+    throw std::invalid_argument(std::string("TAPEGRAD_MPI_BUCKET_MB='") + v + "' is not a number of MiB in (0, 1e6]");
+  return std::max<int64_t>(1, static_cast<int64_t>(mb * 1048576.0));
 }
 
 }  // namespace tg::distributed

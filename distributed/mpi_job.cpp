@@ -124,11 +124,13 @@ class MpiCollective final : public train::Collective {
     int initialised = 0;
     MPI_Initialized(&initialised);
     if (!initialised) {
-      int provided = 0;
-      // Only the thread that calls fit talks to MPI (OpenMP, loader and watchdog threads never do).
-      if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+      // One thread at a time talks to MPI: the thread that calls fit, or while it computes the backward pass the
+      // thread that sums the gradient (train/comm_thread.h); OpenMP, loader and watchdog threads never do.
+      if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided_) != MPI_SUCCESS)
         throw std::runtime_error("MPI_Init_thread failed");
       owns_mpi_ = true;
+    } else {
+      MPI_Query_thread(&provided_);
     }
     MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
     MPI_Comm_rank(comm_, &rank_);
@@ -145,18 +147,24 @@ class MpiCollective final : public train::Collective {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  bool callable_from_another_thread() const override { return provided_ >= MPI_THREAD_SERIALIZED; }
 
   void sum(std::span<double> values) override {
-    // Two processes: a + b is b + a, so MPI's order cannot matter. More: a power of two sums in the fixed tree by
-    // recursive doubling; other counts rely on MPI's order (see README, "Training on several processes").
-    const bool tree = size_ > 2 && std::has_single_bit(static_cast<unsigned>(size_));
+    // In the tree a one-process run combines the processes' subtrees in (train::Collective::sum). Two processes:
+    // a + b is b + a, so MPI's order cannot matter. A power of two: recursive doubling, every process forming the
+    // tree at once. Other counts: reduced along the tree to rank 0, then broadcast (the same bits everywhere).
+    const bool doubling = size_ > 2 && std::has_single_bit(static_cast<unsigned>(size_));
     const Watched watched(*watchdog_, "the gradient sum");
     for (size_t at = 0; at < values.size(); at += kBucket) {
       std::span<double> bucket = values.subspan(at, std::min(kBucket, values.size() - at));
-      if (tree)
-        tree_sum(bucket);
-      else
+      if (size_ == 2) {
         MPI_Allreduce(MPI_IN_PLACE, bucket.data(), static_cast<int>(bucket.size()), MPI_DOUBLE, MPI_SUM, comm_);
+      } else if (doubling) {
+        tree_sum(bucket);
+      } else {
+        tree_reduce(0, size_, bucket);
+        MPI_Bcast(bucket.data(), static_cast<int>(bucket.size()), MPI_DOUBLE, 0, comm_);
+      }
     }
   }
   void sum(std::span<int64_t> values) override {
@@ -193,8 +201,32 @@ class MpiCollective final : public train::Collective {
     }
   }
 
+  // The sum over ranks [lo, hi) (this rank among them) into rank lo, in the shape ShardedStep's tree gives the
+  // same number of equal subtrees: a power of two as two halves, other counts as the largest power of two below
+  // them on the left and the rest on the right (its finish_tree's a + (b + c)). Each left + right is formed by the
+  // left subtree's first rank, the right one's first rank sending.
+  void tree_reduce(int lo, int hi, std::span<double> values) {
+    const int n = hi - lo;
+    if (n == 1) return;
+    const auto un = static_cast<unsigned>(n);
+    const int split = lo + (std::has_single_bit(un) ? n / 2 : static_cast<int>(std::bit_floor(un)));
+    const int count = static_cast<int>(values.size());
+    if (rank_ < split) {
+      tree_reduce(lo, split, values);
+      if (rank_ != lo) return;
+      scratch_.resize(values.size());
+      MPI_Recv(scratch_.data(), count, MPI_DOUBLE, split, kReduceTag, comm_, MPI_STATUS_IGNORE);
+      for (size_t i = 0; i < values.size(); ++i) values[i] = values[i] + scratch_[i];
+    } else {
+      tree_reduce(split, hi, values);
+      if (rank_ == split) MPI_Send(values.data(), count, MPI_DOUBLE, lo, kReduceTag, comm_);
+    }
+  }
+  static constexpr int kReduceTag = 0x7265;
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
+  int provided_ = MPI_THREAD_SINGLE;  // the thread level MPI gives
   bool owns_mpi_ = false;
   std::optional<Watchdog> watchdog_;
   std::vector<double> scratch_;

@@ -3,6 +3,7 @@
 // (TAPEGRAD_MPI, on when CMake finds MPI); without it the same calls exist and refuse to run as part of a job of
 // several processes, so a mistaken launch stops with a message instead of training N copies side by side.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,13 @@ int launched_processes();
 // OMPI_COMM_WORLD_LOCAL_SIZE, Hydra's MPI_LOCALNRANKS, Slurm's SLURM_NTASKS_PER_NODE), at least 1; 0 (leave the
 // count as it is) when OMP_NUM_THREADS is set.
 int threads_per_process();
+
+// Whether the gradient's sum overlaps the backward pass (FitOptions::overlap_gradient_sum): TAPEGRAD_MPI_OVERLAP=0
+// turns it off (to compare), 1 or unset leaves it on. Anything else is an error naming the variable.
+bool overlap_from_env();
+// The overlap's bucket size in bytes (FitOptions::gradient_bucket_bytes): TAPEGRAD_MPI_BUCKET_MB, a positive number
+// of MiB (fractions allowed); `fallback` when unset.
+int64_t bucket_bytes_from_env(int64_t fallback);
 
 // The job's processes as a Collective, with MPI initialised (and finalised when the last reference goes); null when
 // the process runs on its own. Throws when the launcher started several processes but this build has no MPI.

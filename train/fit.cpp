@@ -1,6 +1,7 @@
 #include "train/fit.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -215,7 +216,16 @@ void Trainer::start_components() {
     loading.slice_first = plan.first;
     loading.slice_end = plan.end;
     loading.slice_parts = plan.shards;
-    sharded_.emplace(*optimizer_, plan, group(), options_.sync_batch_norm);
+    // Every process must make the same calls on the group: rank 0's choice holds for all, and no process overlaps
+    // unless every one's group can be called from the communication thread.
+    int64_t bucket_bytes = options_.overlap_gradient_sum ? std::max<int64_t>(options_.gradient_bucket_bytes, 1) : 0;
+    if (group()) {
+      group()->broadcast(std::as_writable_bytes(std::span<int64_t>(&bucket_bytes, 1)), 0);
+      int64_t unable = group()->callable_from_another_thread() ? 0 : 1;
+      group()->max(std::span<int64_t>(&unable, 1));
+      if (unable) bucket_bytes = 0;
+    }
+    sharded_.emplace(*optimizer_, plan, group(), options_.sync_batch_norm, bucket_bytes);
   }
   loader_ = std::make_unique<data::DataLoader>(train_.dataset, train_.sample_indices(), loading);
   steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch : loader_->steps_per_epoch();
@@ -309,8 +319,17 @@ void Trainer::agree_on_moving_statistics() {
 
 void Trainer::report_profile(const std::string& table) {
   if (table.empty()) return;
-  logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, table);
-  if (writes()) write_file_atomically(run_.profile(), table);
+  std::string text = table;
+  if (sharded_ && sharded_->overlapped()) {
+    const OverlapCounts c = sharded_->overlap_counts();
+    text += "\nGradient sum overlapped with the backward pass, over " + std::to_string(c.steps) + " steps so far: " +
+            std::to_string(sharded_->buckets()) + " buckets per step of at least " +
+            std::to_string(options_.gradient_bucket_bytes) + " bytes; " + std::to_string(c.handed_early) +
+            " buckets handed to the communication thread before backward ended, " +
+            std::to_string(c.started_early) + " begun by it before then\n";
+  }
+  logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, text);
+  if (writes()) write_file_atomically(run_.profile(), text);
 }
 
 bool Trainer::end_epoch(double seconds) {
@@ -458,6 +477,18 @@ FitResult Trainer::logged_run() {
                               : std::string(),
                       options_.sync_batch_norm ? "; BatchNormalization takes the whole batch's statistics (sync)"
                                                : "");
+  if (sharded_ && group() && !options_.sync_batch_norm) {
+    // Bit-equality with one process needs each process's parts to form one complete subtree of the parts' tree.
+    const int64_t per_process = options_.gradient_shards / group()->size();
+    if (!std::has_single_bit(static_cast<uint64_t>(per_process)))
+      logger_.log->warn("gradient_shards (--grad-shards) {} over {} processes gives each {} parts, not a power of two: "
+                        "the weights can differ in their last bits from a one-process run with the same parts (their "
+                        "sums combine in another order); for bit-equality choose {} times a power of two, e.g. {} or "
+                        "{}",
+                        options_.gradient_shards, group()->size(), per_process, group()->size(),
+                        group()->size() * static_cast<int64_t>(std::bit_floor(static_cast<uint64_t>(per_process))),
+                        group()->size() * static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(per_process))));
+  }
   if (!monitor_note_.empty()) logger_.log->info("{}", monitor_note_);
   if (state_.epoch >= options_.epochs)
     return finish(StopReason::Completed, 0,

@@ -78,7 +78,8 @@ struct FitOptions : data::LoaderOptions {
   // backward pass (its own dropout masks and batch statistics), summed in float64 in a fixed binary tree over the
   // parts (train/sharded_step.h). That is what N processes compute when each takes S / N of the parts, so a run on
   // N processes (`collective`, N dividing S) ends with the weights a one-process run with the same S ends with,
-  // bit for bit when N and S / N are powers of two. 1: the whole batch in one pass. Part of the run's identity.
+  // bit for bit when S / N is a power of
+  // two (fit warns otherwise). 1: the whole batch in one pass. Part of the run's identity.
   int gradient_shards = 1;
   // BatchNormalization in training normalises with the whole batch's statistics, every part of every process
   // (PyTorch's SyncBatchNorm), and its backward with the whole batch's sums; each process then runs its parts as
@@ -90,6 +91,12 @@ struct FitOptions : data::LoaderOptions {
   // Rank 0 alone writes the run folder, the console and the report; every process must see the same run folder to
   // resume. Not saved.
   std::shared_ptr<Collective> collective;
+  // With several processes, the gradient's sum over them starts during the backward pass of each process's last
+  // part, in buckets of at least gradient_bucket_bytes of float64, the last layers first (train/sharded_step.h);
+  // the weights are the same bits either way. Rank 0's settings hold for every process. Off: the sum follows the
+  // backward pass (the command line's TAPEGRAD_MPI_OVERLAP=0). Not saved.
+  bool overlap_gradient_sum = true;
+  int64_t gradient_bucket_bytes = int64_t{4} << 20;
 
   // Extra top-level entries for RUN_DIR/config.json and the report's configuration, e.g. the command line that
   // started the run (written as is, not part of the run's identity).

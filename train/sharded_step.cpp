@@ -1,5 +1,6 @@
 #include "train/sharded_step.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -35,17 +36,44 @@ void ProcessSum::sum(std::span<double> values) {
   group_->sum(values);
 }
 
-ShardedStep::ShardedStep(const Optimizer& optimizer, ShardPlan plan, Collective* group, bool sync_batch_norm)
+ShardedStep::ShardedStep(const Optimizer& optimizer, ShardPlan plan, Collective* group, bool sync_batch_norm,
+                         int64_t overlap_bucket_bytes)
     : plan_(plan),
       group_(group),
       sync_batch_norm_(sync_batch_norm),
       process_sum_(group),
       part_losses_(static_cast<size_t>(plan.shards)) {
-  for (const Parameter& p : optimizer.parameters()) {
+  const std::vector<Parameter>& params = optimizer.parameters();
+  for (const Parameter& p : params) {
     offsets_.push_back(flat_size_);
     flat_size_ += p.variable.value().numel();
   }
   has_grad_.resize(offsets_.size());
+  if (overlap_bucket_bytes <= 0 || !group_ || group_->size() < 2 || !group_->callable_from_another_thread() ||
+      sync_batch_norm_ || params.empty())
+    return;
+  // Whole weights, from the last: backward finishes the last layers' gradients first.
+  const int64_t per_bucket = std::max<int64_t>(1, overlap_bucket_bytes / static_cast<int64_t>(sizeof(double)));
+  bucket_of_.resize(params.size());
+  for (size_t end = params.size(); end > 0;) {
+    const int64_t stop = offsets_[end - 1] + params[end - 1].variable.value().numel();
+    size_t first = end - 1;
+    while (first > 0 && stop - offsets_[first] < per_bucket) --first;
+    for (size_t p = first; p < end; ++p) bucket_of_[p] = buckets_.size();
+    buckets_.push_back({first, end, offsets_[first], stop});
+    end = first;
+  }
+  waiting_.resize(buckets_.size());
+  copied_.resize(params.size());
+  comm_.emplace();
+}
+
+ShardedStep::~ShardedStep() = default;
+
+OverlapCounts ShardedStep::overlap_counts() const {
+  OverlapCounts c = counts_;
+  c.started_early = started_early_.load();
+  return c;
 }
 
 std::vector<double> ShardedStep::take_buffer() {
@@ -87,7 +115,16 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
   const int64_t n = local.full_size;
   const int64_t begin = part_begin(part, plan_.shards, n) - local.first;
   const int64_t end = part_begin(part + 1, plan_.shards, n) - local.first;
+  // The last local part's sum overlaps its backward pass: every process hands over every bucket, whatever its
+  // part holds, so that the processes make the same calls.
+  const bool overlap = comm_ && part == plan_.end - 1;
   if (end == begin) {  // a last batch smaller than the part count: this part is empty and adds zero
+    if (overlap) {
+      optimizer.zero_grad();
+      begin_last_leaf(optimizer);
+      end_last_leaf(optimizer, 0.0);
+      return;
+    }
     std::vector<double> leaf = take_buffer();
     std::fill(leaf.begin(), leaf.end(), 0.0);
     push_leaf(std::move(leaf));
@@ -103,8 +140,93 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
   const auto count = static_cast<double>(end - begin);
   part_losses_[static_cast<size_t>(part)] = part_loss * count;
   confusion.add(outputs.value(), labels, loss.binary_threshold());
+  if (overlap) {
+    begin_last_leaf(optimizer);
+    if (std::isfinite(part_loss)) value.backward([&](tg::Node& leaf) { leaf_ready(optimizer, leaf, count); });
+    end_last_leaf(optimizer, count);
+    return;
+  }
   if (std::isfinite(part_loss)) value.backward();  // else the step is dropped below, on every process
   push_gradients(optimizer, count);
+}
+
+void ShardedStep::begin_last_leaf(const Optimizer& optimizer) {
+  // The merges push_leaf and finish_tree would make with this leaf on top, recorded instead of run.
+  tree_.push_back({0, take_buffer()});
+  std::vector<int> level;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < tree_.size(); ++i) {
+    level.push_back(tree_[i].level);
+    at.push_back(i);
+  }
+  final_merges_.clear();
+  const auto merge = [&] {
+    final_merges_.emplace_back(tree_[at[at.size() - 2]].sum.data(), tree_[at.back()].sum.data());
+    ++level[level.size() - 2];
+    level.pop_back();
+    at.pop_back();
+  };
+  while (level.size() >= 2 && level[level.size() - 2] == level.back()) merge();
+  while (level.size() >= 2) merge();
+  final_sum_ = tree_.front().sum.data();
+
+  const std::vector<Parameter>& params = optimizer.parameters();
+  weight_of_.clear();
+  for (size_t p = 0; p < params.size(); ++p) weight_of_[params[p].variable.node()] = p;
+  std::fill(copied_.begin(), copied_.end(), 0);
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    waiting_[b] = static_cast<int64_t>(buckets_[b].end_weight - buckets_[b].first_weight);
+  next_bucket_ = 0;
+  in_backward_ = true;
+  ++counts_.steps;
+}
+
+void ShardedStep::leaf_ready(const Optimizer& optimizer, const tg::Node& leaf, double scale) {
+  const auto it = weight_of_.find(&leaf);
+  if (it == weight_of_.end() || copied_[it->second]) return;  // an input, or a frozen weight
+  const size_t p = it->second;
+  copy_gradient(optimizer, p, tree_.back().sum.data(), scale);
+  copied_[p] = 1;
+  if (--waiting_[bucket_of_[p]] == 0) hand_over_ready_buckets(true);
+}
+
+void ShardedStep::end_last_leaf(Optimizer& optimizer, double scale) {
+  in_backward_ = false;
+  for (size_t p = 0; p < copied_.size(); ++p)
+    if (!copied_[p]) {
+      copy_gradient(optimizer, p, tree_.back().sum.data(), scale);
+      copied_[p] = 1;
+      --waiting_[bucket_of_[p]];
+    }
+  hand_over_ready_buckets(false);
+  optimizer.zero_grad();
+}
+
+// In bucket order, whatever order they became ready in: every process must call the collective sums alike.
+void ShardedStep::hand_over_ready_buckets(bool during_backward) {
+  for (; next_bucket_ < buckets_.size() && waiting_[next_bucket_] == 0; ++next_bucket_) {
+    if (during_backward) ++counts_.handed_early;
+    const Bucket& bucket = buckets_[next_bucket_];
+    comm_->post([this, begin = bucket.begin, end = bucket.end] {
+      if (in_backward_) ++started_early_;
+      // One thread: an OpenMP team here would compete with the backward pass's.
+      for (const auto& [left, right] : final_merges_)
+        for (int64_t i = begin; i < end; ++i) left[i] += right[i];
+      group_->sum(std::span<double>(final_sum_ + begin, static_cast<size_t>(end - begin)));
+    });
+  }
+}
+
+std::vector<double> ShardedStep::finish_overlapped_sum() {
+  {
+    const profiler::Region region("gradient allreduce (waiting for the overlapped sum)");
+    comm_->wait();
+  }
+  counts_.buckets += static_cast<int64_t>(buckets_.size());
+  std::vector<double> sum = std::move(tree_.front().sum);
+  for (size_t i = 1; i < tree_.size(); ++i) spare_.push_back(std::move(tree_[i].sum));
+  tree_.clear();
+  return sum;
 }
 
 void ShardedStep::run_parts_together(Model& model, const TrainingLoss& loss, Optimizer& optimizer,
@@ -156,25 +278,27 @@ void ShardedStep::run_parts_together(Model& model, const TrainingLoss& loss, Opt
   push_gradients(optimizer, static_cast<double>(n));  // the tree's sum is divided by n
 }
 
+void ShardedStep::copy_gradient(const Optimizer& optimizer, size_t p, double* leaf, double scale) {
+  const Variable& v = optimizer.parameters()[p].variable;
+  double* dst = leaf + offsets_[p];
+  const int64_t size = v.value().numel();
+  if (!v.has_grad()) {
+    std::fill_n(dst, size, 0.0);
+    return;
+  }
+  ++has_grad_[p];
+  const Tensor& g = v.grad();
+  dispatch(g.dtype(), [&]<class T>() {
+    const T* src = g.data<T>();
+    // scale * g is exact in float64 (a float32 times an integer below 2^29)
+#pragma omp parallel for schedule(static) if (size > kParallelThreshold)
+    for (int64_t i = 0; i < size; ++i) dst[i] = scale * static_cast<double>(src[i]);
+  });
+}
+
 void ShardedStep::push_gradients(Optimizer& optimizer, double scale) {
   std::vector<double> leaf = take_buffer();
-  const std::vector<Parameter>& params = optimizer.parameters();
-  for (size_t p = 0; p < params.size(); ++p) {
-    double* dst = leaf.data() + offsets_[p];
-    const int64_t size = params[p].variable.value().numel();
-    if (!params[p].variable.has_grad()) {
-      std::fill_n(dst, size, 0.0);
-      continue;
-    }
-    ++has_grad_[p];
-    const Tensor& g = params[p].variable.grad();
-    dispatch(g.dtype(), [&]<class T>() {
-      const T* src = g.data<T>();
-      // scale * g is exact in float64 (a float32 times an integer below 2^29)
-#pragma omp parallel for schedule(static) if (size > kParallelThreshold)
-      for (int64_t i = 0; i < size; ++i) dst[i] = scale * static_cast<double>(src[i]);
-    });
-  }
+  for (size_t p = 0; p < optimizer.parameters().size(); ++p) copy_gradient(optimizer, p, leaf.data(), scale);
   optimizer.zero_grad();
   push_leaf(std::move(leaf));
 }
@@ -196,7 +320,8 @@ StepResult ShardedStep::operator()(Model& model, const TrainingLoss& loss, Optim
   else
     for (int64_t part = plan_.first; part < plan_.end; ++part)
       run_part(model, loss, optimizer, local, part, seed, global_step, confusion);
-  std::vector<double> gradient = finish_tree();
+  // With overlap the gradient's sum is on its way; the main thread makes its own calls on the group only after it.
+  std::vector<double> gradient = comm_ ? finish_overlapped_sum() : finish_tree();
   // The step's generator as one pass would leave it at the start, not the last part's: a checkpoint then records
   // the same state on every process.
   model.rng() = Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step));
@@ -217,7 +342,7 @@ StepResult ShardedStep::operator()(Model& model, const TrainingLoss& loss, Optim
     spare_.push_back(std::move(gradient));
     return result;
   }
-  if (group_) {
+  if (group_ && !comm_) {
     const profiler::Region region("gradient allreduce");
     group_->sum(std::span<double>(gradient));
   }

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "autograd/autograd.h"
 
 using namespace tg;
@@ -9,6 +13,25 @@ TEST_CASE("tape: gradient of a value used twice accumulates (fan-out)") {
   Variable y = x * x + x;  // dy/dx = 2x + 1 = 7
   sum(y).backward();
   CHECK(x.grad().item() == doctest::Approx(7.0));
+}
+
+TEST_CASE("tape: backward tells each leaf's final gradient as soon as every op reading it has run") {
+  // A two-layer chain: w2 is read last in the forward pass, so its gradient is final first; w1 feeds two ops (its
+  // gradient is final only after the earlier of them has run); a leaf the loss does not reach is never told.
+  Variable x(Tensor::from({1.0, -2.0}, {1, 2}, DType::F64));
+  Variable w1(Tensor::from({0.5, -1.0, 2.0, 1.5}, {2, 2}, DType::F64), true);
+  Variable w2(Tensor::from({1.0, 3.0}, {2, 1}, DType::F64), true);
+  Variable unused(Tensor::from({4.0}, {1}, DType::F64), true);
+  const Variable h = relu(matmul(x, w1));
+  Variable loss = add(sum(matmul(h, w2)), sum(mul(w1, w1)));
+  std::vector<std::pair<const Node*, Tensor>> told;
+  loss.backward([&](Node& leaf) { told.emplace_back(&leaf, leaf.grad.clone()); });
+  REQUIRE(told.size() == 2);
+  CHECK(told[0].first == w2.node());
+  CHECK(told[1].first == w1.node());
+  // What each was told is its whole gradient: nothing was added afterwards.
+  CHECK(std::equal(told[0].second.data<double>(), told[0].second.data<double>() + 2, w2.grad().data<double>()));
+  CHECK(std::equal(told[1].second.data<double>(), told[1].second.data<double>() + 4, w1.grad().data<double>()));
 }
 
 TEST_CASE("tape: gradients accumulate across backward calls until zero_grad") {

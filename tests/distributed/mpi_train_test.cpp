@@ -107,6 +107,44 @@ TEST_CASE("mpirun -np 4 sums by recursive doubling in the tree's order and equal
   CHECK(history(dir / "one") == history(dir / "four"));
 }
 
+TEST_CASE("mpirun -np 3 sums along the one-process tree and equals one process with 3 and with 6 parts" *
+          doctest::test_suite("slow")) {
+  if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
+  TempDir dir;
+  // 12 samples a batch; 1 and 2 parts per process, both powers of two; (r0 + r1) + r2 is not MPI_Allreduce's order
+  const std::vector<std::string> args = {"train", "--synthetic-count", "48", "--size", "32", "--filters", "4",
+                                         "--depth", "2", "--batch", "12", "--epochs", "2", "--seed", "3", "--dropout",
+                                         "0.5", "--augment", "--progress", "none", "--out"};
+  for (const char* shards : {"3", "6"}) {
+    INFO("--grad-shards " << shards);
+    const std::string name = std::string("s") + shards;
+    std::vector<std::string> one = args, three = args;
+    one.insert(one.end(), {(dir / (name + "one")).string(), "--grad-shards", shards});
+    three.insert(three.end(), {(dir / (name + "three")).string(), "--grad-shards", shards});
+    const Run a = run(0, one, dir / (name + "one.log"));
+    REQUIRE_MESSAGE(a.status == 0, a.output);
+    const Run b = run(3, three, dir / (name + "three.log"));
+    REQUIRE_MESSAGE(b.status == 0, b.output);
+    CHECK(b.output.find("not a power of two") == std::string::npos);
+    check_same_tensors(last(dir / (name + "one")), last(dir / (name + "three")));
+    CHECK(history(dir / (name + "one")) == history(dir / (name + "three")));
+  }
+}
+
+TEST_CASE("parts per process that are not a power of two are trained, with a warning naming --grad-shards" *
+          doctest::test_suite("slow")) {
+  if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
+  TempDir dir;
+  const Run r = run(2, {"train", "--synthetic-count", "24", "--size", "32", "--filters", "4", "--depth", "2",
+                        "--batch", "12", "--grad-shards", "6", "--epochs", "1", "--steps-per-epoch", "1",
+                        "--progress", "none", "--out", (dir / "run").string()},
+                    dir / "run.log");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(r.output.find("gradient_shards (--grad-shards) 6 over 2 processes gives each 3 parts, not a power of two") !=
+        std::string::npos);
+  CHECK(r.output.find("e.g. 4 or 8") != std::string::npos);
+}
+
 TEST_CASE("SIGINT to one rank stops both at one step, and the run resumes on 2 ranks and from 2 ranks to 1" *
           doctest::test_suite("slow")) {
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
