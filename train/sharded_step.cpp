@@ -16,6 +16,10 @@ namespace {
 // Each part's dropout generator: Rng::derive(seed, kDropoutStream, global_step) as one pass over the batch uses,
 // split once more by the part, so a part's masks do not depend on which process runs it.
 constexpr uint64_t kPartStream = 0x5a4d'0a7ULL;
+Rng part_rng(uint64_t seed, int64_t global_step, int64_t part) {
+  return Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(), kPartStream,
+                     static_cast<uint64_t>(part));
+}
 
 int64_t part_begin(int64_t part, int64_t parts, int64_t n) { return part * n / parts; }
 }  // namespace
@@ -130,8 +134,7 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
     push_leaf(std::move(leaf));
     return;
   }
-  model.rng() = Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(),
-                            kPartStream, static_cast<uint64_t>(part));
+  model.rng() = part_rng(seed, global_step, part);
   optimizer.zero_grad();
   const Tensor labels = local.labels.slice(begin, end);
   const Variable outputs = loss.outputs(model, Variable(local.images.slice(begin, end)));
@@ -241,8 +244,7 @@ void ShardedStep::run_parts_together(Model& model, const TrainingLoss& loss, Opt
   // Each part's dropout masks from the generator it has when it runs alone (run_part).
   std::vector<Rng> part_rngs;
   for (int64_t part = plan_.first; part < plan_.end; ++part)
-    part_rngs.push_back(Rng::derive(Rng::derive(seed, kDropoutStream, static_cast<uint64_t>(global_step)).next_u64(),
-                                    kPartStream, static_cast<uint64_t>(part)));
+    part_rngs.push_back(part_rng(seed, global_step, part));
   optimizer.zero_grad();
   Variable outputs;
   {
