@@ -1,6 +1,7 @@
 // The launcher's environment: how many processes mpirun or srun started; the settings of the gradient's sum.
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -40,12 +41,14 @@ int threads_per_process() {
   return std::max(1, cores / local);
 }
 
-bool overlap_from_env() {
+std::optional<bool> overlap_from_env() {
   const char* v = std::getenv("TAPEGRAD_MPI_OVERLAP");
-  if (!v || !*v || std::string(v) == "1") return true;
+  if (!v || !*v || std::string(v) == "auto") return std::nullopt;
+  if (std::string(v) == "1") return true;
   if (std::string(v) == "0") return false;
   throw std::invalid_argument(std::string("TAPEGRAD_MPI_OVERLAP='") + v + "' is neither 0 (the gradient's sum after "
-                              "the backward pass) nor 1 (overlapping it, the default)");
+                              "the backward pass), 1 (overlapping it) nor auto (overlapping it when the processes "
+                              "span machines, the default)");
 }
 
 int64_t bucket_bytes_from_env(int64_t fallback) {

@@ -135,6 +135,7 @@ class MpiCollective final : public train::Collective {
     MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    spans_machines_ = count_on_this_machine() < size_;
     watchdog_.emplace(rank_, size_, timeout_seconds());
   }
   ~MpiCollective() override {
@@ -148,6 +149,8 @@ class MpiCollective final : public train::Collective {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   bool callable_from_another_thread() const override { return provided_ >= MPI_THREAD_SERIALIZED; }
+  // All on one machine exactly when this process's shared-memory group is the whole job, whichever process asks.
+  bool spans_machines() const override { return spans_machines_; }
 
   void sum(std::span<double> values) override {
     // In the tree a one-process run combines the processes' subtrees in (train::Collective::sum). Two processes:
@@ -224,10 +227,21 @@ class MpiCollective final : public train::Collective {
   }
   static constexpr int kReduceTag = 0x7265;
 
+  // The processes of the job that share this one's memory (MPI_COMM_TYPE_SHARED: one machine, as MPI sees it).
+  int count_on_this_machine() const {
+    MPI_Comm local = MPI_COMM_NULL;
+    MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
+    int n = 1;
+    MPI_Comm_size(local, &n);
+    MPI_Comm_free(&local);
+    return n;
+  }
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   int provided_ = MPI_THREAD_SINGLE;  // the thread level MPI gives
   bool owns_mpi_ = false;
+  bool spans_machines_ = false;
   std::optional<Watchdog> watchdog_;
   std::vector<double> scratch_;
 };

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "train/collective.h"
@@ -25,9 +26,10 @@ int launched_processes();
 // count as it is) when OMP_NUM_THREADS is set.
 int threads_per_process();
 
-// Whether the gradient's sum overlaps the backward pass (FitOptions::overlap_gradient_sum): TAPEGRAD_MPI_OVERLAP=0
-// turns it off (to compare), 1 or unset leaves it on. Anything else is an error naming the variable.
-bool overlap_from_env();
+// Whether the gradient's sum overlaps the backward pass (FitOptions::overlap_gradient_sum): TAPEGRAD_MPI_OVERLAP=1
+// turns it on, 0 off; unset or `auto` leaves the choice to fit (on when the processes span machines). Anything else
+// is an error naming the variable.
+std::optional<bool> overlap_from_env();
 // The overlap's bucket size in bytes (FitOptions::gradient_bucket_bytes): TAPEGRAD_MPI_BUCKET_MB, a positive number
 // of MiB (fractions allowed); `fallback` when unset.
 int64_t bucket_bytes_from_env(int64_t fallback);

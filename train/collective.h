@@ -31,6 +31,10 @@ class Collective {
   // time (MPI_THREAD_SERIALIZED): then the gradient's sum runs on a thread of its own during the backward pass
   // (train/sharded_step.h). The same answer on every process.
   virtual bool callable_from_another_thread() const { return false; }
+  // Whether the processes run on more than one machine (some pair shares no memory). The same answer on every
+  // process. FitOptions::overlap_gradient_sum's default follows it: a sum over a network link is long and mostly
+  // waiting, one through shared memory is short and its thread competes with backward for the cores.
+  virtual bool spans_machines() const { return false; }
 };
 
 }  // namespace tg::train

@@ -218,7 +218,8 @@ void Trainer::start_components() {
     loading.slice_parts = plan.shards;
     // Every process must make the same calls on the group: rank 0's choice holds for all, and no process overlaps
     // unless every one's group can be called from the communication thread.
-    int64_t bucket_bytes = options_.overlap_gradient_sum ? std::max<int64_t>(options_.gradient_bucket_bytes, 1) : 0;
+    const bool overlap = options_.overlap_gradient_sum.value_or(group() && group()->spans_machines());
+    int64_t bucket_bytes = overlap ? std::max<int64_t>(options_.gradient_bucket_bytes, 1) : 0;
     if (group()) {
       group()->broadcast(std::as_writable_bytes(std::span<int64_t>(&bucket_bytes, 1)), 0);
       int64_t unable = group()->callable_from_another_thread() ? 0 : 1;
@@ -327,6 +328,9 @@ void Trainer::report_profile(const std::string& table) {
             std::to_string(options_.gradient_bucket_bytes) + " bytes; " + std::to_string(c.handed_early) +
             " buckets handed to the communication thread before backward ended, " +
             std::to_string(c.started_early) + " begun by it before then\n";
+  } else if (group() && group()->size() > 1) {
+    text += "\nGradient sum after the backward pass, not during it (FitOptions::overlap_gradient_sum, "
+            "TAPEGRAD_MPI_OVERLAP=1: by default only when the processes span machines)\n";
   }
   logger_.log->info("Profile of training steps up to global step {}:\n{}", state_.global_step, text);
   if (writes()) write_file_atomically(run_.profile(), text);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,11 +92,13 @@ struct FitOptions : data::LoaderOptions {
   // Rank 0 alone writes the run folder, the console and the report; every process must see the same run folder to
   // resume. Not saved.
   std::shared_ptr<Collective> collective;
-  // With several processes, the gradient's sum over them starts during the backward pass of each process's last
-  // part, in buckets of at least gradient_bucket_bytes of float64, the last layers first (train/sharded_step.h);
-  // the weights are the same bits either way. Rank 0's settings hold for every process. Off: the sum follows the
-  // backward pass (the command line's TAPEGRAD_MPI_OVERLAP=0). Not saved.
-  bool overlap_gradient_sum = true;
+  // With several processes, whether the gradient's sum over them starts during the backward pass of each
+  // process's last part, in buckets of at least gradient_bucket_bytes of float64, the last layers first
+  // (train/sharded_step.h); the weights are the same bits either way. Unset: on when the processes span machines
+  // (Collective::spans_machines), off when they share one, where the sum's thread slowed the step by 0-16 % in
+  // measurements (README, "Overlap"). The command line's TAPEGRAD_MPI_OVERLAP=0|1 sets it. Rank 0's settings hold
+  // for every process. Not saved.
+  std::optional<bool> overlap_gradient_sum;
   int64_t gradient_bucket_bytes = int64_t{4} << 20;
 
   // Extra top-level entries for RUN_DIR/config.json and the report's configuration, e.g. the command line that
