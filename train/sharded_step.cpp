@@ -22,6 +22,18 @@ Rng part_rng(uint64_t seed, int64_t global_step, int64_t part) {
 }
 
 int64_t part_begin(int64_t part, int64_t parts, int64_t n) { return part * n / parts; }
+
+// The tree's merge rule, in one place: the top two nodes merge (left + right) while their levels are equal, as each
+// leaf arrives; `finishing`, until one is left, so subtrees left when the part count is not a power of two merge
+// from the right (a + (b + c)), the same order whoever computes them. merge(i) adds node i + 1 into node i.
+template <class Nodes, class Merge>
+void merge_due(Nodes& nodes, bool finishing, Merge merge) {
+  while (nodes.size() >= 2 && (finishing || nodes[nodes.size() - 2].level == nodes.back().level)) {
+    merge(nodes.size() - 2);
+    ++nodes[nodes.size() - 2].level;
+    nodes.pop_back();
+  }
+}
 }  // namespace
 
 ShardPlan ShardPlan::for_process(int64_t shards, int rank, int size) {
@@ -87,28 +99,23 @@ std::vector<double> ShardedStep::take_buffer() {
   return b;
 }
 
-// The top node added into the one below it (left + right), then freed.
-void ShardedStep::merge_top() {
-  Node& left = tree_[tree_.size() - 2];
-  double* l = left.sum.data();
-  const double* r = tree_.back().sum.data();
+// Node i + 1 (the top) added into node i, its buffer kept for the next step.
+void ShardedStep::merge_into(size_t i) {
+  double* l = tree_[i].sum.data();
+  const double* r = tree_[i + 1].sum.data();
   const int64_t n = flat_size_;
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) l[i] += r[i];
-  ++left.level;
-  spare_.push_back(std::move(tree_.back().sum));
-  tree_.pop_back();
+  for (int64_t k = 0; k < n; ++k) l[k] += r[k];
+  spare_.push_back(std::move(tree_[i + 1].sum));
 }
 
 void ShardedStep::push_leaf(std::vector<double> leaf) {
   tree_.push_back({0, std::move(leaf)});
-  while (tree_.size() >= 2 && tree_[tree_.size() - 2].level == tree_.back().level) merge_top();
+  merge_due(tree_, false, [this](size_t i) { merge_into(i); });
 }
 
-// Subtrees left when the part count is not a power of two are merged from the right (a + (b + c)), the same order
-// whoever computes them.
 std::vector<double> ShardedStep::finish_tree() {
-  while (tree_.size() >= 2) merge_top();
+  merge_due(tree_, true, [this](size_t i) { merge_into(i); });
   std::vector<double> sum = std::move(tree_.back().sum);
   tree_.clear();
   return sum;
@@ -154,23 +161,18 @@ void ShardedStep::run_part(Model& model, const TrainingLoss& loss, Optimizer& op
 }
 
 void ShardedStep::begin_last_leaf(const Optimizer& optimizer) {
-  // The merges push_leaf and finish_tree would make with this leaf on top, recorded instead of run.
+  // The merges push_leaf and finish_tree would make with this leaf on top, recorded instead of run: a node's place
+  // in the stack does not change until it is merged away, so the recorded indices name the real buffers.
   tree_.push_back({0, take_buffer()});
-  std::vector<int> level;
-  std::vector<size_t> at;
-  for (size_t i = 0; i < tree_.size(); ++i) {
-    level.push_back(tree_[i].level);
-    at.push_back(i);
-  }
-  final_merges_.clear();
-  const auto merge = [&] {
-    final_merges_.emplace_back(tree_[at[at.size() - 2]].sum.data(), tree_[at.back()].sum.data());
-    ++level[level.size() - 2];
-    level.pop_back();
-    at.pop_back();
+  struct Level {
+    int level;
   };
-  while (level.size() >= 2 && level[level.size() - 2] == level.back()) merge();
-  while (level.size() >= 2) merge();
+  std::vector<Level> levels;
+  for (const Node& node : tree_) levels.push_back({node.level});
+  final_merges_.clear();
+  const auto record = [this](size_t i) { final_merges_.emplace_back(tree_[i].sum.data(), tree_[i + 1].sum.data()); };
+  merge_due(levels, false, record);
+  merge_due(levels, true, record);
   final_sum_ = tree_.front().sum.data();
 
   const std::vector<Parameter>& params = optimizer.parameters();

@@ -93,7 +93,7 @@ class ShardedStep {
     std::vector<double> sum;
   };
   std::vector<double> take_buffer();
-  void merge_top();
+  void merge_into(size_t i);
   void push_leaf(std::vector<double> leaf);  // merges completed pairs
   std::vector<double> finish_tree();
   void run_part(Model& model, const TrainingLoss& loss, Optimizer& optimizer, const data::Batch& local, int64_t part,
