@@ -131,6 +131,7 @@ nlohmann::json optimizer_config(const TrainOptions& o, int64_t total_steps) {
 void add_train_options(CLI::App& cmd, TrainOptions& o) {
   add_model_options(cmd, o.model);
   add_data_options(cmd, o.data);
+  add_training_data_options(cmd, o.data);
   add_class_names_option(cmd, o.data);
   cmd.add_option("--epochs", o.epochs, "Epochs (with --resume: the new total)")->capture_default_str()->check(kPositive);
   cmd.add_option("--batch", o.batch, "Batch size")->capture_default_str()->check(kPositive);

@@ -92,10 +92,6 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
                                    "palette:FILE (RGB colours, JSON or CSV)")
       ->capture_default_str();
   cmd.add_option("--ignore-index", o.ignore_index, "Mask value that marks unlabelled pixels (no loss, no metric)");
-  cmd.add_option("--val", o.val, "A separate validation folder (same layout as --data)");
-  cmd.add_option("--val-names", o.val_names, "Hold out these file stems for validation, e.g. 25-29");
-  cmd.add_option("--val-split", o.val_split, "Fraction held out for validation (seeded)")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
   cmd.add_option("--fit", o.fit, "Images of another size than --size: resize (bilinear; masks nearest) or crop "
                                  "(random in training, centre otherwise)")
       ->capture_default_str()->check(CLI::IsMember({"resize", "crop"}));
@@ -103,13 +99,20 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
                  "How --fit resize samples images: bilinear, or nearest (Keras's flow_from_directory default and the "
                  "Keras membrane U-Net's: image and mask then sample the same pixels). Masks are always nearest")
       ->capture_default_str()->check(CLI::IsMember({"bilinear", "nearest"}));
-  cmd.add_flag("--random-phase", o.random_phase,
-               "With --interpolation nearest, in training: each sample reads a random pixel of every source cell "
-               "(image and mask alike), not the centre one; a 2x shrink then draws from 4 aligned images per file");
   cmd.add_flag("--cache,!--no-cache", o.cache, "Decode every file once and keep it in memory")->capture_default_str();
   cmd.add_flag("--skip-bad", o.skip_bad, "Leave out unreadable or inconsistent pairs with a warning instead of failing");
   cmd.add_option("--synthetic-count", o.synthetic_count, "Samples in the synthetic set")
       ->capture_default_str()->check(CLI::Range(2, 1000000));
+}
+
+void add_training_data_options(CLI::App& cmd, DataOptions& o) {
+  cmd.add_option("--val", o.val, "A separate validation folder (same layout as --data)");
+  cmd.add_option("--val-names", o.val_names, "Hold out these file stems for validation, e.g. 25-29");
+  cmd.add_option("--val-split", o.val_split, "Fraction held out for validation (seeded)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  cmd.add_flag("--random-phase", o.random_phase,
+               "With --interpolation nearest, in training: each sample reads a random pixel of every source cell "
+               "(image and mask alike), not the centre one; a 2x shrink then draws from 4 aligned images per file");
   auto* augmentation =
       cmd.add_option("--augmentation", o.augmentation,
                      "Augmentation preset (flips, keras, unet-paper: flips + 90-degree turns + the U-Net paper's "

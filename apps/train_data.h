@@ -44,6 +44,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, image_dir, ma
                                                 augment_affine, jitter, augmentation, class_names)
 
 void add_data_options(CLI::App& cmd, DataOptions& options);  // includes add_image_limit_option
+// What only training reads: the validation split, augmentation and --random-phase (evaluate refuses them).
+void add_training_data_options(CLI::App& cmd, DataOptions& options);
 void add_class_names_option(CLI::App& cmd, DataOptions& options);  // --class-names (train, evaluate)
 
 // The augmentation a --augmentation value names: a preset, or a JSON object whose keys must all be known and whose

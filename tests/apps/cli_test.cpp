@@ -295,6 +295,10 @@ TEST_CASE("cli: out-of-range threads, seeds, overlaps and clashing predict input
         {{"train", "--threads", "-1", "--out", "x"}, "--threads"},
         {{"train", "--seed", "-1", "--out", "x"}, "--seed: -1 is below 0"},
         {{"evaluate", "--checkpoint", "/dev/null", "--seed", "-5"}, "--seed"},
+        // Training's data flags would do nothing in evaluate: refused rather than silently ignored.
+        {{"evaluate", "--checkpoint", "/dev/null", "--random-phase"}, "--random-phase"},
+        {{"evaluate", "--checkpoint", "/dev/null", "--augment"}, "--augment"},
+        {{"evaluate", "--checkpoint", "/dev/null", "--val-names", "1"}, "--val-names"},
         {{"predict", "--checkpoint", "/dev/null", "--input", "/dev/null", "--out", "o", "--overlap", "-3"},
          "--overlap: -3 is below 0"}}) {
     const std::string command = args[0] + " " + args[1] + " " + args[2];
