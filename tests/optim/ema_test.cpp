@@ -112,7 +112,7 @@ TEST_CASE("optim ema: ema_overwrite_frequency copies the averages over the weigh
   }
 }
 
-TEST_CASE("optim ema: finalize_variable_values puts the averages into the weights; without use_ema it does nothing") {
+TEST_CASE("optim ema: finalize_variable_values puts the averages into the weights, and without use_ema does nothing") {
   EmaRun run(0.9, 0);
   for (int t = 0; t < 4; ++t) run.step();
   const Tensor average = run.average().clone();
