@@ -193,7 +193,8 @@ OptimizerState Optimizer::state() const {
   OptimizerState s;
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const std::string prefix = "optimizer/" + parameters_[i].name + "/";
-    for (size_t k = 0; k < slot_names_.size(); ++k) s.tensors.push_back({prefix + slot_names_[k], slots_[i][k].clone()});
+    for (size_t k = 0; k < slot_names_.size(); ++k)
+      s.tensors.push_back({prefix + slot_names_[k], slots_[i][k].clone()});
     if (!options_.use_ema) continue;
     const Tensor& weight = parameters_[i].variable.value();
     s.tensors.push_back({prefix + "average", (averages_swapped_ ? weight : averages_[i]).clone()});

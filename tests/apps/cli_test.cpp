@@ -335,8 +335,8 @@ TEST_CASE("cli: train --ema M averages the weights: refused outside (0, 1), reco
                  "--ema: 1 is not between 0 and 1 (both excluded)"));
 
   const fs::path run = tmp / "run";
-  const Result r =
-      train_tiny(run, tmp.path(), {"--ema", "0.9", "--epochs", "1", "--steps-per-epoch", "2", "--synthetic-count", "24"});
+  const Result r = train_tiny(run, tmp.path(),
+                              {"--ema", "0.9", "--epochs", "1", "--steps-per-epoch", "2", "--synthetic-count", "24"});
   REQUIRE_MESSAGE(r.status == 0, r.output);
   const nlohmann::json config = read_json(run / "config.json");
   CHECK(config["command"]["ema"] == 0.9);
@@ -348,7 +348,8 @@ TEST_CASE("cli: train --ema M averages the weights: refused outside (0, 1), reco
   CHECK(std::any_of(last.tensors.begin(), last.tensors.end(),
                     [](const tg::NamedTensor& t) { return t.name.ends_with("/training_weight"); }));
 
-  const Result resumed = run_cli({"train", "--resume", run.string(), "--epochs", "2", "--progress", "none"}, tmp.path());
+  const Result resumed =
+      run_cli({"train", "--resume", run.string(), "--epochs", "2", "--progress", "none"}, tmp.path());
   REQUIRE_MESSAGE(resumed.status == 0, resumed.output);
   CHECK(contains(resumed.output, "(weights averaged, EMA momentum 0.9)"));
   CHECK(read_json(run / "config.json")["command"]["ema"] == 0.9);

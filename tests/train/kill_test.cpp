@@ -80,8 +80,9 @@ struct KillRun {
 };
 
 // Everything whose state a checkpoint must carry, on at once: validation, a clipped AdamW averaging its weights
-// (use_ema) whose rate a plateau schedule halves (its wait counter running across epochs), early stopping with its own counter and the best
-// weights to restore, dropout, BN and augmentation. Up to 6 epochs of 5 steps, a checkpoint every 2 steps.
+// (use_ema) whose rate a plateau schedule halves (its wait counter running across epochs), early stopping with its
+// own counter and the best weights to restore, dropout, BN and augmentation. Up to 6 epochs of 5 steps, a
+// checkpoint every 2 steps.
 struct FullRun {
   std::shared_ptr<data::SyntheticDataset> data = [] {
     data::SyntheticOptions o;
