@@ -39,5 +39,12 @@ CLI::Validator number_at_least(double bound, bool strict, const char* name) {
 const CLI::Validator kPositive = number_at_least(0, true, "POSITIVE");
 const CLI::Validator kNonNegative = number_at_least(0, false, "NONNEGATIVE");
 const CLI::Validator kThreadCount = CLI::Range(0, 1024);
+const CLI::Validator kOpenUnitInterval = CLI::Validator(
+    [](std::string& text) -> std::string {
+      double value = 0;
+      if (!CLI::detail::lexical_cast(text, value)) return text + " is not a number";
+      return value > 0.0 && value < 1.0 ? std::string() : text + " is not between 0 and 1 (both excluded)";
+    },
+    "(0, 1)");
 
 }  // namespace tg::app

@@ -13,6 +13,7 @@ std::string in_cli_terms(const std::string& message);
 // these say "--lr: 0 is not above 0" instead.
 extern const CLI::Validator kPositive;     // > 0
 extern const CLI::Validator kNonNegative;  // >= 0
+extern const CLI::Validator kOpenUnitInterval;  // > 0 and < 1
 // --threads: 0 (all cores) to 1024. Each thread costs memory and a tiny model's step slows down a thousandfold with
 // thousands of them; the bound is fixed, not this machine's core count, so a run resumes on a smaller machine.
 extern const CLI::Validator kThreadCount;

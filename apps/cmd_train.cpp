@@ -35,6 +35,7 @@ struct TrainOptions {
   int epochs = 10, batch = 2, threads = 0, workers = 1, keep_last = 3, patience = 0, report_samples = 6;
   int64_t steps_per_epoch = 0, checkpoint_every = 0;
   double lr = 1e-3, weight_decay = 0.0, clipnorm = 0.0;
+  double ema = 0.0;  // --ema: validate and checkpoint the weights' moving average with this momentum; 0: off
   std::string optimizer = "adam", loss = "auto", schedule = "constant", monitor, out, resume, progress = "auto";
   std::string class_weights;  // "", "median" or "W0,W1,..."
   std::string border_weights; // "" or "W0,SIGMA[,CLASS]"
@@ -49,7 +50,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, model, data, epoch
                                                 patience, report_samples, steps_per_epoch, checkpoint_every, lr,
                                                 weight_decay, clipnorm, optimizer, loss, schedule, monitor, out,
                                                 warmup_steps, seed, class_weights, border_weights, init_from,
-                                                grad_shards, precision, sync_bn)
+                                                grad_shards, precision, sync_bn, ema)
 
 // --class-weights W0,W1,...: the numbers (each positive), or empty when the text is not such a list.
 std::vector<double> weight_list(const std::string& text) {
@@ -116,6 +117,10 @@ nlohmann::json optimizer_config(const TrainOptions& o, int64_t total_steps) {
   if (o.weight_decay > 0) opt["weight_decay"] = o.weight_decay;
   if (o.clipnorm > 0) opt["global_clipnorm"] = o.clipnorm;
   if (o.optimizer == "sgd") opt["momentum"] = 0.9;
+  if (o.ema > 0) {
+    opt["use_ema"] = true;
+    opt["ema_momentum"] = o.ema;
+  }
   if (o.schedule == "cosine")
     opt["schedule"] = {{"name", "cosine"},
                        {"initial_learning_rate", o.warmup_steps > 0 ? 0.0 : o.lr},
@@ -142,6 +147,10 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->capture_default_str()->check(CLI::IsMember({"adam", "adamw", "sgd"}));
   cmd.add_option("--weight-decay", o.weight_decay, "Decoupled weight decay (adamw)")->check(kNonNegative);
   cmd.add_option("--clipnorm", o.clipnorm, "Clip gradients to this global norm (0 = off)")->check(kNonNegative);
+  cmd.add_option("--ema", o.ema,
+                 "Keep an exponential moving average of the weights with this momentum (e.g. 0.999; Keras's "
+                 "use_ema) and validate, checkpoint and return it; training continues on the raw weights")
+      ->check(kOpenUnitInterval);
   cmd.add_option("--schedule", o.schedule, "Learning-rate schedule: constant, cosine (over the whole run) or plateau")
       ->capture_default_str()->check(CLI::IsMember({"constant", "cosine", "plateau"}));
   cmd.add_option("--warmup-steps", o.warmup_steps, "Linear warm-up steps before the cosine decay")->check(kNonNegative);

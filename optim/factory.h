@@ -9,7 +9,8 @@
 namespace tg {
 
 // config: {"name": "adam"|"adamw"|"sgd", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "momentum",
-// "nesterov", "weight_decay", "global_clipnorm", "exclude_from_weight_decay", "schedule": {schedule config}}.
+// "nesterov", "weight_decay", "global_clipnorm", "exclude_from_weight_decay", "use_ema", "ema_momentum",
+// "ema_overwrite_frequency", "schedule": {schedule config}}.
 // Throws naming the unknown optimizer or the field that is not understood.
 std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& config, std::vector<Parameter> parameters);
 

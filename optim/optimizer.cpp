@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "autograd/kernels/deterministic_sums.h"
 #include "autograd/parallel.h"
@@ -53,6 +54,13 @@ Optimizer::Optimizer(std::vector<Parameter> parameters, CommonOptions options)
   }
   if (options_.weight_decay < 0.0) throw std::invalid_argument("optimizer: weight_decay must be >= 0");
   if (options_.global_clipnorm < 0.0) throw std::invalid_argument("optimizer: global_clipnorm must be >= 0");
+  if (!options_.use_ema) return;
+  if (!(options_.ema_momentum >= 0.0 && options_.ema_momentum <= 1.0))
+    throw std::invalid_argument("optimizer: ema_momentum must be in [0, 1], got " +
+                                std::to_string(options_.ema_momentum));
+  if (options_.ema_overwrite_frequency < 0)
+    throw std::invalid_argument("optimizer: ema_overwrite_frequency must be >= 1, or 0 for never");
+  for (const Parameter& p : parameters_) averages_.emplace_back(p.variable.shape(), p.variable.dtype());
 }
 
 void Optimizer::add_slots(std::vector<std::string> slot_names) {
@@ -73,6 +81,8 @@ bool Optimizer::decays(const Parameter& p) const {
 }
 
 void Optimizer::step() {
+  if (averages_swapped_)
+    throw std::logic_error("optimizer: step() while the averages are swapped into the weights; swap them back first");
   std::vector<size_t> with_grad;
   std::vector<Tensor> grads;
   for (size_t i = 0; i < parameters_.size(); ++i) {
@@ -108,7 +118,55 @@ void Optimizer::step() {
     }
     update(with_grad[k], w, grads[k], lr);
   }
+  // Keras's order: the averages follow the update, then the overwrite, both before the count moves on.
+  if (options_.use_ema) {
+    update_averages();
+    if (options_.ema_overwrite_frequency > 0 && (iterations_ + 1) % options_.ema_overwrite_frequency == 0)
+      overwrite_weights_with_averages();
+  }
   ++iterations_;
+}
+
+// Every parameter, also one without a gradient this step, as Keras averages all the variables it was built with.
+// The first step's momentum is 0, so the averages start at the weights rather than at their zero initial values.
+void Optimizer::update_averages() {
+  const double momentum = iterations_ == 0 ? 0.0 : options_.ema_momentum;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const Tensor& weight = parameters_[i].variable.value();
+    dispatch(weight.dtype(), [&]<class T>() {
+      const T* w = weight.data<T>();
+      T* a = averages_[i].data<T>();
+      const T mu = static_cast<T>(momentum), rest = T(1) - mu;  // 1 - momentum in the weights' type, as Keras
+      const int64_t n = weight.numel();
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
+      for (int64_t j = 0; j < n; ++j) a[j] = mu * a[j] + rest * w[j];
+    });
+  }
+}
+
+void Optimizer::overwrite_weights_with_averages() {
+  for (size_t i = 0; i < parameters_.size(); ++i) parameters_[i].variable.value().copy_from(averages_[i]);
+}
+
+void Optimizer::finalize_variable_values() {
+  if (!options_.use_ema) return;
+  if (averages_swapped_) swap_averages();
+  overwrite_weights_with_averages();
+}
+
+void Optimizer::swap_averages() {
+  if (!options_.use_ema) return;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    Tensor& weight = parameters_[i].variable.value();
+    dispatch(weight.dtype(), [&]<class T>() {
+      T* w = weight.data<T>();
+      T* a = averages_[i].data<T>();
+      const int64_t n = weight.numel();
+#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
+      for (int64_t j = 0; j < n; ++j) std::swap(w[j], a[j]);
+    });
+  }
+  averages_swapped_ = !averages_swapped_;
 }
 
 void Optimizer::zero_grad() {
@@ -133,14 +191,31 @@ nlohmann::json Optimizer::config() const {
 
 OptimizerState Optimizer::state() const {
   OptimizerState s;
-  for (size_t i = 0; i < parameters_.size(); ++i)
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const std::string prefix = "optimizer/" + parameters_[i].name + "/";
     for (size_t k = 0; k < slot_names_.size(); ++k)
-      s.tensors.push_back({"optimizer/" + parameters_[i].name + "/" + slot_names_[k], slots_[i][k].clone()});
+      s.tensors.push_back({prefix + slot_names_[k], slots_[i][k].clone()});
+    if (!options_.use_ema) continue;
+    const Tensor& weight = parameters_[i].variable.value();
+    s.tensors.push_back({prefix + "average", (averages_swapped_ ? weight : averages_[i]).clone()});
+    if (averages_swapped_) s.tensors.push_back({prefix + "training_weight", averages_[i].clone()});
+  }
   s.scalars = {{"optimizer", name()},
                {"iterations", iterations_},
                {"config", config()},
                {"schedule", {{"config", schedule_->config()}, {"state", schedule_->state()}}}};
   return s;
+}
+
+const Tensor* Optimizer::find_state_tensor(const OptimizerState& state, size_t i, const std::string& slot) const {
+  const std::string key = "optimizer/" + parameters_[i].name + "/" + slot;
+  const Tensor* t = nullptr;
+  for (const NamedTensor& nt : state.tensors)
+    if (nt.name == key) t = &nt.tensor;
+  if (t && t->shape() != parameters_[i].variable.shape())
+    throw std::runtime_error("optimizer state tensor '" + key + "' has shape " + shape_str(t->shape()) +
+                             " but the weight is " + shape_str(parameters_[i].variable.shape()));
+  return t;
 }
 
 void Optimizer::load_state(const OptimizerState& state) {
@@ -150,18 +225,29 @@ void Optimizer::load_state(const OptimizerState& state) {
                              "'; resume with the same optimizer");
   // Validate everything before changing anything, so a failed load leaves the optimizer as it was.
   std::vector<std::vector<const Tensor*>> found(parameters_.size());
-  for (size_t i = 0; i < parameters_.size(); ++i)
+  std::vector<const Tensor*> averages(parameters_.size()), training(parameters_.size());
+  for (size_t i = 0; i < parameters_.size(); ++i) {
     for (size_t k = 0; k < slot_names_.size(); ++k) {
-      const std::string key = "optimizer/" + parameters_[i].name + "/" + slot_names_[k];
-      const Tensor* t = nullptr;
-      for (const NamedTensor& nt : state.tensors)
-        if (nt.name == key) t = &nt.tensor;
-      if (!t) throw std::runtime_error("optimizer state has no tensor '" + key + "'; was it saved for another model?");
-      if (t->shape() != parameters_[i].variable.shape())
-        throw std::runtime_error("optimizer state tensor '" + key + "' has shape " + shape_str(t->shape()) +
-                                 " but the weight is " + shape_str(parameters_[i].variable.shape()));
+      const Tensor* t = find_state_tensor(state, i, slot_names_[k]);
+      if (!t)
+        throw std::runtime_error("optimizer state has no tensor 'optimizer/" + parameters_[i].name + "/" +
+                                 slot_names_[k] + "'; was it saved for another model?");
       found[i].push_back(t);
     }
+    averages[i] = find_state_tensor(state, i, "average");
+    training[i] = find_state_tensor(state, i, "training_weight");
+    const std::string key = "optimizer/" + parameters_[i].name + "/average";
+    if (options_.use_ema && !averages[i])
+      throw std::runtime_error("optimizer state has no tensor '" + key + "': it was saved without use_ema (--ema); "
+                               "resume without it, or start a new run to average the weights");
+    if (!options_.use_ema && (averages[i] || training[i]))
+      throw std::runtime_error("optimizer state has the tensor '" + key + "': it was saved with use_ema (--ema) "
+                               "and its model weights may be the averages; resume with use_ema as it was saved");
+    if ((training[i] != nullptr) != (training[0] != nullptr))
+      throw std::runtime_error("optimizer state has training weights for '" +
+                               parameters_[training[i] ? 0 : i].name + "' but not for '" +
+                               parameters_[training[i] ? i : 0].name + "'; the state is incomplete");
+  }
   std::unique_ptr<LearningRateSchedule> schedule;
   int64_t iterations = 0;
   try {
@@ -172,8 +258,12 @@ void Optimizer::load_state(const OptimizerState& state) {
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("optimizer state scalars are incomplete or malformed: ") + e.what());
   }
-  for (size_t i = 0; i < parameters_.size(); ++i)
+  for (size_t i = 0; i < parameters_.size(); ++i) {
     for (size_t k = 0; k < slot_names_.size(); ++k) slots_[i][k].copy_from(*found[i][k]);
+    if (averages[i]) averages_[i].copy_from(*averages[i]);
+    if (training[i]) parameters_[i].variable.value().copy_from(*training[i]);
+  }
+  averages_swapped_ = false;
   iterations_ = iterations;
   schedule_ = std::move(schedule);
 }

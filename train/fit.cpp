@@ -51,6 +51,30 @@ class ThreadCountGuard {
   bool changed_;
 };
 
+// With the optimizer's use_ema, the averaged weights in the model for a scope, then the trained ones back (a swap of
+// contents, no allocation). Nested scopes are harmless: only the outermost one swaps.
+//
+// fit validates, picks the best checkpoint and writes every checkpoint's model tensors with the averages (as timm's
+// ModelEma is used), where Keras validates the raw weights unless ema_overwrite_frequency copies the averages over
+// them: the averages are what the run delivers (Keras's fit ends with them too), so they are what the best epoch and
+// `tapegrad evaluate/predict/export` of any checkpoint should see. The raw weights travel in the checkpoint's
+// optimizer state ("optimizer/<weight>/training_weight"), so a resumed run trains on exactly the weights it left.
+class AveragedWeights {
+ public:
+  explicit AveragedWeights(Optimizer& optimizer) : optimizer_(optimizer), swapped_(!optimizer.averages_swapped()) {
+    if (swapped_) optimizer_.swap_averages();
+  }
+  ~AveragedWeights() {
+    if (swapped_ && optimizer_.averages_swapped()) optimizer_.swap_averages();
+  }
+  AveragedWeights(const AveragedWeights&) = delete;
+  AveragedWeights& operator=(const AveragedWeights&) = delete;
+
+ private:
+  Optimizer& optimizer_;
+  bool swapped_;
+};
+
 std::string resume_hint(const FitOptions& o) {
   return "resume with `tapegrad train --resume " + o.run_dir.string() + "` (or fit with resume = true on that folder)";
 }
@@ -269,6 +293,7 @@ void Trainer::record_setting_changes(const std::vector<SettingChange>& changes) 
 
 void Trainer::save(bool best) {
   if (!writes()) return;
+  const AveragedWeights averaged(*optimizer_);
   write_run_checkpoint(run_, make_run_checkpoint(model_, *optimizer_, *loader_, state_, options_, threads_),
                        state_.global_step, best, options_.keep_last);
 }
@@ -344,6 +369,8 @@ bool Trainer::end_epoch(double seconds) {
   record.seconds = seconds;
   record.metrics = state_.epoch_metrics();
   ConfusionMatrix confusion = state_.confusion;  // the report's heat map: validation's when there is validation
+  // Validation, the best checkpoint (and early stopping's copy of it), the report and the hook see the averages.
+  const AveragedWeights averaged(*optimizer_);
   if (has_validation())
     for (auto& [name, value] : validate(model_, validation_, options_, &confusion, group()))
       record.metrics[name] = value;
@@ -412,6 +439,8 @@ void Trainer::check_group_agrees() {
 }
 
 FitResult Trainer::finish(StopReason stop, int signal, std::string message) {
+  // The model fit returns holds the averages; an early stop has put them there already, before restoring the best.
+  if (stop != StopReason::EarlyStopping) optimizer_->finalize_variable_values();
   report_profile(profile_.end_early());
   FitResult r;
   r.history = state_.history;
@@ -471,7 +500,12 @@ FitResult Trainer::logged_run() {
                     "seed {}, {} threads{}{}",
                     model_.name(), model_.count_params(), train_.size(),
                     has_validation() ? " (" + std::to_string(validation_.size()) + " for validation)" : std::string(),
-                    steps_per_epoch_, options_.batch_size, optimizer_->name(), loss_->name(), options_.seed, threads_,
+                    steps_per_epoch_, options_.batch_size,
+                    optimizer_->name() + (optimizer_->common_options().use_ema
+                                              ? " (weights averaged, EMA momentum " +
+                                                    format_number(optimizer_->common_options().ema_momentum) + ")"
+                                              : std::string()),
+                    loss_->name(), options_.seed, threads_,
                     group() ? " per process, " + std::to_string(group()->size()) + " processes" : std::string(),
                     options_.run_dir.empty() ? std::string() : ", run folder " + run_.root.string());
   if (sharded_)
@@ -530,6 +564,7 @@ FitResult Trainer::logged_run() {
     }
     progress.end_epoch();
     if (end_epoch(std::chrono::duration<double>(Clock::now() - epoch_start).count())) {
+      optimizer_->finalize_variable_values();  // before the best weights (themselves averages) may replace them
       const EarlyStoppingState& s = state_.stopping;
       const std::string message =
           "Early stopping: " + state_.monitor.name + " did not improve for " +

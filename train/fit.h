@@ -13,6 +13,11 @@
 // The model's mode: fit trains in training mode (dropout on, BatchNormalization on batch statistics, updating its
 // moving ones) and puts the model back in the mode it had when fit was called, also when it throws. A model is built
 // in inference mode, so after fit, as after evaluate, it predicts deterministically and leaves BN's statistics alone.
+//
+// With the optimizer's use_ema (FitOptions::optimizer {"use_ema": true, "ema_momentum": m}; `--ema m`), training
+// steps update the raw weights while validation, the best checkpoint, the report, on_epoch_end and the model fit
+// returns see the averaged ones, and every checkpoint's model tensors are the averages (its optimizer state carries
+// the raw weights for resuming). BatchNormalization's moving statistics are not averaged (as in Keras).
 #pragma once
 #include <cstdint>
 #include <filesystem>

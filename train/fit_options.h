@@ -43,6 +43,7 @@ struct FitOptions : data::LoaderOptions {
   // crossentropy part of crossentropy+dice); validation loss keeps class_weights alone.
   std::optional<data::BorderWeightOptions> border_weights;
   // {"name": "adam"|"adamw"|"sgd", settings..., "schedule": {...}}: optim/factory.h. Keras's Adam by default.
+  // "use_ema": true validates and checkpoints the weights' moving average (train/fit.h).
   nlohmann::json optimizer = {{"name", "adam"}};
 
   // The run folder (train/run_dir.h) with checkpoints, logs and report.html. Empty: train in memory, write nothing.

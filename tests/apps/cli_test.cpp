@@ -326,6 +326,43 @@ TEST_CASE("cli: out-of-range threads, seeds, overlaps and clashing predict input
   CHECK_FALSE(fs::exists(tmp / "out" / "a_mask.png"));
 }
 
+TEST_CASE("cli: train --ema M averages the weights: refused outside (0, 1), recorded in config.json, kept on resume") {
+  TempDir tmp;
+  for (const char* bad : {"0", "1", "1.5", "-0.1", "often"}) {
+    CAPTURE(bad);
+    const Result r = run_cli({"train", "--ema", bad, "--out", "x"}, tmp.path());
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(contains(r.output, "--ema"), r.output);
+    CHECK_FALSE(fs::exists(tmp / "x"));
+  }
+  CHECK(contains(run_cli({"train", "--ema", "1", "--out", "x"}, tmp.path()).output,
+                 "--ema: 1 is not between 0 and 1 (both excluded)"));
+
+  const fs::path run = tmp / "run";
+  const Result r = train_tiny(run, tmp.path(),
+                              {"--ema", "0.9", "--epochs", "1", "--steps-per-epoch", "2", "--synthetic-count", "24"});
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json config = read_json(run / "config.json");
+  CHECK(config["command"]["ema"] == 0.9);
+  CHECK(config["fit"]["optimizer"]["use_ema"] == true);
+  CHECK(config["fit"]["optimizer"]["ema_momentum"] == 0.9);
+  CHECK(contains(read_text(run / "log.txt"), "(weights averaged, EMA momentum 0.9)"));
+  // The checkpoint's model is the averages; the weights being trained travel beside them.
+  const tg::train::Checkpoint last = tg::train::load_checkpoint(run / "checkpoints" / "last.safetensors");
+  CHECK(std::any_of(last.tensors.begin(), last.tensors.end(),
+                    [](const tg::NamedTensor& t) { return t.name.ends_with("/training_weight"); }));
+
+  const Result resumed =
+      run_cli({"train", "--resume", run.string(), "--epochs", "2", "--progress", "none"}, tmp.path());
+  REQUIRE_MESSAGE(resumed.status == 0, resumed.output);
+  CHECK(contains(resumed.output, "(weights averaged, EMA momentum 0.9)"));
+  CHECK(read_json(run / "config.json")["command"]["ema"] == 0.9);
+  const Result changed = run_cli({"train", "--resume", run.string(), "--epochs", "3", "--ema", "0.5"}, tmp.path());
+  CHECK(changed.status == 2);
+  CHECK(contains(changed.output, "--ema"));
+  CHECK(contains(changed.output, "cannot change a run being resumed"));
+}
+
 TEST_CASE("cli: --val-names holds out synthetic samples by their zero-padded stems, --val needs a folder") {
   TempDir tmp;
   const Result r = train_tiny(tmp / "run", tmp.path(),

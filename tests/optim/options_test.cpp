@@ -30,7 +30,8 @@ TEST_CASE("optimizer options: one base of common settings, Keras's defaults, the
   CHECK(dynamic_cast<const SGD&>(*sgd).options().momentum == 0.9);
 
   const std::set<std::string> common = {"name", "learning_rate", "weight_decay", "global_clipnorm",
-                                        "exclude_from_weight_decay", "schedule"};
+                                        "exclude_from_weight_decay", "use_ema", "ema_momentum",
+                                        "ema_overwrite_frequency", "schedule"};
   std::set<std::string> adam_keys = common, sgd_keys = common;
   adam_keys.insert({"beta_1", "beta_2", "epsilon", "amsgrad"});
   sgd_keys.insert({"momentum", "nesterov"});

@@ -76,6 +76,11 @@ TEST_CASE("optim: save state, rebuild, load, continue == training straight throu
   check_resume({{"name", "sgd"}, {"momentum", 0.9}, {"nesterov", true},
                 {"schedule", {{"name", "step_decay"}, {"decay_steps", 2}, {"decay_rate", 0.5}}}},
                1, 5);
+  // The weights' moving average is state too: with and without overwriting the weights in between.
+  check_resume({{"name", "adam"}, {"use_ema", true}, {"ema_momentum", 0.9}}, 1, 5);
+  check_resume({{"name", "sgd"}, {"momentum", 0.9}, {"use_ema", true}, {"ema_momentum", 0.5},
+                {"ema_overwrite_frequency", 2}},
+               3, 7);
 }
 
 TEST_CASE("optim: load_state refuses another optimizer's or another model's state, and changes nothing then") {

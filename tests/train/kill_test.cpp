@@ -79,9 +79,10 @@ struct KillRun {
   }
 };
 
-// Everything whose state a checkpoint must carry, on at once: validation, a clipped AdamW whose rate a plateau
-// schedule halves (its wait counter running across epochs), early stopping with its own counter and the best
-// weights to restore, dropout, BN and augmentation. Up to 6 epochs of 5 steps, a checkpoint every 2 steps.
+// Everything whose state a checkpoint must carry, on at once: validation, a clipped AdamW averaging its weights
+// (use_ema) whose rate a plateau schedule halves (its wait counter running across epochs), early stopping with its
+// own counter and the best weights to restore, dropout, BN and augmentation. Up to 6 epochs of 5 steps, a
+// checkpoint every 2 steps.
 struct FullRun {
   std::shared_ptr<data::SyntheticDataset> data = [] {
     data::SyntheticOptions o;
@@ -110,6 +111,8 @@ struct FullRun {
     o.optimizer = {{"name", "adamw"},
                    {"learning_rate", 4e-3},
                    {"global_clipnorm", 0.5},
+                   {"use_ema", true},  // the checkpoints' model tensors are averages; the raw weights resume
+                   {"ema_momentum", 0.5},
                    {"schedule", {{"name", "reduce_on_plateau"}, {"monitor", "val_loss"}, {"patience", 2},
                                  {"factor", 0.5}, {"min_delta", 0.01}}}};
     o.monitor = "val_mean_iou";  // improves by less than min_delta in epochs 3 and 4: stops after epoch 4
