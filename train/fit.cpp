@@ -497,7 +497,7 @@ FitResult Trainer::logged_run() {
     model_summary_ = model_.summary();
   }
   logger_.log->info("Training '{}' ({} parameters) on {} samples{}, {} steps per epoch of batch {}, {} with loss {}, "
-                    "seed {}, {} threads{}{}",
+                    "seed {}, {} thread{}{}{}",
                     model_.name(), model_.count_params(), train_.size(),
                     has_validation() ? " (" + std::to_string(validation_.size()) + " for validation)" : std::string(),
                     steps_per_epoch_, options_.batch_size,
@@ -505,7 +505,7 @@ FitResult Trainer::logged_run() {
                                               ? " (weights averaged, EMA momentum " +
                                                     format_number(optimizer_->common_options().ema_momentum) + ")"
                                               : std::string()),
-                    loss_->name(), options_.seed, threads_,
+                    loss_->name(), options_.seed, threads_, threads_ == 1 ? "" : "s",
                     group() ? " per process, " + std::to_string(group()->size()) + " processes" : std::string(),
                     options_.run_dir.empty() ? std::string() : ", run folder " + run_.root.string());
   if (sharded_)
