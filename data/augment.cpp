@@ -43,8 +43,8 @@ Affine draw_affine(const AugmentOptions& o, int H, int W, Rng& rng) {
   return {c * s00 - s * s10, c * s01 - s * s11, s * s00 + c * s10, s * s01 + c * s11, tx, ty};
 }
 
-// Resamples image (bilinear) and labels (nearest) through the output -> input map `source(x, y, &sx, &sy)`, each
-// source coordinate outside the image resolved by the fill mode.
+// Resamples image (bilinear, or nearest with interpolation_order 0) and labels (nearest) through the output ->
+// input map `source(x, y, &sx, &sy)`, each source coordinate outside the image resolved by the fill mode.
 template <class SourceMap>
 void remap(Sample& s, const SourceMap& source, const AugmentOptions& o) {
   const int H = static_cast<int>(s.image.dim(0)), W = static_cast<int>(s.image.dim(1));
@@ -67,12 +67,16 @@ void remap(Sample& s, const SourceMap& source, const AugmentOptions& o) {
       out_lab[static_cast<size_t>(y) * W + x] =
           nx < 0 || ny < 0 ? o.mask_fill_value : lab[static_cast<size_t>(ny) * W + nx];
       if (wts) out_wts[static_cast<size_t>(y) * W + x] = nx < 0 || ny < 0 ? 1.0f : wts[static_cast<size_t>(ny) * W + nx];
+      float* px = out + (static_cast<size_t>(y) * W + x) * C;
+      if (o.interpolation_order == 0) {  // the labels' own source pixel
+        for (int c = 0; c < C; ++c) px[c] = nx < 0 || ny < 0 ? o.fill_value : src[(static_cast<size_t>(ny) * W + nx) * C + c];
+        continue;
+      }
       // image: bilinear over the four neighbours, each resolved by the fill mode
       const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
       const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
       const int xs[2] = {resolve(x0, W, o.fill_mode), resolve(x0 + 1, W, o.fill_mode)};
       const int ys[2] = {resolve(y0, H, o.fill_mode), resolve(y0 + 1, H, o.fill_mode)};
-      float* px = out + (static_cast<size_t>(y) * W + x) * C;
       for (int c = 0; c < C; ++c) {
         auto tap = [&](int iy, int ix) {
           return ys[iy] < 0 || xs[ix] < 0 ? o.fill_value : src[(static_cast<size_t>(ys[iy]) * W + xs[ix]) * C + c];
@@ -292,6 +296,9 @@ void AugmentOptions::validate() const {
   if (blur_sigma > 20.0)  // the kernel spans 6 sigma: wider ones cost more than the step they feed
     throw std::invalid_argument("augment: blur_sigma must be in [0, 20], got " + std::to_string(blur_sigma));
   if (zoom >= 1.0) throw std::invalid_argument("augment: zoom must be below 1, got " + std::to_string(zoom));
+  if (interpolation_order != 0 && interpolation_order != 1)
+    throw std::invalid_argument("augment: interpolation_order must be 0 (nearest) or 1 (bilinear), got " +
+                                std::to_string(interpolation_order));
 }
 
 namespace {
@@ -317,7 +324,8 @@ void augment(Sample& s, const AugmentOptions& o, Rng& rng) {
     const double f = rng.uniform(o.crop_scale, 1.0);
     const int h = std::max(1, static_cast<int>(std::lround(f * H))), w = std::max(1, static_cast<int>(std::lround(f * W)));
     const int top = static_cast<int>(rng.uniform_int(H - h + 1)), left = static_cast<int>(rng.uniform_int(W - w + 1));
-    s.image = resize_bilinear(crop(s.image, top, left, h, w), H, W);
+    const Tensor cropped = crop(s.image, top, left, h, w);
+    s.image = o.interpolation_order == 0 ? resize_nearest(cropped, H, W) : resize_bilinear(cropped, H, W);
     for (Tensor* map : label_maps(s)) *map = resize_nearest(crop(*map, top, left, h, w), H, W);
   }
   if (o.rotation_deg > 0 || o.width_shift > 0 || o.height_shift > 0 || o.shear_deg > 0 || o.zoom > 0)

@@ -33,6 +33,11 @@ struct AugmentOptions {
   double noise_std = 0.0;   // adds N(0, s^2) per value, s ~ U(0, noise_std)
   FillMode fill_mode = FillMode::Nearest;
   float fill_value = 0.0f, mask_fill_value = 0.0f;
+  // How the geometric steps (crop, affine, elastic) sample the image, as Keras ImageDataGenerator's
+  // interpolation_order: 1 bilinear, 0 nearest. Nearest reads, for each output pixel, the very source pixel its label
+  // comes from, and adds no blur: it keeps images that were shrunk by nearest neighbour (--interpolation nearest)
+  // looking like the unaugmented ones the model is validated on.
+  int interpolation_order = 1;
 
   // The classic Keras U-Net on the membrane data (zhixuhao/unet, data_gen_args): rotation 0.2 degrees,
   // shifts 5%, shear 0.05 degrees, zoom 5%, horizontal flips, nearest fill.
@@ -52,7 +57,8 @@ NLOHMANN_JSON_SERIALIZE_ENUM(FillMode, {{FillMode::Nearest, "nearest"},
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, horizontal_flip, vertical_flip, rotate90, crop_scale,
                                                 brightness, contrast, rotation_deg, width_shift, height_shift,
                                                 shear_deg, zoom, elastic_sigma, elastic_grid, gamma, blur_sigma,
-                                                noise_std, fill_mode, fill_value, mask_fill_value)
+                                                noise_std, fill_mode, fill_value, mask_fill_value,
+                                                interpolation_order)
 
 // Transforms the sample in place, in this order: random crop, affine, elastic, flips, quarter turns, brightness and
 // contrast, gamma, blur, noise; the image is clipped to [0, 1] after the photometric steps. A step that is off draws

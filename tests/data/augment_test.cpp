@@ -343,3 +343,43 @@ TEST_CASE("augment: the presets turn on what they say, and bad values of the new
   bad.noise_std = -1;
   CHECK_THROWS_WITH_AS(augment(s, bad, rng), doctest::Contains("noise_std"), std::invalid_argument);
 }
+
+TEST_CASE("augment: interpolation_order 0 samples the image at its labels' own source pixels, exactly") {
+  // blocks(): image * 3 == labels at every pixel, a relation no blending keeps. Crop, affine and elastic steps
+  // with nearest sampling must keep it everywhere; bilinear (order 1) breaks it along every block edge.
+  AugmentOptions o;
+  o.crop_scale = 0.6;
+  o.rotation_deg = 30;
+  o.shear_deg = 8;
+  o.zoom = 0.2;
+  o.width_shift = 0.1;
+  o.elastic_sigma = 4;
+  o.rotate90 = true;
+  o.fill_mode = FillMode::Reflect;
+  const auto broken = [](const Sample& s) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < s.labels.numel(); ++i)
+      bad += s.image.data<float>()[i] * 3.0f != s.labels.data<float>()[i];
+    return bad;
+  };
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    o.interpolation_order = 0;
+    Sample s = blocks(40, 40, seed), again = blocks(40, 40, seed);
+    tg::Rng rng(seed), same(seed);
+    augment(s, o, rng);
+    augment(again, o, same);
+    CHECK(broken(s) == 0);
+    CHECK(s.image.to_vector() == again.image.to_vector());  // a pure function of the generator
+    CHECK(s.labels.to_vector() != blocks(40, 40, seed).labels.to_vector());  // it did move them
+    o.interpolation_order = 1;
+    Sample blended = blocks(40, 40, seed);
+    tg::Rng rng1(seed);
+    augment(blended, o, rng1);
+    CHECK(broken(blended) > 40);
+  }
+  o.interpolation_order = 2;
+  Sample t = blocks(8, 8, 0);
+  tg::Rng rng(0);
+  CHECK_THROWS_WITH_AS(augment(t, o, rng), doctest::Contains("interpolation_order must be 0 (nearest) or 1"),
+                       std::invalid_argument);
+}
