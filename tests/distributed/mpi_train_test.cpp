@@ -88,14 +88,18 @@ TEST_CASE("mpirun -np 2 ends with the weights of one process summing the same 2 
   CHECK(config.at("command").at("grad_shards") == 2);
 }
 
+// 12 samples a batch, 2 epochs of 3 steps, dropout and augmentation on; the run folder follows "--out".
+std::vector<std::string> batches_of_12() {
+  return {"train", "--synthetic-count", "48", "--size", "32", "--filters", "4", "--depth", "2", "--batch", "12",
+          "--epochs", "2", "--seed", "3", "--dropout", "0.5", "--augment", "--progress", "none", "--out"};
+}
+
 TEST_CASE("mpirun -np 4 sums by recursive doubling in the tree's order and equals one process with 4 parts" *
           doctest::test_suite("slow")) {
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
   TempDir dir;
-  // 12 samples a batch in 4 parts of 3 (an odd part size: each leaf is 3 x its gradient), 2 epochs of 3 steps
-  const std::vector<std::string> args = {"train", "--synthetic-count", "48", "--size", "32", "--filters", "4",
-                                         "--depth", "2", "--batch", "12", "--epochs", "2", "--seed", "3", "--dropout",
-                                         "0.5", "--augment", "--progress", "none", "--out"};
+  // 4 parts of 3 (an odd part size: each leaf is 3 x its gradient)
+  const std::vector<std::string> args = batches_of_12();
   std::vector<std::string> one = args, four = args;
   one.insert(one.end(), {(dir / "one").string(), "--grad-shards", "4"});
   four.push_back((dir / "four").string());
@@ -111,10 +115,8 @@ TEST_CASE("mpirun -np 3 sums along the one-process tree and equals one process w
           doctest::test_suite("slow")) {
   if (!have_mpirun()) TG_SKIP_TEST("built without MPI or no mpirun (" << TAPEGRAD_MPIEXEC << ")");
   TempDir dir;
-  // 12 samples a batch; 1 and 2 parts per process, both powers of two; (r0 + r1) + r2 is not MPI_Allreduce's order
-  const std::vector<std::string> args = {"train", "--synthetic-count", "48", "--size", "32", "--filters", "4",
-                                         "--depth", "2", "--batch", "12", "--epochs", "2", "--seed", "3", "--dropout",
-                                         "0.5", "--augment", "--progress", "none", "--out"};
+  // 1 and 2 parts per process, both powers of two; (r0 + r1) + r2 is not MPI_Allreduce's order
+  const std::vector<std::string> args = batches_of_12();
   for (const char* shards : {"3", "6"}) {
     INFO("--grad-shards " << shards);
     const std::string name = std::string("s") + shards;
