@@ -27,21 +27,11 @@ struct EmaRun {
   Model model() const { return small_unet(); }
 
   FitOptions options(const fs::path& run_dir, bool use_ema = true) const {
-    FitOptions o;
-    o.epochs = 3;
-    o.batch_size = 8;  // 5 steps per epoch
-    o.seed = 42;
-    o.augment = data::AugmentOptions{};
-    o.augment->horizontal_flip = true;
-    o.optimizer = {{"name", "adamw"}, {"learning_rate", 3e-3}};
+    FitOptions o = quiet_run_options(run_dir);
     if (use_ema) {
       o.optimizer["use_ema"] = true;
       o.optimizer["ema_momentum"] = static_cast<double>(kMomentum);
     }
-    o.run_dir = run_dir;
-    o.keep_last = 2;
-    o.progress = ProgressMode::Off;
-    o.console = false;
     return o;
   }
 };

@@ -27,9 +27,11 @@ namespace {
 using tg::testing::TempDir;
 
 using tg::train::testing::bit_equal;
+using tg::train::testing::quiet_run_options;
 using tg::train::testing::range;
 using tg::train::testing::read_text;
 using tg::train::testing::shapes;
+using tg::train::testing::small_unet;
 
 // A small run that exercises every generator: shuffling, augmentation, dropout, BN statistics, a schedule.
 struct SmallRun {
@@ -37,25 +39,16 @@ struct SmallRun {
   DataSource train{data, range(0, 40)};
   DataSource validation{data, range(40, 48)};
 
-  Model model() const { return unet({16, 16, 1}, 2, 4, 2, /*dropout=*/0.3, /*batch_norm=*/true, /*seed=*/5); }
+  Model model() const { return small_unet(); }
 
   FitOptions options(const fs::path& run_dir) const {
-    FitOptions o;
-    o.epochs = 3;
-    o.batch_size = 8;  // 5 steps per epoch
-    o.seed = 42;
-    o.augment = data::AugmentOptions{};
-    o.augment->horizontal_flip = true;
+    FitOptions o = quiet_run_options(run_dir);
     o.augment->rotate90 = true;
     o.augment->brightness = 0.05;
     o.optimizer = {{"name", "adamw"},
                    {"learning_rate", 3e-3},
                    {"global_clipnorm", 1.0},
                    {"schedule", {{"name", "cosine"}, {"decay_steps", 15}, {"warmup_steps", 3}, {"warmup_target", 5e-3}}}};
-    o.run_dir = run_dir;
-    o.keep_last = 2;
-    o.progress = ProgressMode::Off;
-    o.console = false;
     return o;
   }
 };

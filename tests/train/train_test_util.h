@@ -12,6 +12,7 @@
 #include "layers/layers.h"
 #include "layers/zoo.h"
 #include "tests/temp_dir.h"
+#include "train/fit_options.h"
 
 namespace tg::train::testing {
 
@@ -39,6 +40,23 @@ inline Model small_unet(uint64_t seed = 5) { return unet({16, 16, 1}, 2, 4, 2, /
 inline Model one_conv() {
   const SymbolicTensor x = Input({16, 16, 1});
   return Model(x, Conv2D(2, 3).padding("same").activation("softmax")(x), 1);
+}
+
+// The runs fit's tests compare: 3 epochs of batch 8 (5 steps each on 40 samples), seed 42, horizontal flips, AdamW
+// at 3e-3, two checkpoints kept in run_dir, silent. Each test adds what it is about.
+inline FitOptions quiet_run_options(const std::filesystem::path& run_dir) {
+  FitOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;
+  o.seed = 42;
+  o.augment = data::AugmentOptions{};
+  o.augment->horizontal_flip = true;
+  o.optimizer = {{"name", "adamw"}, {"learning_rate", 3e-3}};
+  o.run_dir = run_dir;
+  o.keep_last = 2;
+  o.progress = ProgressMode::Off;
+  o.console = false;
+  return o;
 }
 
 inline std::string read_text(const std::filesystem::path& p) {
