@@ -14,7 +14,8 @@
 namespace tg::app {
 
 Command add_evaluate_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("evaluate", "Metrics of a trained model on a dataset (a table, or JSON)");
+  auto* cmd = app.add_subcommand("evaluate", "Metrics of a trained model on a dataset (a table, or JSON); the loss is "
+                                             "the one its run trained and validated with, as val_loss was");
   struct Options {
     std::string checkpoint, names, precision = "float32";
     DataOptions data;
@@ -73,6 +74,7 @@ Command add_evaluate_command(CLI::App& app) {
       train::EvaluateOptions eval;
       eval.batch_size = o->batch;
       eval.flips = o->flips;
+      eval.loss = loss_of_run(o->checkpoint);
       metrics = train::evaluate(model, source, eval);
     }
     if (o->json) {

@@ -255,6 +255,14 @@ data::Interpolation interpolation_from(const std::string& name) {
   throw std::invalid_argument("interpolation " + name + ": expected bilinear or nearest");
 }
 
+std::string loss_of_run(const std::filesystem::path& checkpoint) {
+  const nlohmann::json j = config_of_run(checkpoint);
+  if (!j.is_object() || !j.contains("fit") || !j["fit"].is_object() || !j["fit"].contains("loss") ||
+      !j["fit"]["loss"].is_string())
+    return "auto";
+  return j["fit"]["loss"].get<std::string>();
+}
+
 data::Interpolation interpolation_of_run(const std::filesystem::path& checkpoint) {
   const nlohmann::json j = config_of_run(checkpoint);
   // Runs on the synthetic set (nothing resized) record "".

@@ -75,5 +75,9 @@ std::string predict_fit_of_run(const std::filesystem::path& checkpoint);
 // How that run resized images (its config.json's "predict_interpolation"; bilinear when it says nothing).
 data::Interpolation interpolation_of_run(const std::filesystem::path& checkpoint);
 data::Interpolation interpolation_from(const std::string& name);  // "bilinear" | "nearest"
+// The loss that run trained and validated with (its config.json's fit "loss", e.g. "crossentropy+dice"), so that
+// `evaluate` reports what the run logged as val_loss; "auto" (the crossentropy matching the output) when it says
+// nothing (a weights file without a run).
+std::string loss_of_run(const std::filesystem::path& checkpoint);
 
 }  // namespace tg::app
